@@ -1,0 +1,243 @@
+/* Jobs: fork into the sandbox's namespaces (the nsenter pattern), send
+ * output straight to state-dir files, report execve's result over a
+ * close-on-exec pipe, and write exit records as jobs are reaped. */
+#include "supervisor.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+
+typedef struct {
+	int code;
+	char msg[NS_ERROR_MSG_MAX];
+} ExecReport;
+
+static char *const clean_env_root[] = {
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TERM=dumb", NULL
+};
+static char *const clean_env_user[] = {
+	"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/", "TERM=dumb", NULL
+};
+
+static void __attribute__ ((noreturn))
+job_fail (int fd, int code, const char *fmt, ...)
+{
+	ExecReport rep = { .code = code };
+	va_list ap;
+
+	va_start (ap, fmt);
+	vsnprintf (rep.msg, sizeof rep.msg, fmt, ap);
+	va_end (ap);
+	(void) !write (fd, &rep, sizeof rep);
+	_exit (127);
+}
+
+static void
+reset_signals (void)
+{
+	sigset_t none;
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction (sig, &dfl, NULL);
+	sigemptyset (&none);
+	sigprocmask (SIG_SETMASK, &none, NULL);
+}
+
+static void __attribute__ ((noreturn))
+job_child (Supervisor *s, char *const *argv, int null_fd, int out_fd, int err_fd, int report_fd)
+{
+	const NsSandboxConfig *cfg = s->cfg;
+	unsigned long join = cfg->ns;
+	bool userns = cfg->ns & CLONE_NEWUSER;
+	NsError err = { 0 };
+
+	reset_signals ();
+	setsid ();
+	prctl (PR_SET_PDEATHSIG, SIGKILL);
+	if (dup2 (null_fd, 0) < 0 || dup2 (out_fd, 1) < 0 || dup2 (err_fd, 2) < 0)
+		job_fail (report_fd, errno, "exec: redirect output: %s", strerror (errno));
+	/* The supervisor's groups must not follow the job in. */
+	if (getuid () == 0 && setgroups (0, NULL) < 0)
+		job_fail (report_fd, errno, "exec: setgroups: %s", strerror (errno));
+	if (join && setns (s->init_pidfd, (int) join) < 0)
+		job_fail (report_fd, errno, "exec: join the sandbox's namespaces: %s", strerror (errno));
+	if (chdir ("/") < 0)
+		job_fail (report_fd, errno, "exec: chdir /: %s", strerror (errno));
+	if (sup_drop_to_owner (cfg, userns, &err) < 0)
+		job_fail (report_fd, err.code, "exec: %s", err.msg);
+	environ = (char **) (getuid () == 0 ? clean_env_root : clean_env_user);
+	execvp (argv[0], argv);
+	job_fail (report_fd, errno, "exec: %s: %s", argv[0], strerror (errno));
+}
+
+static int
+open_output (int jobdir, const char *name, NsError *err)
+{
+	int fd = openat (jobdir, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return ns_error (err, errno, "exec: create %s: %s", name, strerror (errno));
+	return fd;
+}
+
+static int
+write_record (int dirfd, const char *name, const char *text, bool durable)
+{
+	g_autofree char *path = g_strdup_printf ("/proc/self/fd/%d/%s", dirfd, name);
+	return g_file_set_contents_full (path, text, -1,
+	                                 G_FILE_SET_CONTENTS_CONSISTENT | (durable ? G_FILE_SET_CONTENTS_DURABLE : 0),
+	                                 0600, NULL) ? 0 : -EIO;
+}
+
+static void
+remove_job_dir (Supervisor *s, const char *name)
+{
+	_cleanup_close_ int fd = openat (s->dirfd, name, O_DIRECTORY | O_CLOEXEC);
+	static const char *const files[] = { "stdout", "stderr", "cmd", "pid", "status" };
+
+	if (fd >= 0)
+		for (size_t i = 0; i < G_N_ELEMENTS (files); i++)
+			unlinkat (fd, files[i], 0);
+	unlinkat (s->dirfd, name, AT_REMOVEDIR);
+}
+
+static pid_t
+fork_into_pidns (Supervisor *s, NsError *err)
+{
+	bool pidns = s->cfg->ns & CLONE_NEWPID;
+	pid_t pid;
+
+	/* setns(CLONE_NEWPID) only changes where our children go, so the
+	 * job is forked straight into the sandbox's pid namespace and stays
+	 * our child; then we step back. */
+	if (pidns && setns (s->init_pidfd, CLONE_NEWPID) < 0)
+		return ns_error (err, errno, "exec: enter the pid namespace: %s", strerror (errno));
+	pid = fork ();
+	if (pid < 0)
+		ns_error (err, errno, "exec: fork: %s", strerror (errno));
+	if (pid != 0 && pidns && setns (s->self_pidns_fd, CLONE_NEWPID) < 0)
+		g_error ("cannot return to the supervisor's pid namespace: %s", strerror (errno));
+	return pid < 0 ? -err->code : pid;
+}
+
+int
+sup_exec_job (Supervisor *s, unsigned id, const char *cmdline, char *const *argv, pid_t *out_pid, NsError *err)
+{
+	char name[32];
+	_cleanup_close_ int jobdir = -1, null_fd = -1, out_fd = -1, err_fd = -1;
+	int report[2] = { -1, -1 };
+	ExecReport rep;
+	ssize_t n;
+	pid_t pid;
+	int r;
+
+	snprintf (name, sizeof name, "jobs/%u", id);
+	if (mkdirat (s->dirfd, name, 0700) < 0)
+		return ns_error (err, errno == EEXIST ? EEXIST : errno, "exec: job %u: %s", id, strerror (errno));
+	jobdir = openat (s->dirfd, name, O_DIRECTORY | O_CLOEXEC);
+	if (jobdir < 0) {
+		r = ns_error (err, errno, "exec: open job dir: %s", strerror (errno));
+		goto undo;
+	}
+	if ((out_fd = open_output (jobdir, "stdout", err)) < 0 || (err_fd = open_output (jobdir, "stderr", err)) < 0) {
+		r = -err->code;
+		goto undo;
+	}
+	null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null_fd < 0 || pipe2 (report, O_CLOEXEC) < 0) {
+		r = ns_error (err, errno, "exec: %s", strerror (errno));
+		goto undo;
+	}
+	pid = fork_into_pidns (s, err);
+	if (pid < 0) {
+		r = (int) pid;
+		goto undo;
+	}
+	if (pid == 0) {
+		close (report[0]);
+		job_child (s, argv, null_fd, out_fd, err_fd, report[1]);
+	}
+	close (report[1]);
+	report[1] = -1;
+	do
+		n = read (report[0], &rep, sizeof rep);
+	while (n < 0 && errno == EINTR);
+	close (report[0]);
+	report[0] = -1;
+	if (n == (ssize_t) sizeof rep) {
+		rep.msg[sizeof rep.msg - 1] = '\0';
+		while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		r = ns_error (err, rep.code, "%s", rep.msg);
+		goto undo;
+	}
+
+	{
+		char pidtext[16];
+		g_autofree char *cmd = g_strconcat (cmdline, "\n", NULL);
+		SupJob *job = g_new0 (SupJob, 1);
+
+		snprintf (pidtext, sizeof pidtext, "%d\n", pid);
+		write_record (jobdir, "cmd", cmd, false);
+		write_record (jobdir, "pid", pidtext, false);
+		job->id = id;
+		job->pid = pid;
+		g_hash_table_insert (s->jobs, GINT_TO_POINTER (pid), job);
+	}
+	*out_pid = pid;
+	return 0;
+
+undo:
+	ns_close_fdp (&report[0]);
+	ns_close_fdp (&report[1]);
+	remove_job_dir (s, name);
+	return r;
+}
+
+bool
+sup_job_reaped (Supervisor *s, pid_t pid, int wstatus, unsigned *id, char **status)
+{
+	SupJob *job = g_hash_table_lookup (s->jobs, GINT_TO_POINTER (pid));
+	g_autofree char *text = NULL;
+	char name[32];
+	_cleanup_close_ int jobdir = -1;
+
+	if (!job)
+		return false;
+	*id = job->id;
+	*status = ns_wait_status_format (wstatus);
+	text = g_strconcat (*status, "\n", NULL);
+	snprintf (name, sizeof name, "jobs/%u", job->id);
+	jobdir = openat (s->dirfd, name, O_DIRECTORY | O_CLOEXEC);
+	if (jobdir < 0 || write_record (jobdir, "status", text, true) < 0)
+		g_warning ("job %u: cannot write its exit record", job->id);
+	g_hash_table_remove (s->jobs, GINT_TO_POINTER (pid));
+	return true;
+}
+
+void
+sup_signal_jobs (Supervisor *s, int signo)
+{
+	GHashTableIter it;
+	gpointer key;
+
+	g_hash_table_iter_init (&it, s->jobs);
+	while (g_hash_table_iter_next (&it, &key, NULL)) {
+		pid_t pid = GPOINTER_TO_INT (key);
+		/* Each job leads its own process group (setsid), so its
+		 * children hear the signal too. */
+		if (kill (-pid, signo) < 0)
+			kill (pid, signo);
+	}
+}

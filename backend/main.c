@@ -1,0 +1,509 @@
+/* nsfs-supervisor main: detach, become a subreaper, and serve nsfsd's
+ * requests and the sandbox's SIGCHLDs from one poll loop. */
+#include "supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "config.h"
+#include "names.h"
+#include "proto.h"
+#include "signames.h"
+
+#define STOP_GRACE_SECONDS 5
+#define MAX_CLIENTS 8
+
+static Supervisor sup;
+static int clients[MAX_CLIENTS];
+static int listen_fd = -1, signal_fd = -1;
+static bool quit;
+
+void
+sup_broadcast (Supervisor *s, const char *verb, ...)
+{
+	GPtrArray *v = g_ptr_array_new ();
+	const char *f;
+	va_list ap;
+
+	g_ptr_array_add (v, (gpointer) verb);
+	va_start (ap, verb);
+	while ((f = va_arg (ap, const char *)))
+		g_ptr_array_add (v, (gpointer) f);
+	va_end (ap);
+	g_ptr_array_add (v, NULL);
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (clients[i] >= 0)
+			ns_proto_send (clients[i], (char *const *) v->pdata);
+	g_ptr_array_free (v, TRUE);
+}
+
+static int
+reply_err (int fd, const NsError *err)
+{
+	char code[16];
+	snprintf (code, sizeof code, "%d", err->code ? err->code : EIO);
+	return ns_proto_sendv (fd, "err", code, err->msg, NULL);
+}
+
+static const char *
+state_name (SupState st)
+{
+	switch (st) {
+	case SUP_CREATED: return "created";
+	case SUP_RUNNING: return "running";
+	case SUP_STOPPED: return "stopped";
+	}
+	return "unknown";
+}
+
+static void
+write_state_record (void)
+{
+	g_autofree char *path = g_build_filename (sup.dir, "state", NULL);
+	g_autofree char *text = NULL;
+
+	if (sup.state == SUP_RUNNING)
+		text = g_strdup_printf ("running %d\n", sup.init_pid);
+	else
+		text = g_strdup_printf ("%s\n", state_name (sup.state));
+	if (!g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL))
+		g_warning ("cannot write %s", path);
+}
+
+static void
+arm_timer (int seconds)
+{
+	struct itimerspec its = { .it_value.tv_sec = seconds };
+	timerfd_settime (sup.timerfd, 0, &its, NULL);
+}
+
+/* The init is gone: every job went with it (pid namespace) or is killed
+ * now, and the namespaces are released once the last fd drops. */
+static void
+sandbox_ended (const char *reason)
+{
+	if (sup.state != SUP_RUNNING)
+		return;
+	sup_signal_jobs (&sup, SIGKILL);
+	close (sup.init_pidfd);
+	sup.init_pidfd = -1;
+	sup.init_pid = 0;
+	sup.state = SUP_STOPPED;
+	g_free (sup.stop_reason);
+	sup.stop_reason = g_strdup (reason);
+	write_state_record ();
+	sup_broadcast (&sup, "state", "stopped", reason, NULL);
+	arm_timer (0);
+	if (sup.stopping) {
+		sup.stopping = false;
+		if (sup.stop_client >= 0)
+			ns_proto_sendv (sup.stop_client, "ok", NULL);
+		sup.stop_client = -1;
+	}
+}
+
+static void
+reap_children (void)
+{
+	int wstatus;
+	pid_t pid;
+
+	while ((pid = waitpid (-1, &wstatus, WNOHANG)) > 0) {
+		g_autofree char *status = NULL;
+		unsigned id;
+
+		if (pid == sup.init_pid) {
+			g_autofree char *why = NULL;
+			if (sup.stopping)
+				why = g_strdup ("stopped on request");
+			else
+				why = g_strdup_printf ("the sandbox init ended (%s)", ns_wait_status_format (wstatus));
+			sandbox_ended (why);
+		} else if (sup_job_reaped (&sup, pid, wstatus, &id, &status)) {
+			char idtext[16];
+			snprintf (idtext, sizeof idtext, "%u", id);
+			sup_broadcast (&sup, "exit", idtext, status, NULL);
+		}
+	}
+	if (sup.stopping && g_hash_table_size (sup.jobs) == 0 && sup.init_pid > 0)
+		kill (sup.init_pid, SIGKILL);
+}
+
+static void
+begin_stop (int client)
+{
+	if (sup.state != SUP_RUNNING) {
+		ns_proto_sendv (client, "ok", NULL);
+		return;
+	}
+	sup.stopping = true;
+	sup.stop_client = client;
+	/* The init passes SIGTERM to all of its pid namespace. */
+	kill (sup.init_pid, SIGTERM);
+	sup_signal_jobs (&sup, SIGTERM);
+	arm_timer (STOP_GRACE_SECONDS);
+	if (g_hash_table_size (sup.jobs) == 0)
+		kill (sup.init_pid, SIGKILL);
+}
+
+static int
+ensure_running (NsError *err)
+{
+	int r;
+
+	if (sup.state == SUP_RUNNING)
+		return 0;
+	if ((r = sup_start (&sup, err)) < 0)
+		return r;
+	write_state_record ();
+	{
+		char pid[16];
+		snprintf (pid, sizeof pid, "%d", sup.init_pid);
+		sup_broadcast (&sup, "state", "running", pid, NULL);
+	}
+	return 0;
+}
+
+static void
+destroy_everything (void)
+{
+	if (sup.state == SUP_RUNNING) {
+		sup_signal_jobs (&sup, SIGKILL);
+		kill (sup.init_pid, SIGKILL);
+	}
+	/* Wait for every child, jobs included, so nothing outlives rmdir. */
+	for (;;) {
+		int wstatus;
+		pid_t pid = waitpid (-1, &wstatus, 0);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0)
+			break;
+		if (pid != sup.init_pid) {
+			g_autofree char *status = NULL;
+			unsigned id;
+			sup_job_reaped (&sup, pid, wstatus, &id, &status);
+		}
+	}
+	if (sup.init_pidfd >= 0)
+		close (sup.init_pidfd);
+	sup.init_pidfd = -1;
+	sup.state = SUP_STOPPED;
+}
+
+static void
+handle_request (int client, char **msg)
+{
+	NsError err = { 0 };
+	const char *verb = msg[0];
+	guint n = g_strv_length (msg);
+
+	if (strcmp (verb, "hello") == 0) {
+		char pid[16], version[16];
+		if (n < 2 || atoi (msg[1]) != NSFS_PROTO_VERSION) {
+			ns_error (&err, EPROTO, "supervisor speaks protocol %d, nsfsd spoke %s", NSFS_PROTO_VERSION,
+			          n < 2 ? "none" : msg[1]);
+			reply_err (client, &err);
+			return;
+		}
+		snprintf (pid, sizeof pid, "%d", sup.init_pid);
+		snprintf (version, sizeof version, "%d", NSFS_PROTO_VERSION);
+		ns_proto_sendv (client, "ok", version, state_name (sup.state), pid,
+		                sup.stop_reason ? sup.stop_reason : "", NULL);
+	} else if (strcmp (verb, "start") == 0) {
+		char pid[16];
+		if (ensure_running (&err) < 0) {
+			reply_err (client, &err);
+			return;
+		}
+		snprintf (pid, sizeof pid, "%d", sup.init_pid);
+		ns_proto_sendv (client, "ok", pid, NULL);
+	} else if (strcmp (verb, "exec") == 0 && n >= 4) {
+		char *end;
+		unsigned long id = strtoul (msg[1], &end, 10);
+		char pidtext[16];
+		pid_t pid;
+
+		if (*end || id == 0 || id > UINT32_MAX) {
+			ns_error (&err, EINVAL, "exec: bad job id");
+			reply_err (client, &err);
+			return;
+		}
+		if (ensure_running (&err) < 0 || sup_exec_job (&sup, (unsigned) id, msg[2], msg + 3, &pid, &err) < 0) {
+			reply_err (client, &err);
+			return;
+		}
+		snprintf (pidtext, sizeof pidtext, "%d", pid);
+		ns_proto_sendv (client, "ok", pidtext, NULL);
+	} else if (strcmp (verb, "stop") == 0) {
+		begin_stop (client);
+	} else if (strcmp (verb, "kill") == 0 && n == 2) {
+		int signo;
+		if (ns_signal_parse (msg[1], &signo, &err) < 0) {
+			reply_err (client, &err);
+			return;
+		}
+		sup_signal_jobs (&sup, signo);
+		ns_proto_sendv (client, "ok", NULL);
+	} else if (strcmp (verb, "hostname") == 0 && n == 2) {
+		if (sup_set_hostname (&sup, msg[1], &err) < 0) {
+			reply_err (client, &err);
+			return;
+		}
+		ns_proto_sendv (client, "ok", NULL);
+	} else if (strcmp (verb, "destroy") == 0) {
+		destroy_everything ();
+		ns_proto_sendv (client, "ok", NULL);
+		quit = true;
+	} else {
+		ns_error (&err, EINVAL, "unknown request '%.32s'", verb);
+		reply_err (client, &err);
+	}
+}
+
+static void
+add_client (int fd)
+{
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		if (clients[i] < 0) {
+			clients[i] = fd;
+			return;
+		}
+	}
+	close (fd);
+}
+
+static void
+drop_client (int i)
+{
+	if (sup.stop_client == clients[i])
+		sup.stop_client = -1;
+	close (clients[i]);
+	clients[i] = -1;
+}
+
+static void
+accept_client (void)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	int fd = accept4 (listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	/* Only our own user (nsfsd runs as it) may drive the sandbox. */
+	if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid ()) {
+		close (fd);
+		return;
+	}
+	add_client (fd);
+}
+
+static int
+listen_on_dir (int dirfd)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	/* Through /proc/self/fd the path stays short whatever the state dir. */
+	snprintf (addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/supervisor.sock", dirfd);
+	unlink (addr.sun_path);
+	fd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind (fd, (struct sockaddr *) &addr, sizeof addr) < 0 || listen (fd, 8) < 0) {
+		int e = errno;
+		close (fd);
+		return -e;
+	}
+	return fd;
+}
+
+static void
+serve (void)
+{
+	while (!quit) {
+		struct pollfd pfd[3 + MAX_CLIENTS];
+		int idx[3 + MAX_CLIENTS];
+		nfds_t n = 0;
+
+		pfd[n] = (struct pollfd) { .fd = signal_fd, .events = POLLIN };
+		idx[n++] = -1;
+		pfd[n] = (struct pollfd) { .fd = listen_fd, .events = POLLIN };
+		idx[n++] = -2;
+		pfd[n] = (struct pollfd) { .fd = sup.timerfd, .events = POLLIN };
+		idx[n++] = -3;
+		for (int i = 0; i < MAX_CLIENTS; i++) {
+			if (clients[i] >= 0) {
+				pfd[n] = (struct pollfd) { .fd = clients[i], .events = POLLIN };
+				idx[n++] = i;
+			}
+		}
+		if (poll (pfd, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			g_error ("poll: %s", strerror (errno));
+		}
+		for (nfds_t k = 0; k < n && !quit; k++) {
+			if (!pfd[k].revents)
+				continue;
+			if (idx[k] == -1) {
+				struct signalfd_siginfo si;
+				/* SIGTERM and friends are swallowed on purpose: the
+				 * supervisor outlives nsfsd, only `destroy` ends it. */
+				while (read (signal_fd, &si, sizeof si) == sizeof si)
+					;
+				reap_children ();
+			} else if (idx[k] == -2) {
+				accept_client ();
+			} else if (idx[k] == -3) {
+				uint64_t ticks;
+				(void) !read (sup.timerfd, &ticks, sizeof ticks);
+				if (sup.stopping && sup.init_pid > 0) {
+					sup_signal_jobs (&sup, SIGKILL);
+					kill (sup.init_pid, SIGKILL);
+				}
+			} else {
+				char **msg = NULL;
+				int i = idx[k];
+				if (ns_proto_recv (clients[i], &msg) < 0 || !msg) {
+					drop_client (i);
+					continue;
+				}
+				handle_request (clients[i], msg);
+				g_strfreev (msg);
+			}
+		}
+	}
+}
+
+static void
+detach (void)
+{
+	pid_t pid = fork ();
+
+	if (pid < 0)
+		_exit (1);
+	if (pid > 0)
+		_exit (0);
+	setsid ();
+}
+
+static void
+redirect_stdio (const char *dir)
+{
+	g_autofree char *log = g_build_filename (dir, "supervisor.log", NULL);
+	int null_fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
+	int log_fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+	if (null_fd >= 0) {
+		dup2 (null_fd, 0);
+		dup2 (null_fd, 1);
+		close (null_fd);
+	}
+	if (log_fd >= 0) {
+		dup2 (log_fd, 2);
+		close (log_fd);
+	}
+}
+
+int
+main (int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'D' },
+		{ "fd", required_argument, NULL, 'F' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	const char *dir = NULL;
+	int first_client = -1, c;
+	sigset_t mask;
+	g_autofree char *pidtext = NULL, *pidpath = NULL;
+
+	while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'D': dir = optarg; break;
+		case 'F': first_client = atoi (optarg); break;
+		case 'V': printf ("nsfs-supervisor %s (protocol %d)\n", NSFS_VERSION, NSFS_PROTO_VERSION); return 0;
+		default: return 2;
+		}
+	}
+	if (!dir || !g_path_is_absolute (dir)) {
+		fprintf (stderr, "usage: nsfs-supervisor --dir ABSOLUTE_SANDBOX_DIR [--fd N]\n");
+		return 2;
+	}
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		clients[i] = -1;
+	memset (&sup, 0, sizeof sup);
+	sup.dir = g_strdup (dir);
+	sup.init_pidfd = -1;
+	sup.stop_client = -1;
+	sup.state = SUP_CREATED;
+	sup.jobs = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
+
+	sup.dirfd = open (dir, O_DIRECTORY | O_CLOEXEC);
+	if (sup.dirfd < 0) {
+		fprintf (stderr, "nsfs-supervisor: open %s: %s\n", dir, strerror (errno));
+		return 1;
+	}
+	detach ();
+	redirect_stdio (dir);
+	if (first_client >= 0) {
+		fcntl (first_client, F_SETFD, FD_CLOEXEC);
+		add_client (first_client);
+	}
+	prctl (PR_SET_CHILD_SUBREAPER, 1);
+	sup.self_pidns_fd = open ("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	sup.timerfd = timerfd_create (CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	sigemptyset (&mask);
+	sigaddset (&mask, SIGCHLD);
+	sigaddset (&mask, SIGTERM);
+	sigaddset (&mask, SIGINT);
+	sigaddset (&mask, SIGHUP);
+	sigaddset (&mask, SIGPIPE);
+	sigprocmask (SIG_BLOCK, &mask, NULL);
+	signal_fd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	listen_fd = listen_on_dir (sup.dirfd);
+	if (sup.self_pidns_fd < 0 || sup.timerfd < 0 || signal_fd < 0 || listen_fd < 0) {
+		fprintf (stderr, "nsfs-supervisor: setup failed: %s\n", strerror (errno));
+		return 1;
+	}
+	mkdirat (sup.dirfd, "jobs", 0700);
+	pidpath = g_build_filename (dir, "supervisor.pid", NULL);
+	pidtext = g_strdup_printf ("%d\n", getpid ());
+	g_file_set_contents_full (pidpath, pidtext, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL);
+	write_state_record ();
+
+	serve ();
+
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (clients[i] >= 0)
+			close (clients[i]);
+	close (listen_fd);
+	close (signal_fd);
+	close (sup.timerfd);
+	close (sup.self_pidns_fd);
+	close (sup.dirfd);
+	g_hash_table_destroy (sup.jobs);
+	ns_config_free (sup.cfg);
+	g_free (sup.stop_reason);
+	g_free (sup.dir);
+	return 0;
+}

@@ -1,0 +1,139 @@
+/* The sandbox's filesystem view, built inside the new init: a private
+ * mount tree, the rootfs pivoted to /, a fresh /proc, a minimal /dev
+ * (bubblewrap's recipe), and the network namespace's loopback up. */
+#include "supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "names.h"
+
+static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+
+static const struct {
+	const char *name, *target;
+} dev_links[] = {
+	{ "fd", "/proc/self/fd" },
+	{ "stdin", "/proc/self/fd/0" },
+	{ "stdout", "/proc/self/fd/1" },
+	{ "stderr", "/proc/self/fd/2" },
+};
+
+static int
+mount_proc (const char *where, NsError *err)
+{
+	if (mount ("proc", where, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return ns_error (err, errno, "mount a fresh /proc on %s: %s", where, strerror (errno));
+	return 0;
+}
+
+static int
+populate_dev (const char *dev, NsError *err)
+{
+	if (mount ("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
+		return ns_error (err, errno, "mount tmpfs on %s: %s", dev, strerror (errno));
+	for (size_t i = 0; i < G_N_ELEMENTS (dev_nodes); i++) {
+		g_autofree char *path = g_build_filename (dev, dev_nodes[i], NULL);
+		g_autofree char *host = g_build_filename ("/dev", dev_nodes[i], NULL);
+		_cleanup_close_ int fd = -1;
+
+		fd = open (path, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+		if (fd < 0)
+			return ns_error (err, errno, "create %s: %s", path, strerror (errno));
+		if (mount (host, path, NULL, MS_BIND, NULL) < 0)
+			return ns_error (err, errno, "bind %s: %s", host, strerror (errno));
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS (dev_links); i++) {
+		g_autofree char *path = g_build_filename (dev, dev_links[i].name, NULL);
+		if (symlink (dev_links[i].target, path) < 0)
+			return ns_error (err, errno, "symlink %s: %s", path, strerror (errno));
+	}
+	return 0;
+}
+
+/* The mount point ROOT/SUB, which must exist: the rootfs may be read-only. */
+static int
+require_dir (const char *root, const char *sub, char **out, NsError *err)
+{
+	struct stat st;
+
+	*out = g_build_filename (root, sub, NULL);
+	if (stat (*out, &st) < 0 || !S_ISDIR (st.st_mode))
+		return ns_error (err, ENOENT, "rootfs %s has no /%s directory", root, sub);
+	return 0;
+}
+
+static int
+pivot_into (const char *rootfs, NsError *err)
+{
+	if (chdir (rootfs) < 0)
+		return ns_error (err, errno, "chdir %s: %s", rootfs, strerror (errno));
+	/* pivot_root(".", ".") stacks the old root under the new one; the
+	 * lazy unmount then drops the whole host tree from this namespace. */
+	if (syscall (SYS_pivot_root, ".", ".") < 0)
+		return ns_error (err, errno, "pivot_root into %s: %s", rootfs, strerror (errno));
+	if (umount2 (".", MNT_DETACH) < 0)
+		return ns_error (err, errno, "detach the host root: %s", strerror (errno));
+	if (chdir ("/") < 0)
+		return ns_error (err, errno, "chdir /: %s", strerror (errno));
+	return 0;
+}
+
+int
+sup_setup_mounts (const NsSandboxConfig *cfg, NsError *err)
+{
+	bool fresh_proc = (cfg->ns & CLONE_NEWPID) && (cfg->ns & CLONE_NEWNS);
+	g_autofree char *proc = NULL, *dev = NULL;
+	int r;
+
+	if (!(cfg->ns & CLONE_NEWNS))
+		return 0;
+	/* Nothing we mount may propagate back to the host. */
+	if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return ns_error (err, errno, "make / private: %s", strerror (errno));
+	if (!cfg->rootfs[0])
+		return fresh_proc ? mount_proc ("/proc", err) : 0;
+
+	/* pivot_root needs the new root to be a mount point. */
+	if (mount (cfg->rootfs, cfg->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return ns_error (err, errno, "bind rootfs %s: %s", cfg->rootfs, strerror (errno));
+	if (fresh_proc) {
+		if ((r = require_dir (cfg->rootfs, "proc", &proc, err)) < 0)
+			return r;
+		if ((r = mount_proc (proc, err)) < 0)
+			return r;
+	}
+	if ((r = require_dir (cfg->rootfs, "dev", &dev, err)) < 0)
+		return r;
+	if ((r = populate_dev (dev, err)) < 0)
+		return r;
+	return pivot_into (cfg->rootfs, err);
+}
+
+int
+sup_loopback_up (NsError *err)
+{
+	_cleanup_close_ int fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = { 0 };
+
+	if (fd < 0)
+		return ns_error (err, errno, "loopback: socket: %s", strerror (errno));
+	g_strlcpy (ifr.ifr_name, "lo", IFNAMSIZ);
+	if (ioctl (fd, SIOCGIFFLAGS, &ifr) < 0)
+		return ns_error (err, errno, "loopback: get flags: %s", strerror (errno));
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl (fd, SIOCSIFFLAGS, &ifr) < 0)
+		return ns_error (err, errno, "loopback: bring up: %s", strerror (errno));
+	return 0;
+}

@@ -1,0 +1,57 @@
+/* nsfs-supervisor: one single-threaded process per sandbox.  It creates
+ * the namespaces, owns the sandbox init and every job, and writes job
+ * output and exit records into the sandbox's state directory, so nsfsd
+ * can come and go without the sandbox noticing. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <glib.h>
+
+#include "error.h"
+#include "sandbox_config.h"
+
+typedef enum { SUP_CREATED, SUP_RUNNING, SUP_STOPPED } SupState;
+
+typedef struct {
+	unsigned id;
+	pid_t pid;
+} SupJob;
+
+typedef struct Supervisor {
+	char *dir;          /* the sandbox's state directory */
+	int dirfd;
+	SupState state;
+	NsSandboxConfig *cfg;   /* as loaded at the last start */
+	pid_t init_pid;
+	int init_pidfd;
+	int self_pidns_fd;      /* to return to after forking into the sandbox's */
+	GHashTable *jobs;       /* pid -> SupJob*, running jobs only */
+	char *stop_reason;
+	/* A pending `stop`: who to answer once the init is gone. */
+	bool stopping;
+	int stop_client;
+	int timerfd;
+} Supervisor;
+
+/* spawn.c: create the namespaces and the init from the saved config. */
+int sup_start (Supervisor *s, NsError *err);
+/* Apply a new hostname to the running sandbox's UTS namespace. */
+int sup_set_hostname (Supervisor *s, const char *hostname, NsError *err);
+
+/* rootfs.c: runs inside the new init, before it reports ready. */
+int sup_setup_mounts (const NsSandboxConfig *cfg, NsError *err);
+int sup_loopback_up (NsError *err);
+
+/* jobs.c */
+int sup_exec_job (Supervisor *s, unsigned id, const char *cmdline, char *const *argv, pid_t *pid, NsError *err);
+/* A child ended: write its record; returns true if it was a job. */
+bool sup_job_reaped (Supervisor *s, pid_t pid, int wstatus, unsigned *id, char **status);
+void sup_signal_jobs (Supervisor *s, int signo);
+
+/* privs.c: what every job process does before exec. */
+int sup_drop_to_owner (const NsSandboxConfig *cfg, bool in_userns, NsError *err);
+
+/* main.c: tell every connected nsfsd. */
+void sup_broadcast (Supervisor *s, const char *verb, ...) __attribute__ ((sentinel));

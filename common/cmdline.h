@@ -1,0 +1,12 @@
+/* An exec line split into argv the way a shell splits words (quotes and
+ * backslashes), with no expansion, globbing or pipes. */
+#pragma once
+
+#include <stddef.h>
+
+#include "error.h"
+
+/* On success *ARGV is a NULL-terminated vector (g_strfreev).  Empty lines
+ * and unbalanced quotes are EINVAL. */
+int ns_cmdline_parse (const char *text, size_t len, char ***argv, NsError *err);
+

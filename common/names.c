@@ -1,0 +1,69 @@
+#include "names.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <glib.h>
+
+static bool
+is_name_char (char c)
+{
+	return g_ascii_isalnum (c) || c == '_' || c == '.' || c == '-';
+}
+
+bool
+ns_name_valid (const char *name, size_t len)
+{
+	if (len == 0 || len > NS_NAME_MAX)
+		return false;
+	if (name[0] == '.' || name[0] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!is_name_char (name[i]))
+			return false;
+	return true;
+}
+
+int
+ns_value_line (const char *buf, size_t len, const char *what, char **out, NsError *err)
+{
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (memchr (buf, '\0', len))
+		return ns_error (err, EINVAL, "%s: value contains a NUL byte", what);
+	if (memchr (buf, '\n', len))
+		return ns_error (err, EINVAL, "%s: value must be a single line", what);
+	*out = g_strndup (buf, len);
+	return 0;
+}
+
+int
+ns_hostname_check (const char *hostname, NsError *err)
+{
+	size_t len = strlen (hostname);
+
+	if (len == 0)
+		return ns_error (err, EINVAL, "hostname: empty (1 to %d characters)", NS_HOSTNAME_MAX);
+	if (len > NS_HOSTNAME_MAX)
+		return ns_error (err, EINVAL, "hostname: %zu characters, at most %d allowed", len, NS_HOSTNAME_MAX);
+	for (size_t i = 0; i < len; i++) {
+		char c = hostname[i];
+		if (!g_ascii_isalnum (c) && c != '-' && c != '.')
+			return ns_error (err, EINVAL, "hostname: character %zu is not a letter, digit, '-' or '.'", i + 1);
+	}
+	return 0;
+}
+
+int
+ns_rootfs_path_check (const char *path, NsError *err)
+{
+	size_t len = strlen (path);
+
+	if (len == 0)
+		return 0;
+	if (len > NS_PATH_MAX)
+		return ns_error (err, E2BIG, "rootfs: path is %zu bytes, at most %d allowed", len, NS_PATH_MAX);
+	if (path[0] != '/')
+		return ns_error (err, EINVAL, "rootfs: '%.64s' is not an absolute path", path);
+	return 0;
+}

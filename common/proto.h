@@ -1,0 +1,30 @@
+/* Messages between nsfsd and a sandbox's supervisor.
+ *
+ * Transport: a SOCK_SEQPACKET unix socket, one message per packet.  A
+ * message is a list of fields, each ended by a NUL byte; the first field
+ * is the verb.  See docs/design.md for the verbs. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Bumped whenever a verb or field changes meaning; both sides say it in
+ * `hello` and refuse a peer of another version. */
+#define NSFS_PROTO_VERSION 1
+#define NSFS_PROTO_MAX 65536
+
+/* Encode NULL-terminated FIELDS into BUF; the length, or -E2BIG. */
+ssize_t ns_proto_encode (char *const *fields, char *buf, size_t size);
+
+/* Decode LEN bytes into a NULL-terminated vector (g_strfreev); NULL when
+ * the message is empty or not NUL-terminated. */
+char **ns_proto_decode (const char *buf, size_t len);
+
+/* Send FIELDS as one packet on FD, retrying on EINTR: 0 or -errno. */
+int ns_proto_send (int fd, char *const *fields);
+
+/* Send with a variable argument list ending in NULL. */
+int ns_proto_sendv (int fd, const char *verb, ...) __attribute__ ((sentinel));
+
+/* Receive one packet.  *OUT is NULL at end of stream (returns 0). */
+int ns_proto_recv (int fd, char ***out);

@@ -1,0 +1,152 @@
+#include "sandbox_config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "names.h"
+#include "nstypes.h"
+
+#define GROUP "sandbox"
+
+NsSandboxConfig *
+ns_config_new (const char *name, uint32_t uid, uint32_t gid)
+{
+	NsSandboxConfig *c = g_new0 (NsSandboxConfig, 1);
+	c->name = g_strdup (name);
+	c->owner_uid = uid;
+	c->owner_gid = gid;
+	c->ns = ns_all_flags ();
+	c->rootfs = g_strdup ("");
+	return c;
+}
+
+void
+ns_config_free (NsSandboxConfig *c)
+{
+	if (!c)
+		return;
+	g_free (c->name);
+	g_free (c->hostname);
+	g_free (c->rootfs);
+	g_free (c);
+}
+
+const NsIdMap *
+ns_config_uid_map (const NsSandboxConfig *c, NsIdMap *scratch)
+{
+	if (c->uid_map_set)
+		return &c->uid_map;
+	ns_idmap_single (scratch, 0, c->owner_uid);
+	return scratch;
+}
+
+const NsIdMap *
+ns_config_gid_map (const NsSandboxConfig *c, NsIdMap *scratch)
+{
+	if (c->gid_map_set)
+		return &c->gid_map;
+	ns_idmap_single (scratch, 0, c->owner_gid);
+	return scratch;
+}
+
+char *
+ns_config_hostname (const NsSandboxConfig *c)
+{
+	if (c->hostname)
+		return g_strdup (c->hostname);
+	return g_strdelimit (g_strdup (c->name), "_", '-');
+}
+
+int
+ns_config_save (const NsSandboxConfig *c, const char *path, NsError *err)
+{
+	g_autoptr (GKeyFile) kf = g_key_file_new ();
+	g_autoptr (GError) gerr = NULL;
+	g_autofree char *ns = ns_set_format (c->ns);
+	g_autofree char *data = NULL;
+	gsize len;
+
+	g_key_file_set_integer (kf, GROUP, "format", NS_CONFIG_FORMAT);
+	g_key_file_set_string (kf, GROUP, "name", c->name);
+	g_key_file_set_uint64 (kf, GROUP, "owner_uid", c->owner_uid);
+	g_key_file_set_uint64 (kf, GROUP, "owner_gid", c->owner_gid);
+	g_key_file_set_string (kf, GROUP, "ns", ns);
+	if (c->uid_map_set) {
+		g_autofree char *m = ns_idmap_format (&c->uid_map);
+		g_key_file_set_string (kf, GROUP, "uid_map", m);
+	}
+	if (c->gid_map_set) {
+		g_autofree char *m = ns_idmap_format (&c->gid_map);
+		g_key_file_set_string (kf, GROUP, "gid_map", m);
+	}
+	if (c->hostname)
+		g_key_file_set_string (kf, GROUP, "hostname", c->hostname);
+	g_key_file_set_string (kf, GROUP, "rootfs", c->rootfs);
+	data = g_key_file_to_data (kf, &len, NULL);
+	if (!g_file_set_contents_full (path, data, (gssize) len,
+	                               G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600, &gerr))
+		return ns_error (err, EIO, "cannot save configuration: %s", gerr->message);
+	return 0;
+}
+
+static int
+load_map (GKeyFile *kf, const char *key, bool *set, NsIdMap *map, NsError *err)
+{
+	g_autofree char *text = g_key_file_get_string (kf, GROUP, key, NULL);
+
+	*set = text != NULL;
+	if (!text)
+		return 0;
+	return ns_idmap_parse (text, strlen (text), key, map, err);
+}
+
+int
+ns_config_load (const char *path, NsSandboxConfig **out, NsError *err)
+{
+	g_autoptr (GKeyFile) kf = g_key_file_new ();
+	g_autoptr (GError) gerr = NULL;
+	g_autoptr (NsSandboxConfig) c = NULL;
+	g_autofree char *name = NULL, *ns = NULL;
+	g_auto (GStrv) words = NULL;
+	gint64 format;
+	int r;
+
+	if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &gerr))
+		return ns_error (err, gerr->domain == G_FILE_ERROR && gerr->code == G_FILE_ERROR_NOENT ? ENOENT : EIO,
+		                 "cannot read %s: %s", path, gerr->message);
+	format = g_key_file_get_int64 (kf, GROUP, "format", NULL);
+	if (format != NS_CONFIG_FORMAT)
+		return ns_error (err, EPROTO, "%s has format %" G_GINT64_FORMAT ", this build reads format %d", path, format,
+		                 NS_CONFIG_FORMAT);
+	name = g_key_file_get_string (kf, GROUP, "name", NULL);
+	if (!name || !ns_name_valid (name, strlen (name)))
+		return ns_error (err, EINVAL, "%s: missing or bad name", path);
+	c = ns_config_new (name, (uint32_t) g_key_file_get_uint64 (kf, GROUP, "owner_uid", NULL),
+	                   (uint32_t) g_key_file_get_uint64 (kf, GROUP, "owner_gid", NULL));
+	ns = g_key_file_get_string (kf, GROUP, "ns", NULL);
+	words = g_strsplit (ns ? ns : "", " ", -1);
+	if ((r = ns_set_parse (words, g_strv_length (words), &c->ns, err)) < 0)
+		return r;
+	if ((r = load_map (kf, "uid_map", &c->uid_map_set, &c->uid_map, err)) < 0)
+		return r;
+	if ((r = load_map (kf, "gid_map", &c->gid_map_set, &c->gid_map, err)) < 0)
+		return r;
+	c->hostname = g_key_file_get_string (kf, GROUP, "hostname", NULL);
+	g_free (c->rootfs);
+	c->rootfs = g_key_file_get_string (kf, GROUP, "rootfs", NULL);
+	if (!c->rootfs)
+		c->rootfs = g_strdup ("");
+	*out = g_steal_pointer (&c);
+	return 0;
+}
+
+char *
+ns_wait_status_format (int wstatus)
+{
+	if (WIFEXITED (wstatus))
+		return g_strdup_printf ("exited %d", WEXITSTATUS (wstatus));
+	if (WIFSIGNALED (wstatus))
+		return g_strdup_printf ("signaled %d", WTERMSIG (wstatus));
+	return g_strdup ("running");
+}

@@ -1,0 +1,42 @@
+/* A sandbox's configuration and its on-disk form (<sandbox dir>/config),
+ * read by nsfsd and by the supervisor. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "idmap.h"
+
+#include <glib.h>
+
+/* Bumped when a key changes meaning; a build refuses newer files. */
+#define NS_CONFIG_FORMAT 1
+
+typedef struct {
+	char *name;
+	uint32_t owner_uid, owner_gid;
+	unsigned long ns;          /* CLONE_NEW* set */
+	bool uid_map_set, gid_map_set;
+	NsIdMap uid_map, gid_map;  /* as written; see ns_config_effective_map */
+	char *hostname;            /* NULL: derived from the name */
+	char *rootfs;              /* "" : the host's / */
+} NsSandboxConfig;
+
+NsSandboxConfig *ns_config_new (const char *name, uint32_t uid, uint32_t gid);
+void ns_config_free (NsSandboxConfig *c);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NsSandboxConfig, ns_config_free)
+
+/* The map that is or will be applied: the written one, or "0 <owner> 1". */
+const NsIdMap *ns_config_uid_map (const NsSandboxConfig *c, NsIdMap *scratch);
+const NsIdMap *ns_config_gid_map (const NsSandboxConfig *c, NsIdMap *scratch);
+
+/* The hostname: as written, or the name with '_' turned into '-'. */
+char *ns_config_hostname (const NsSandboxConfig *c);
+
+/* Atomic save (temp file, fsync, rename) and load of PATH. */
+int ns_config_save (const NsSandboxConfig *c, const char *path, NsError *err);
+int ns_config_load (const char *path, NsSandboxConfig **out, NsError *err);
+
+/* Job exit records: "running", "exited N", "signaled N". */
+char *ns_wait_status_format (int wstatus);
