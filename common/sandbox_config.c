@@ -32,6 +32,16 @@ ns_config_free (NsSandboxConfig *c)
 	g_free (c);
 }
 
+NsSandboxConfig *
+ns_config_copy (const NsSandboxConfig *c)
+{
+	NsSandboxConfig *d = g_memdup2 (c, sizeof *c);
+	d->name = g_strdup (c->name);
+	d->hostname = g_strdup (c->hostname);
+	d->rootfs = g_strdup (c->rootfs);
+	return d;
+}
+
 const NsIdMap *
 ns_config_uid_map (const NsSandboxConfig *c, NsIdMap *scratch)
 {

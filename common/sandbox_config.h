@@ -25,6 +25,7 @@ typedef struct {
 
 NsSandboxConfig *ns_config_new (const char *name, uint32_t uid, uint32_t gid);
 void ns_config_free (NsSandboxConfig *c);
+NsSandboxConfig *ns_config_copy (const NsSandboxConfig *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NsSandboxConfig, ns_config_free)
 
 /* The map that is or will be applied: the written one, or "0 <owner> 1". */

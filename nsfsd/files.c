@@ -1,0 +1,398 @@
+/* The rows of the sandbox and job tables and their show/store handlers.
+ * A new control file is one row here plus its handlers. */
+#include "files.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmdline.h"
+#include "ctl.h"
+#include "idmap.h"
+#include "names.h"
+#include "nstypes.h"
+
+static const char *
+state_name (SbState st)
+{
+	switch (st) {
+	case SB_CREATED: return "created";
+	case SB_RUNNING: return "running";
+	case SB_STOPPED: return "stopped";
+	}
+	return "unknown";
+}
+
+static bool
+is_running (Sandbox *sb)
+{
+	bool running;
+	g_mutex_lock (&sb->lock);
+	running = sb->state == SB_RUNNING;
+	g_mutex_unlock (&sb->lock);
+	return running;
+}
+
+static NsSandboxConfig *
+copy_config (Sandbox *sb)
+{
+	NsSandboxConfig *c;
+	g_mutex_lock (&sb->lock);
+	c = ns_config_copy (sb->cfg);
+	g_mutex_unlock (&sb->lock);
+	return c;
+}
+
+/* --- ctl ---------------------------------------------------------------- */
+
+static void
+show_ctl (Sandbox *sb, Job *job, GString *out)
+{
+	g_autofree char *set = ns_set_format (sb->cfg->ns);
+	g_string_append_printf (out, "ns %s\n", set);
+}
+
+static int
+check_ns_allowed (const NsSandboxConfig *cfg, unsigned long set, NsError *err)
+{
+	if (cfg->owner_uid != 0 && !(set & CLONE_NEWUSER))
+		return ns_error (err, EPERM, "ns: a sandbox of a non-root owner always has a user namespace");
+	return 0;
+}
+
+static int
+store_ctl (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *err)
+{
+	NsCtlScript script;
+	int r;
+
+	if ((r = ns_ctl_parse (buf, len, &script, err)) < 0)
+		return r;
+	/* Check every directive against the current state first. */
+	for (size_t i = 0; i < script.n; i++) {
+		if (script.cmd[i].verb != NS_CTL_NS)
+			continue;
+		if (is_running (sb))
+			return ns_error (err, EBUSY, "ns: cannot change the namespaces of a running sandbox (stop it first)");
+		g_mutex_lock (&sb->lock);
+		r = check_ns_allowed (sb->cfg, script.cmd[i].ns_set, err);
+		g_mutex_unlock (&sb->lock);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < script.n; i++) {
+		const NsCtlCmd *cmd = &script.cmd[i];
+		switch (cmd->verb) {
+		case NS_CTL_NS: {
+			NsSandboxConfig *c = copy_config (sb);
+			c->ns = cmd->ns_set;
+			r = sandbox_commit_config (sb, c, err);
+			break;
+		}
+		case NS_CTL_START:
+			r = is_running (sb) ? 0 : sandbox_start (sb, err);
+			break;
+		case NS_CTL_STOP:
+			r = sandbox_stop (sb, err);
+			break;
+		case NS_CTL_KILL:
+			r = sandbox_kill (sb, cmd->signo, err);
+			break;
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* --- uid_map, gid_map --------------------------------------------------- */
+
+static void
+show_uid_map (Sandbox *sb, Job *job, GString *out)
+{
+	NsIdMap scratch;
+	g_autofree char *text = ns_idmap_format (ns_config_uid_map (sb->cfg, &scratch));
+	g_string_append (out, text);
+}
+
+static void
+show_gid_map (Sandbox *sb, Job *job, GString *out)
+{
+	NsIdMap scratch;
+	g_autofree char *text = ns_idmap_format (ns_config_gid_map (sb->cfg, &scratch));
+	g_string_append (out, text);
+}
+
+/* newuidmap's rule: a non-root owner maps its own id and the ranges that
+ * /etc/subuid (/etc/subgid) delegates to it, nothing else. */
+static int
+check_delegation (const NsIdMap *map, const char *what, const char *subid_file, uint32_t owner_uid,
+                  uint32_t own_id, NsError *err)
+{
+	g_autofree char *content = NULL;
+	NsIdDelegation deleg = { 0 };
+	struct passwd pw, *pwp = NULL;
+	char pwbuf[1024];
+
+	getpwuid_r (owner_uid, &pw, pwbuf, sizeof pwbuf, &pwp);
+	if (g_file_get_contents (subid_file, &content, NULL, NULL))
+		ns_subid_parse (content, pwp ? pwp->pw_name : NULL, owner_uid, &deleg);
+	return ns_idmap_check_delegation (map, what, own_id, &deleg, err);
+}
+
+static int
+store_map (Sandbox *sb, const char *buf, size_t len, bool is_uid, NsError *err)
+{
+	const char *what = is_uid ? "uid_map" : "gid_map";
+	g_autofree NsIdMap *map = g_new0 (NsIdMap, 1);
+	NsSandboxConfig *c;
+	int r;
+
+	if ((r = ns_idmap_parse (buf, len, what, map, err)) < 0)
+		return r;
+	if (is_running (sb))
+		return ns_error (err, EBUSY, "%s: cannot change the map of a running sandbox (stop it first)", what);
+	c = copy_config (sb);
+	if (c->owner_uid != 0) {
+		r = is_uid ? check_delegation (map, what, "/etc/subuid", c->owner_uid, c->owner_uid, err)
+		           : check_delegation (map, what, "/etc/subgid", c->owner_uid, c->owner_gid, err);
+		if (r < 0) {
+			ns_config_free (c);
+			return r;
+		}
+	}
+	if (is_uid) {
+		c->uid_map = *map;
+		c->uid_map_set = true;
+	} else {
+		c->gid_map = *map;
+		c->gid_map_set = true;
+	}
+	return sandbox_commit_config (sb, c, err);
+}
+
+static int
+store_uid_map (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *err)
+{
+	return store_map (sb, buf, len, true, err);
+}
+
+static int
+store_gid_map (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *err)
+{
+	return store_map (sb, buf, len, false, err);
+}
+
+/* --- hostname ----------------------------------------------------------- */
+
+static void
+show_hostname (Sandbox *sb, Job *job, GString *out)
+{
+	g_autofree char *h = ns_config_hostname (sb->cfg);
+	g_string_append_printf (out, "%s\n", h);
+}
+
+static int
+store_hostname (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *err)
+{
+	g_autofree char *value = NULL;
+	NsSandboxConfig *c;
+	int r;
+
+	if ((r = ns_value_line (buf, len, "hostname", &value, err)) < 0)
+		return r;
+	if ((r = ns_hostname_check (value, err)) < 0)
+		return r;
+	if ((r = sandbox_apply_hostname (sb, value, err)) < 0)
+		return r;
+	c = copy_config (sb);
+	g_free (c->hostname);
+	c->hostname = g_steal_pointer (&value);
+	return sandbox_commit_config (sb, c, err);
+}
+
+/* --- rootfs ------------------------------------------------------------- */
+
+static void
+show_rootfs (Sandbox *sb, Job *job, GString *out)
+{
+	if (sb->cfg->rootfs[0])
+		g_string_append_printf (out, "%s\n", sb->cfg->rootfs);
+}
+
+static int
+store_rootfs (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *err)
+{
+	g_autofree char *value = NULL;
+	NsSandboxConfig *c;
+	struct stat st;
+	int r;
+
+	if ((r = ns_value_line (buf, len, "rootfs", &value, err)) < 0)
+		return r;
+	if ((r = ns_rootfs_path_check (value, err)) < 0)
+		return r;
+	if (is_running (sb))
+		return ns_error (err, EBUSY, "rootfs: cannot change the root of a running sandbox (stop it first)");
+	if (value[0]) {
+		if (stat (value, &st) < 0)
+			return ns_error (err, errno == ENOENT || errno == ENOTDIR ? ENOENT : errno, "rootfs: %.200s: %s",
+			                 value, strerror (errno));
+		if (!S_ISDIR (st.st_mode))
+			return ns_error (err, EINVAL, "rootfs: %.200s is not a directory", value);
+	}
+	c = copy_config (sb);
+	g_free (c->rootfs);
+	c->rootfs = g_steal_pointer (&value);
+	return sandbox_commit_config (sb, c, err);
+}
+
+/* --- exec --------------------------------------------------------------- */
+
+static int
+store_exec (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *err)
+{
+	g_auto (GStrv) argv = NULL;
+	g_autofree char *line = NULL;
+	unsigned id;
+	int r;
+
+	if ((r = ns_cmdline_parse (buf, len, &argv, err)) < 0)
+		return r;
+	line = g_strndup (buf, len);
+	g_strstrip (line);
+	if ((r = sandbox_exec (sb, line, argv, &id, err)) < 0)
+		return r;
+	g_mutex_lock (&fh->lock);
+	fh->started_job = id;
+	fh->id_read_pos = 0;
+	g_mutex_unlock (&fh->lock);
+	return 0;
+}
+
+/* --- status, error ------------------------------------------------------ */
+
+static void
+show_status (Sandbox *sb, Job *job, GString *out)
+{
+	g_autofree char *set = ns_set_format (sb->cfg->ns);
+
+	g_string_append_printf (out, "state %s\n", state_name (sb->state));
+	if (sb->state == SB_RUNNING)
+		g_string_append_printf (out, "pid %d\n", sb->init_pid);
+	g_string_append_printf (out, "ns %s\n", set);
+}
+
+static void
+show_error (Sandbox *sb, Job *job, GString *out)
+{
+	if (sb->error && sb->error[0])
+		g_string_append_printf (out, "%s\n", sb->error);
+}
+
+/* --- links -------------------------------------------------------------- */
+
+static char *
+link_root (Sandbox *sb, unsigned node)
+{
+	if (sb->state != SB_RUNNING)
+		return NULL;
+	return g_strdup_printf ("/proc/%d/root", sb->init_pid);
+}
+
+static char *
+link_ns (Sandbox *sb, unsigned node)
+{
+	const NsType *t = &ns_types[node - SB_NODE_NS_FIRST];
+	if (sb->state != SB_RUNNING || !(sb->cfg->ns & t->flag))
+		return NULL;
+	return g_strdup_printf ("/proc/%d/ns/%s", sb->init_pid, t->name);
+}
+
+static char *
+link_last (Sandbox *sb, unsigned node)
+{
+	for (guint i = sb->jobs->len; i > 0; i--) {
+		Job *job = sb->jobs->pdata[i - 1];
+		if (!job->pending)
+			return g_strdup_printf ("jobs/%u", job->id);
+	}
+	return NULL;
+}
+
+/* --- job files ---------------------------------------------------------- */
+
+static void
+show_job_cmd (Sandbox *sb, Job *job, GString *out)
+{
+	g_string_append_printf (out, "%s\n", job->cmd);
+}
+
+static void
+show_job_pid (Sandbox *sb, Job *job, GString *out)
+{
+	g_string_append_printf (out, "%d\n", job->pid);
+}
+
+static void
+show_job_status (Sandbox *sb, Job *job, GString *out)
+{
+	g_string_append_printf (out, "%s\n", job->status ? job->status : "running");
+}
+
+/* --- the tables --------------------------------------------------------- */
+
+#define NS_ROW(i, n, f) \
+	[SB_NODE_NS_FIRST + i] = { n, SB_NODE_NS, S_IFLNK | 0777, .link = link_ns, .ns_flag = f }
+
+const NodeSpec sandbox_nodes[SB_NODE_COUNT] = {
+	[SB_NODE_DIR] = { "", -1, S_IFDIR | 0755 },
+	[SB_NODE_CTL] = { "ctl", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_ctl, store_ctl },
+	[SB_NODE_UID_MAP] = { "uid_map", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_uid_map, store_uid_map },
+	[SB_NODE_GID_MAP] = { "gid_map", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_gid_map, store_gid_map },
+	[SB_NODE_HOSTNAME] = { "hostname", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_hostname, store_hostname },
+	[SB_NODE_ROOTFS] = { "rootfs", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_rootfs, store_rootfs },
+	[SB_NODE_EXEC] = { "exec", SB_NODE_DIR, S_IFREG | 0600, READ_JOB_ID, NULL, store_exec },
+	[SB_NODE_STATUS] = { "status", SB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_status },
+	[SB_NODE_ERROR] = { "error", SB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_error },
+	[SB_NODE_NS] = { "ns", SB_NODE_DIR, S_IFDIR | 0555 },
+	[SB_NODE_ROOT] = { "root", SB_NODE_DIR, S_IFLNK | 0777, .link = link_root },
+	[SB_NODE_JOBS] = { "jobs", SB_NODE_DIR, S_IFDIR | 0555 },
+	[SB_NODE_LAST] = { "last", SB_NODE_DIR, S_IFLNK | 0777, .link = link_last },
+	NS_ROW (0, "cgroup", CLONE_NEWCGROUP),
+	NS_ROW (1, "ipc", CLONE_NEWIPC),
+	NS_ROW (2, "mnt", CLONE_NEWNS),
+	NS_ROW (3, "net", CLONE_NEWNET),
+	NS_ROW (4, "pid", CLONE_NEWPID),
+	NS_ROW (5, "time", 0x00000080 /* CLONE_NEWTIME */),
+	NS_ROW (6, "user", CLONE_NEWUSER),
+	NS_ROW (7, "uts", CLONE_NEWUTS),
+};
+
+const NodeSpec job_nodes[JOB_NODE_COUNT] = {
+	[JOB_NODE_DIR] = { "", -1, S_IFDIR | 0555 },
+	[JOB_NODE_CMD] = { "cmd", JOB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_job_cmd },
+	[JOB_NODE_PID] = { "pid", JOB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_job_pid },
+	[JOB_NODE_STATUS] = { "status", JOB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_job_status },
+	[JOB_NODE_WAIT] = { "wait", JOB_NODE_DIR, S_IFREG | 0444, READ_WAIT, show_job_status },
+	[JOB_NODE_STDOUT] = { "stdout", JOB_NODE_DIR, S_IFREG | 0400, READ_OUTPUT, .output = "stdout" },
+	[JOB_NODE_STDERR] = { "stderr", JOB_NODE_DIR, S_IFREG | 0400, READ_OUTPUT, .output = "stderr" },
+};
+
+bool
+sandbox_node_visible (Sandbox *sb, unsigned node)
+{
+	const NodeSpec *spec;
+	g_autofree char *target = NULL;
+
+	if (node >= SB_NODE_COUNT)
+		return false;
+	spec = &sandbox_nodes[node];
+	if (!S_ISLNK (spec->mode))
+		return true;
+	target = spec->link (sb, node);
+	return target != NULL;
+}

@@ -1,0 +1,189 @@
+/* nsfsd: options, the state dir, the mount (cleaning a stale one), and
+ * the FUSE loop.  Sandboxes outlive this process; see docs/design.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "config.h"
+#include "ops.h"
+#include "proto.h"
+#include "sandbox.h"
+#include "statedir.h"
+#include "supervisor_client.h"
+
+typedef struct {
+	bool foreground;
+	bool debug;
+	const char *state_dir;
+	const char *mountpoint;
+} Options;
+
+static void
+usage (FILE *out)
+{
+	fprintf (out, "usage: nsfsd [-f] [-d] [--state-dir DIR] [MOUNTPOINT]\n"
+	              "  -f, --foreground   stay in the foreground\n"
+	              "  -d, --debug        log every request (implies -f)\n"
+	              "  --state-dir DIR    where sandboxes are kept (default /run/nsfs)\n"
+	              "  MOUNTPOINT         default /mnt/ns\n");
+}
+
+static int
+parse_options (int argc, char **argv, Options *o)
+{
+	static const struct option opts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	int c;
+
+	*o = (Options) { .state_dir = "/run/nsfs", .mountpoint = "/mnt/ns" };
+	while ((c = getopt_long (argc, argv, "fdhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': o->foreground = true; break;
+		case 'd': o->debug = o->foreground = true; break;
+		case 's': o->state_dir = optarg; break;
+		case 'h': usage (stdout); exit (0);
+		case 'V': printf ("nsfsd %s (supervisor protocol %d)\n", NSFS_VERSION, NSFS_PROTO_VERSION); exit (0);
+		default: usage (stderr); return -1;
+		}
+	}
+	if (optind < argc)
+		o->mountpoint = argv[optind++];
+	if (optind < argc) {
+		usage (stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/* One nsfsd per state dir: a second one would fight over supervisors. */
+static int
+lock_state_dir (const char *dir)
+{
+	g_autofree char *path = g_build_filename (dir, "nsfsd.lock", NULL);
+	int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		fprintf (stderr, "nsfsd: open %s: %s\n", path, strerror (errno));
+		return -1;
+	}
+	if (flock (fd, LOCK_EX | LOCK_NB) < 0) {
+		fprintf (stderr, "nsfsd: another nsfsd is serving %s\n", dir);
+		close (fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A killed nsfsd leaves its mount behind, answering ENOTCONN; detach it
+ * (lazily, as fusermount3 -u -z does) before mounting again. */
+static void
+clean_stale_mount (const char *mountpoint)
+{
+	struct stat st;
+
+	if (stat (mountpoint, &st) == 0 || errno != ENOTCONN)
+		return;
+	if (umount2 (mountpoint, MNT_DETACH) == 0) {
+		g_message ("detached a stale mount on %s", mountpoint);
+		return;
+	}
+	{
+		g_autofree char *cmd = g_strdup_printf ("fusermount3 -u -z '%s'", mountpoint);
+		if (system (cmd) != 0)
+			g_warning ("cannot detach the stale mount on %s", mountpoint);
+	}
+}
+
+static void
+silence_log (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+}
+
+int
+main (int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT (0, NULL);
+	struct fuse_loop_config *loop_cfg;
+	struct fuse_session *se;
+	g_autofree char *mountpoint = NULL;
+	NsError err = { 0 };
+	Options o;
+	int lock_fd, r = 1;
+
+	if (parse_options (argc, argv, &o) < 0)
+		return 2;
+	if (!o.debug)
+		g_log_set_handler (NULL, G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO, silence_log, NULL);
+	signal (SIGPIPE, SIG_IGN);
+
+	if (statedir_init (o.state_dir, &err) < 0) {
+		fprintf (stderr, "nsfsd: %s\n", err.msg);
+		return 1;
+	}
+	if ((lock_fd = lock_state_dir (o.state_dir)) < 0)
+		return 1;
+	if (g_mkdir_with_parents (o.mountpoint, 0755) < 0 && errno != ENOTCONN && errno != EEXIST) {
+		fprintf (stderr, "nsfsd: cannot create %s: %s\n", o.mountpoint, strerror (errno));
+		return 1;
+	}
+	clean_stale_mount (o.mountpoint);
+	mountpoint = g_canonicalize_filename (o.mountpoint, NULL);
+
+	fuse_opt_add_arg (&args, argv[0]);
+	fuse_opt_add_arg (&args, "-o");
+	fuse_opt_add_arg (&args, geteuid () == 0 ? "fsname=nsfs,subtype=nsfsd,default_permissions,allow_other"
+	                                         : "fsname=nsfs,subtype=nsfsd,default_permissions");
+	if (o.debug)
+		fuse_opt_add_arg (&args, "-d");
+	sandbox_registry_init ();
+	se = fuse_session_new (&args, &nsfs_ops, sizeof nsfs_ops, NULL);
+	if (!se)
+		goto out_args;
+	ops_set_session (se);
+	if (fuse_set_signal_handlers (se) != 0)
+		goto out_session;
+	if (fuse_session_mount (se, mountpoint) != 0)
+		goto out_signals;
+	/* Detach only now that the mount exists: `nsfsd && ls` never races.
+	 * Threads start after the fork. */
+	if (fuse_daemonize (o.foreground) != 0)
+		goto out_unmount;
+	supclient_init ();
+	sandbox_adopt_all ();
+
+	loop_cfg = fuse_loop_cfg_create ();
+	fuse_loop_cfg_set_clone_fd (loop_cfg, 0);
+	fuse_loop_cfg_set_max_threads (loop_cfg, 64);
+	r = fuse_session_loop_mt (se, loop_cfg) != 0;
+	fuse_loop_cfg_destroy (loop_cfg);
+
+	ops_cancel_waiters ();
+	sandbox_registry_shutdown ();
+	supclient_shutdown ();
+out_unmount:
+	fuse_session_unmount (se);
+out_signals:
+	fuse_remove_signal_handlers (se);
+out_session:
+	fuse_session_destroy (se);
+out_args:
+	fuse_opt_free_args (&args);
+	close (lock_fd);
+	return r;
+}

@@ -1,0 +1,911 @@
+/* fuse_lowlevel_ops for nsfsd.  Every handler ends in exactly one reply,
+ * except `wait` reads, whose reply is deferred until the job ends. */
+#include "ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "files.h"
+#include "inodes.h"
+#include "names.h"
+#include "sandbox.h"
+
+#define LINK_ENTRY_TIMEOUT 0.0  /* ns/<type>, root, last change target */
+#define ENTRY_TIMEOUT 1.0
+#define ATTR_TIMEOUT 0.0        /* sizes and mtimes move (tail -f polls them) */
+
+static struct fuse_session *session;
+
+void
+ops_set_session (struct fuse_session *se)
+{
+	session = se;
+}
+
+/* --- resolving inode numbers -------------------------------------------- */
+
+typedef struct {
+	Sandbox *sb;          /* a reference, or NULL for the root */
+	const NodeSpec *spec;
+	unsigned node;
+	unsigned job_id;
+} Node;
+
+static void
+node_clear (Node *n)
+{
+	g_clear_pointer (&n->sb, sandbox_unref);
+}
+
+/* Resolve INO to a node that exists right now. */
+static int
+resolve (fuse_ino_t ino, Node *n)
+{
+	memset (n, 0, sizeof *n);
+	if (ino == INO_ROOT)
+		return 0;
+	n->sb = sandbox_by_serial (ino_serial (ino));
+	if (!n->sb)
+		return -ENOENT;
+	n->node = ino_node (ino);
+	n->job_id = ino_job (ino);
+	g_mutex_lock (&n->sb->lock);
+	if (n->job_id) {
+		if (n->node >= JOB_NODE_COUNT || !sandbox_job_locked (n->sb, n->job_id))
+			goto gone;
+		n->spec = &job_nodes[n->node];
+	} else {
+		if (n->node >= SB_NODE_COUNT || !sandbox_node_visible (n->sb, n->node))
+			goto gone;
+		n->spec = &sandbox_nodes[n->node];
+	}
+	g_mutex_unlock (&n->sb->lock);
+	return 0;
+gone:
+	g_mutex_unlock (&n->sb->lock);
+	node_clear (n);
+	return -ENOENT;
+}
+
+static fuse_ino_t
+node_ino (const Node *n)
+{
+	return ino_make (n->sb->serial, n->job_id, n->node);
+}
+
+/* --- attributes --------------------------------------------------------- */
+
+static size_t
+shown_length (Sandbox *sb, const NodeSpec *spec, Job *job)
+{
+	g_autoptr (GString) s = g_string_new (NULL);
+	spec->show (sb, job, s);
+	return s->len;
+}
+
+static void
+stat_root (struct stat *st)
+{
+	memset (st, 0, sizeof *st);
+	st->st_ino = INO_ROOT;
+	/* Like /tmp: anyone may create a sandbox, only its owner remove it. */
+	st->st_mode = S_IFDIR | 01777;
+	st->st_nlink = 2;
+}
+
+/* Fill ST for N; sb->lock must not be held. */
+static int
+stat_node (const Node *n, struct stat *st)
+{
+	Sandbox *sb = n->sb;
+	Job *job = NULL;
+
+	if (!sb) {
+		stat_root (st);
+		return 0;
+	}
+	memset (st, 0, sizeof *st);
+	st->st_ino = node_ino (n);
+	st->st_mode = n->spec->mode;
+	st->st_nlink = S_ISDIR (st->st_mode) ? 2 : 1;
+	st->st_blksize = 4096;
+
+	g_mutex_lock (&sb->lock);
+	st->st_uid = sb->cfg->owner_uid;
+	st->st_gid = sb->cfg->owner_gid;
+	st->st_ctim = sb->ctime;
+	st->st_mtim = sb->mtime;
+	if (n->job_id) {
+		job = sandbox_job_locked (sb, n->job_id);
+		if (!job) {
+			g_mutex_unlock (&sb->lock);
+			return -ENOENT;
+		}
+		st->st_ctim = st->st_mtim = job->start_time;
+	}
+	if (S_ISLNK (st->st_mode)) {
+		g_autofree char *target = n->spec->link (sb, n->node);
+		st->st_size = target ? (off_t) strlen (target) : 0;
+	} else if (S_ISREG (st->st_mode)) {
+		switch (n->spec->read) {
+		case READ_SNAPSHOT:
+			st->st_size = (off_t) shown_length (sb, n->spec, job);
+			break;
+		case READ_WAIT:
+			/* Size 0 until the job ends, so tar and file managers skip it. */
+			st->st_size = job->status ? (off_t) strlen (job->status) + 1 : 0;
+			break;
+		case READ_JOB_ID:
+		case READ_OUTPUT:
+			break;
+		}
+	}
+	g_mutex_unlock (&sb->lock);
+
+	if (n->spec->read == READ_OUTPUT && S_ISREG (st->st_mode)) {
+		g_autofree char *path = sandbox_job_path (sb, n->job_id, n->spec->output);
+		struct stat out;
+		if (stat (path, &out) == 0) {
+			st->st_size = out.st_size;
+			st->st_mtim = out.st_mtim;
+			st->st_ctim = out.st_ctim;
+		}
+	}
+	st->st_atim = st->st_mtim;
+	st->st_blocks = (st->st_size + 511) / 512;
+	return 0;
+}
+
+static void
+reply_entry (fuse_req_t req, const Node *n)
+{
+	struct fuse_entry_param e = { 0 };
+	int r = stat_node (n, &e.attr);
+
+	if (r < 0) {
+		fuse_reply_err (req, -r);
+		return;
+	}
+	e.ino = e.attr.st_ino;
+	e.attr_timeout = ATTR_TIMEOUT;
+	e.entry_timeout = S_ISLNK (e.attr.st_mode) ? LINK_ENTRY_TIMEOUT : ENTRY_TIMEOUT;
+	fuse_reply_entry (req, &e);
+}
+
+/* --- lookup and listing ------------------------------------------------- */
+
+static bool
+parse_job_id (const char *name, unsigned *id)
+{
+	char *end;
+	unsigned long v;
+
+	if (!g_ascii_isdigit (name[0]) || name[0] == '0')
+		return false;
+	v = strtoul (name, &end, 10);
+	if (*end || v > INO_MAX_JOB)
+		return false;
+	*id = (unsigned) v;
+	return true;
+}
+
+static int
+lookup_child (const Node *dir, const char *name, Node *out)
+{
+	memset (out, 0, sizeof *out);
+	if (!dir->sb) {
+		out->sb = sandbox_lookup (name);
+		if (!out->sb)
+			return -ENOENT;
+		out->spec = &sandbox_nodes[SB_NODE_DIR];
+		return 0;
+	}
+	if (!S_ISDIR (dir->spec->mode))
+		return -ENOTDIR;
+	if (dir->job_id) {
+		for (unsigned i = 1; i < JOB_NODE_COUNT; i++) {
+			if (strcmp (job_nodes[i].name, name) == 0) {
+				*out = (Node) { sandbox_ref (dir->sb), &job_nodes[i], i, dir->job_id };
+				return 0;
+			}
+		}
+		return -ENOENT;
+	}
+	if (dir->node == SB_NODE_JOBS) {
+		unsigned id;
+		bool exists;
+		if (!parse_job_id (name, &id))
+			return -ENOENT;
+		g_mutex_lock (&dir->sb->lock);
+		exists = sandbox_job_locked (dir->sb, id) != NULL;
+		g_mutex_unlock (&dir->sb->lock);
+		if (!exists)
+			return -ENOENT;
+		*out = (Node) { sandbox_ref (dir->sb), &job_nodes[JOB_NODE_DIR], JOB_NODE_DIR, id };
+		return 0;
+	}
+	for (unsigned i = 1; i < SB_NODE_COUNT; i++) {
+		bool visible;
+		if (sandbox_nodes[i].parent != (int) dir->node || strcmp (sandbox_nodes[i].name, name) != 0)
+			continue;
+		g_mutex_lock (&dir->sb->lock);
+		visible = sandbox_node_visible (dir->sb, i);
+		g_mutex_unlock (&dir->sb->lock);
+		if (!visible)
+			return -ENOENT;
+		*out = (Node) { sandbox_ref (dir->sb), &sandbox_nodes[i], i, 0 };
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void
+nsfs_lookup (fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	Node dir, child = { 0 };
+	int r = resolve (parent, &dir);
+
+	if (r == 0)
+		r = lookup_child (&dir, name, &child);
+	node_clear (&dir);
+	if (r < 0) {
+		fuse_reply_err (req, -r);
+		return;
+	}
+	reply_entry (req, &child);
+	node_clear (&child);
+}
+
+static void
+nsfs_getattr (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	Node n;
+	int r = resolve (ino, &n);
+
+	if (r == 0)
+		r = stat_node (&n, &st);
+	node_clear (&n);
+	if (r < 0)
+		fuse_reply_err (req, -r);
+	else
+		fuse_reply_attr (req, &st, ATTR_TIMEOUT);
+}
+
+typedef struct {
+	char *name;
+	fuse_ino_t ino;
+	mode_t mode;
+	off_t cookie;   /* stable across changes: serial, job id or row */
+} DirEntry;
+
+static void
+dir_entry_clear (DirEntry *e)
+{
+	g_free (e->name);
+}
+
+static void
+add_entry (GArray *a, const char *name, fuse_ino_t ino, mode_t mode, off_t cookie)
+{
+	DirEntry e = { g_strdup (name), ino, mode, cookie };
+	g_array_append_val (a, e);
+}
+
+/* The directory's entries, in cookie order; "." and ".." are cookies 1, 2. */
+static GArray *
+list_dir (const Node *dir, fuse_ino_t self)
+{
+	GArray *a = g_array_new (FALSE, FALSE, sizeof (DirEntry));
+
+	g_array_set_clear_func (a, (GDestroyNotify) dir_entry_clear);
+	add_entry (a, ".", self, S_IFDIR, 1);
+	add_entry (a, "..", INO_ROOT, S_IFDIR, 2);
+	if (!dir->sb) {
+		g_autoptr (GPtrArray) list = sandbox_list ();
+		for (guint i = 0; i < list->len; i++) {
+			Sandbox *sb = list->pdata[i];
+			add_entry (a, sb->name, ino_make (sb->serial, 0, SB_NODE_DIR), S_IFDIR, (off_t) sb->serial + 2);
+		}
+		return a;
+	}
+	g_mutex_lock (&dir->sb->lock);
+	if (dir->job_id) {
+		for (unsigned i = 1; i < JOB_NODE_COUNT; i++)
+			add_entry (a, job_nodes[i].name, ino_make (dir->sb->serial, dir->job_id, i), job_nodes[i].mode, i + 2);
+	} else if (dir->node == SB_NODE_JOBS) {
+		for (guint i = 0; i < dir->sb->jobs->len; i++) {
+			Job *job = dir->sb->jobs->pdata[i];
+			char name[16];
+			if (job->pending)
+				continue;
+			snprintf (name, sizeof name, "%u", job->id);
+			add_entry (a, name, ino_make (dir->sb->serial, job->id, JOB_NODE_DIR), S_IFDIR, (off_t) job->id + 2);
+		}
+	} else {
+		for (unsigned i = 1; i < SB_NODE_COUNT; i++)
+			if (sandbox_nodes[i].parent == (int) dir->node && sandbox_node_visible (dir->sb, i))
+				add_entry (a, sandbox_nodes[i].name, ino_make (dir->sb->serial, 0, i), sandbox_nodes[i].mode, i + 2);
+	}
+	g_mutex_unlock (&dir->sb->lock);
+	return a;
+}
+
+static void
+nsfs_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	g_autofree char *buf = NULL;
+	g_autoptr (GArray) entries = NULL;
+	size_t used = 0;
+	Node dir;
+	int r = resolve (ino, &dir);
+
+	if (r == 0 && dir.sb && !S_ISDIR (dir.spec->mode))
+		r = -ENOTDIR;
+	if (r < 0) {
+		node_clear (&dir);
+		fuse_reply_err (req, -r);
+		return;
+	}
+	entries = list_dir (&dir, ino);
+	node_clear (&dir);
+	buf = g_malloc (size);
+	for (guint i = 0; i < entries->len; i++) {
+		DirEntry *e = &g_array_index (entries, DirEntry, i);
+		struct stat st = { .st_ino = e->ino, .st_mode = e->mode };
+		size_t need;
+
+		if (e->cookie <= off)
+			continue;
+		need = fuse_add_direntry (req, buf + used, size - used, e->name, &st, e->cookie);
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	fuse_reply_buf (req, buf, used);
+}
+
+static void
+nsfs_readlink (fuse_req_t req, fuse_ino_t ino)
+{
+	g_autofree char *target = NULL;
+	Node n;
+	int r = resolve (ino, &n);
+
+	if (r == 0 && (!n.sb || !S_ISLNK (n.spec->mode)))
+		r = -EINVAL;
+	if (r == 0) {
+		g_mutex_lock (&n.sb->lock);
+		target = n.spec->link (n.sb, n.node);
+		g_mutex_unlock (&n.sb->lock);
+		if (!target)
+			r = -ENOENT;
+	}
+	node_clear (&n);
+	if (r < 0)
+		fuse_reply_err (req, -r);
+	else
+		fuse_reply_readlink (req, target);
+}
+
+/* --- creating and removing sandboxes ------------------------------------ */
+
+static void
+nsfs_mkdir (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx (req);
+	NsError err = { 0 };
+	Sandbox *sb = NULL;
+	Node n;
+	int r;
+
+	if (parent != INO_ROOT) {
+		fuse_reply_err (req, EPERM);
+		return;
+	}
+	if (!ns_name_valid (name, strlen (name))) {
+		fuse_reply_err (req, EINVAL);
+		return;
+	}
+	r = sandbox_create (name, ctx->uid, ctx->gid, &sb, &err);
+	if (r < 0) {
+		if (r != -EEXIST)
+			g_warning ("mkdir %s: %s", name, err.msg);
+		fuse_reply_err (req, -r);
+		return;
+	}
+	n = (Node) { sb, &sandbox_nodes[SB_NODE_DIR], SB_NODE_DIR, 0 };
+	reply_entry (req, &n);
+	node_clear (&n);
+}
+
+static void
+nsfs_rmdir (fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx (req);
+	g_autoptr (Sandbox) sb = NULL;
+	NsError err = { 0 };
+	uid_t owner;
+	int r;
+
+	if (parent != INO_ROOT) {
+		fuse_reply_err (req, EPERM);
+		return;
+	}
+	sb = sandbox_lookup (name);
+	if (!sb) {
+		fuse_reply_err (req, ENOENT);
+		return;
+	}
+	g_mutex_lock (&sb->lock);
+	owner = sb->cfg->owner_uid;
+	g_mutex_unlock (&sb->lock);
+	if (ctx->uid != 0 && ctx->uid != owner) {
+		fuse_reply_err (req, EPERM);
+		return;
+	}
+	r = sandbox_destroy (sb, &err);
+	if (r < 0)
+		sandbox_set_error (sb, "rmdir", &err);
+	fuse_reply_err (req, r < 0 ? -r : 0);
+}
+
+static void
+nsfs_eperm_entry (fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err (req, EPERM);
+}
+
+static void
+nsfs_mknod (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	fuse_reply_err (req, EPERM);
+}
+
+static void
+nsfs_symlink (fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err (req, EPERM);
+}
+
+static void
+nsfs_rename (fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname,
+             unsigned int flags)
+{
+	fuse_reply_err (req, EPERM);
+}
+
+static void
+nsfs_link (fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	fuse_reply_err (req, EPERM);
+}
+
+static void
+nsfs_create (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
+{
+	fuse_reply_err (req, EPERM);
+}
+
+/* --- open, read, write -------------------------------------------------- */
+
+static void
+file_handle_free (FileHandle *fh)
+{
+	if (fh->output_fd >= 0)
+		close (fh->output_fd);
+	if (fh->snapshot)
+		g_string_free (fh->snapshot, TRUE);
+	sandbox_unref (fh->sb);
+	g_mutex_clear (&fh->lock);
+	g_free (fh);
+}
+
+static void
+nsfs_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	int accmode = fi->flags & O_ACCMODE;
+	FileHandle *fh;
+	Node n;
+	int r = resolve (ino, &n);
+
+	if (r == 0 && (!n.sb || S_ISDIR (n.spec->mode)))
+		r = -EISDIR;
+	/* Root passes the mode check; read-only files stay read-only. */
+	if (r == 0 && accmode != O_RDONLY && !n.spec->store)
+		r = -EACCES;
+	if (r < 0) {
+		node_clear (&n);
+		fuse_reply_err (req, -r);
+		return;
+	}
+	fh = g_new0 (FileHandle, 1);
+	g_mutex_init (&fh->lock);
+	fh->sb = g_steal_pointer (&n.sb);
+	fh->spec = n.spec;
+	fh->job_id = n.job_id;
+	fh->flags = fi->flags;
+	fh->output_fd = -1;
+	if (fh->spec->read == READ_OUTPUT) {
+		g_autofree char *path = sandbox_job_path (fh->sb, fh->job_id, fh->spec->output);
+		fh->output_fd = open (path, O_RDONLY | O_CLOEXEC);
+		if (fh->output_fd < 0) {
+			r = -errno;
+			file_handle_free (fh);
+			fuse_reply_err (req, -r);
+			return;
+		}
+	}
+	/* Sizes of generated files are not known in advance. */
+	fi->direct_io = 1;
+	fi->fh = (uint64_t) (uintptr_t) fh;
+	if (fuse_reply_open (req, fi) == -ENOENT)
+		file_handle_free (fh); /* the opener was interrupted */
+}
+
+static void
+nsfs_release (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	file_handle_free ((FileHandle *) (uintptr_t) fi->fh);
+	fuse_reply_err (req, 0);
+}
+
+static void
+reply_slice (fuse_req_t req, const char *data, size_t len, size_t size, off_t off)
+{
+	if ((size_t) off >= len)
+		fuse_reply_buf (req, NULL, 0);
+	else
+		fuse_reply_buf (req, data + off, MIN (size, len - (size_t) off));
+}
+
+static void
+read_snapshot (fuse_req_t req, FileHandle *fh, size_t size, off_t off)
+{
+	g_mutex_lock (&fh->lock);
+	/* One snapshot per pass: regenerated when a reader starts over. */
+	if (!fh->snapshot || off == 0) {
+		Job *job = NULL;
+		if (fh->snapshot)
+			g_string_truncate (fh->snapshot, 0);
+		else
+			fh->snapshot = g_string_new (NULL);
+		g_mutex_lock (&fh->sb->lock);
+		if (fh->job_id)
+			job = sandbox_job_locked (fh->sb, fh->job_id);
+		if (!fh->job_id || job)
+			fh->spec->show (fh->sb, job, fh->snapshot);
+		g_mutex_unlock (&fh->sb->lock);
+	}
+	reply_slice (req, fh->snapshot->str, fh->snapshot->len, size, off);
+	g_mutex_unlock (&fh->lock);
+}
+
+static void
+read_job_id (fuse_req_t req, FileHandle *fh, size_t size)
+{
+	char text[16] = "";
+	size_t len = 0;
+
+	/* The file offset is past what was written; our own position counts. */
+	g_mutex_lock (&fh->lock);
+	if (fh->started_job)
+		len = (size_t) snprintf (text, sizeof text, "%u\n", fh->started_job);
+	if (fh->id_read_pos >= len) {
+		g_mutex_unlock (&fh->lock);
+		fuse_reply_buf (req, NULL, 0);
+		return;
+	}
+	size = MIN (size, len - fh->id_read_pos);
+	fuse_reply_buf (req, text + fh->id_read_pos, size);
+	fh->id_read_pos += size;
+	g_mutex_unlock (&fh->lock);
+}
+
+static void
+read_output (fuse_req_t req, FileHandle *fh, size_t size, off_t off)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT (size);
+
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = fh->output_fd;
+	buf.buf[0].pos = off;
+	fuse_reply_data (req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+/* --- wait: deferred replies --------------------------------------------- */
+
+typedef struct {
+	uint32_t serial;
+	unsigned job_id;
+	size_t size;
+	off_t off;
+} Waiter;
+
+/* req -> Waiter.  Recursive, because fuse_req_interrupt_func calls the
+ * interrupt callback at once for an already interrupted request, and the
+ * registration must happen under the lock so the job's end cannot reply
+ * (and free the request) in between. */
+static GRecMutex wait_lock;
+static GHashTable *waiters;
+
+static void
+on_wait_interrupted (fuse_req_t req, void *data)
+{
+	Waiter *w;
+
+	g_rec_mutex_lock (&wait_lock);
+	w = waiters ? g_hash_table_lookup (waiters, req) : NULL;
+	if (w)
+		g_hash_table_steal (waiters, req);
+	g_rec_mutex_unlock (&wait_lock);
+	if (w) {
+		g_free (w);
+		fuse_reply_err (req, EINTR);
+	}
+}
+
+static void
+read_wait (fuse_req_t req, FileHandle *fh, size_t size, off_t off)
+{
+	g_autofree char *status = NULL;
+	Waiter *w;
+	Job *job;
+
+	g_rec_mutex_lock (&wait_lock);
+	g_mutex_lock (&fh->sb->lock);
+	job = sandbox_job_locked (fh->sb, fh->job_id);
+	if (job && job->status)
+		status = g_strconcat (job->status, "\n", NULL);
+	g_mutex_unlock (&fh->sb->lock);
+	if (!job || status || (fh->flags & O_NONBLOCK)) {
+		g_rec_mutex_unlock (&wait_lock);
+		if (!job)
+			fuse_reply_err (req, ENOENT);
+		else if (status)
+			reply_slice (req, status, strlen (status), size, off);
+		else
+			fuse_reply_err (req, EAGAIN);
+		return;
+	}
+	w = g_new0 (Waiter, 1);
+	*w = (Waiter) { fh->sb->serial, fh->job_id, size, off };
+	if (!waiters)
+		waiters = g_hash_table_new (g_direct_hash, g_direct_equal);
+	g_hash_table_insert (waiters, req, w);
+	fuse_req_interrupt_func (req, on_wait_interrupted, NULL);
+	g_rec_mutex_unlock (&wait_lock);
+}
+
+typedef struct {
+	fuse_req_t req;
+	Waiter *w;
+} Ready;
+
+/* A job ended: answer its blocked readers and wake its pollers. */
+static void
+on_job_end (Sandbox *sb, unsigned id)
+{
+	g_autoptr (GArray) ready = g_array_new (FALSE, FALSE, sizeof (Ready));
+	g_autoptr (GPtrArray) handles = NULL;
+	g_autofree char *status = NULL;
+	GHashTableIter it;
+	gpointer key, value;
+	Job *job;
+
+	g_mutex_lock (&sb->lock);
+	job = id >= 1 && id <= sb->jobs->len ? sb->jobs->pdata[id - 1] : NULL;
+	if (job) {
+		status = g_strconcat (job->status ? job->status : "running", "\n", NULL);
+		handles = job->pollhandles;
+		job->pollhandles = g_ptr_array_new ();
+	}
+	g_mutex_unlock (&sb->lock);
+	if (!job)
+		return;
+
+	g_rec_mutex_lock (&wait_lock);
+	if (waiters) {
+		g_hash_table_iter_init (&it, waiters);
+		while (g_hash_table_iter_next (&it, &key, &value)) {
+			Waiter *w = value;
+			if (w->serial == sb->serial && w->job_id == id) {
+				Ready rd = { key, w };
+				g_array_append_val (ready, rd);
+				g_hash_table_iter_steal (&it);
+			}
+		}
+	}
+	g_rec_mutex_unlock (&wait_lock);
+	for (guint i = 0; i < ready->len; i++) {
+		Ready *rd = &g_array_index (ready, Ready, i);
+		reply_slice (rd->req, status, strlen (status), rd->w->size, rd->w->off);
+		g_free (rd->w);
+	}
+	for (guint i = 0; i < handles->len; i++) {
+		fuse_lowlevel_notify_poll (handles->pdata[i]);
+		fuse_pollhandle_destroy (handles->pdata[i]);
+	}
+}
+
+void
+ops_cancel_waiters (void)
+{
+	GHashTableIter it;
+	gpointer key, value;
+
+	g_rec_mutex_lock (&wait_lock);
+	if (waiters) {
+		g_hash_table_iter_init (&it, waiters);
+		while (g_hash_table_iter_next (&it, &key, &value)) {
+			g_hash_table_iter_steal (&it);
+			g_free (value);
+			fuse_reply_err (key, EINTR);
+		}
+		g_hash_table_destroy (waiters);
+		waiters = NULL;
+	}
+	g_rec_mutex_unlock (&wait_lock);
+}
+
+static void
+nsfs_poll (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
+{
+	FileHandle *fh = (FileHandle *) (uintptr_t) fi->fh;
+	unsigned revents = POLLIN | POLLRDNORM;
+	Job *job;
+
+	if (fh->spec->read != READ_WAIT) {
+		if (fh->spec->store)
+			revents |= POLLOUT | POLLWRNORM;
+		if (ph)
+			fuse_pollhandle_destroy (ph);
+		fuse_reply_poll (req, revents);
+		return;
+	}
+	g_mutex_lock (&fh->sb->lock);
+	job = sandbox_job_locked (fh->sb, fh->job_id);
+	if (job && !job->status) {
+		revents = 0;
+		if (ph) {
+			g_ptr_array_add (job->pollhandles, ph);
+			ph = NULL;
+		}
+	}
+	g_mutex_unlock (&fh->sb->lock);
+	if (ph)
+		fuse_pollhandle_destroy (ph);
+	fuse_reply_poll (req, revents);
+}
+
+static void
+nsfs_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	FileHandle *fh = (FileHandle *) (uintptr_t) fi->fh;
+
+	switch (fh->spec->read) {
+	case READ_SNAPSHOT:
+		read_snapshot (req, fh, size, off);
+		return;
+	case READ_JOB_ID:
+		read_job_id (req, fh, size);
+		return;
+	case READ_OUTPUT:
+		read_output (req, fh, size, off);
+		return;
+	case READ_WAIT:
+		read_wait (req, fh, size, off);
+		return;
+	}
+	fuse_reply_err (req, EIO);
+}
+
+static void
+record_error (FileHandle *fh, const NsError *err)
+{
+	const char *name = fh->spec->name;
+	size_t n = strlen (name);
+
+	/* Parser messages usually name their file already. */
+	if (strncmp (err->msg, name, n) == 0 && err->msg[n] == ':')
+		sandbox_set_error (fh->sb, NULL, err);
+	else
+		sandbox_set_error (fh->sb, name, err);
+}
+
+static void
+nsfs_write (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	FileHandle *fh = (FileHandle *) (uintptr_t) fi->fh;
+	NsError err = { 0 };
+	int r;
+
+	if (!fh->spec->store) {
+		fuse_reply_err (req, EBADF);
+		return;
+	}
+	if (size > NS_MAX_WRITE) {
+		ns_error (&err, EFBIG, "a write of %zu bytes is over the limit of %d", size, NS_MAX_WRITE);
+		record_error (fh, &err);
+		fuse_reply_err (req, EFBIG);
+		return;
+	}
+	/* Each write(2) is one whole message, whatever its offset. */
+	g_mutex_lock (&fh->sb->op_lock);
+	r = fh->sb->removed ? ns_error (&err, ENOENT, "the sandbox was removed") : fh->spec->store (fh->sb, fh, buf, size, &err);
+	g_mutex_unlock (&fh->sb->op_lock);
+	if (r < 0) {
+		record_error (fh, &err);
+		fuse_reply_err (req, -r);
+		return;
+	}
+	fuse_reply_write (req, size);
+}
+
+static void
+nsfs_setattr (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
+{
+	const int times = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+	                  FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME;
+	struct stat st;
+	Node n;
+	int r = resolve (ino, &n);
+
+	if (r == 0 && (to_set & ~(FUSE_SET_ATTR_SIZE | times)))
+		r = -EPERM;
+	/* `echo x > file` truncates first: size 0 on a writable file is
+	 * accepted and changes nothing; the write that follows is the value. */
+	if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
+		if (!n.sb || !S_ISREG (n.spec->mode) || !n.spec->store)
+			r = -EACCES;
+		else if (attr->st_size != 0)
+			r = -EINVAL;
+	}
+	if (r == 0)
+		r = stat_node (&n, &st);
+	node_clear (&n);
+	if (r < 0)
+		fuse_reply_err (req, -r);
+	else
+		fuse_reply_attr (req, &st, ATTR_TIMEOUT);
+}
+
+static void
+nsfs_init (void *userdata, struct fuse_conn_info *conn)
+{
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+	/* O_TRUNC arrives as setattr(size=0), which the config files accept. */
+	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	conn->max_write = 1024 * 1024;
+	sandbox_set_job_end_hook (on_job_end);
+}
+
+const struct fuse_lowlevel_ops nsfs_ops = {
+	.init = nsfs_init,
+	.lookup = nsfs_lookup,
+	.getattr = nsfs_getattr,
+	.setattr = nsfs_setattr,
+	.readlink = nsfs_readlink,
+	.mknod = nsfs_mknod,
+	.mkdir = nsfs_mkdir,
+	.unlink = nsfs_eperm_entry,
+	.rmdir = nsfs_rmdir,
+	.symlink = nsfs_symlink,
+	.rename = nsfs_rename,
+	.link = nsfs_link,
+	.open = nsfs_open,
+	.read = nsfs_read,
+	.write = nsfs_write,
+	.release = nsfs_release,
+	.readdir = nsfs_readdir,
+	.create = nsfs_create,
+	.poll = nsfs_poll,
+};

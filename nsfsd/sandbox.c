@@ -1,0 +1,618 @@
+#include "sandbox.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "names.h"
+#include "statedir.h"
+#include "supervisor_client.h"
+
+static GMutex registry_lock;
+static GHashTable *by_name;    /* name -> Sandbox* (the registry's reference) */
+static GHashTable *by_serial;  /* serial -> Sandbox* (borrowed) */
+static uint32_t next_serial = 1;
+static SandboxJobEndHook job_end_hook;
+
+void
+sandbox_set_job_end_hook (SandboxJobEndHook hook)
+{
+	job_end_hook = hook;
+}
+
+static void
+job_free (Job *job)
+{
+	g_free (job->cmd);
+	g_free (job->status);
+	if (job->pollhandles)
+		g_ptr_array_unref (job->pollhandles);
+	g_free (job);
+}
+
+Sandbox *
+sandbox_ref (Sandbox *sb)
+{
+	g_atomic_int_inc (&sb->refcount);
+	return sb;
+}
+
+void
+sandbox_unref (Sandbox *sb)
+{
+	if (!sb || !g_atomic_int_dec_and_test (&sb->refcount))
+		return;
+	g_ptr_array_unref (sb->jobs);
+	ns_config_free (sb->cfg);
+	g_free (sb->error);
+	g_free (sb->name);
+	g_free (sb->dir);
+	g_mutex_clear (&sb->lock);
+	g_mutex_clear (&sb->op_lock);
+	g_free (sb);
+}
+
+static Sandbox *
+sandbox_new (const char *name, NsSandboxConfig *cfg)
+{
+	Sandbox *sb = g_new0 (Sandbox, 1);
+
+	sb->refcount = 1;
+	sb->name = g_strdup (name);
+	sb->dir = statedir_sandbox_path (name);
+	sb->cfg = cfg;
+	sb->state = SB_CREATED;
+	sb->jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) job_free);
+	g_mutex_init (&sb->lock);
+	g_mutex_init (&sb->op_lock);
+	clock_gettime (CLOCK_REALTIME, &sb->ctime);
+	sb->mtime = sb->ctime;
+	return sb;
+}
+
+void
+sandbox_registry_init (void)
+{
+	by_name = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) sandbox_unref);
+	by_serial = g_hash_table_new (g_direct_hash, g_direct_equal);
+}
+
+void
+sandbox_registry_shutdown (void)
+{
+	g_autoptr (GPtrArray) list = sandbox_list ();
+
+	for (guint i = 0; i < list->len; i++) {
+		Sandbox *sb = list->pdata[i];
+		SupConn *conn;
+		g_mutex_lock (&sb->lock);
+		conn = sb->conn;
+		sb->conn = NULL;
+		sb->removed = true;
+		g_mutex_unlock (&sb->lock);
+		supclient_close (conn);
+	}
+	g_mutex_lock (&registry_lock);
+	g_hash_table_destroy (by_serial);
+	g_hash_table_destroy (by_name);
+	by_serial = by_name = NULL;
+	g_mutex_unlock (&registry_lock);
+}
+
+/* Call with registry_lock held. */
+static void
+register_locked (Sandbox *sb)
+{
+	sb->serial = next_serial++;
+	g_hash_table_insert (by_name, sb->name, sb);
+	g_hash_table_insert (by_serial, GUINT_TO_POINTER (sb->serial), sb);
+}
+
+static void
+unregister (Sandbox *sb)
+{
+	g_mutex_lock (&registry_lock);
+	if (g_hash_table_lookup (by_name, sb->name) == sb) {
+		g_hash_table_remove (by_serial, GUINT_TO_POINTER (sb->serial));
+		g_hash_table_remove (by_name, sb->name);
+	}
+	g_mutex_unlock (&registry_lock);
+}
+
+Sandbox *
+sandbox_lookup (const char *name)
+{
+	Sandbox *sb;
+
+	g_mutex_lock (&registry_lock);
+	sb = g_hash_table_lookup (by_name, name);
+	if (sb)
+		sandbox_ref (sb);
+	g_mutex_unlock (&registry_lock);
+	return sb;
+}
+
+Sandbox *
+sandbox_by_serial (uint32_t serial)
+{
+	Sandbox *sb;
+
+	g_mutex_lock (&registry_lock);
+	sb = g_hash_table_lookup (by_serial, GUINT_TO_POINTER (serial));
+	if (sb)
+		sandbox_ref (sb);
+	g_mutex_unlock (&registry_lock);
+	return sb;
+}
+
+static gint
+by_serial_order (gconstpointer a, gconstpointer b)
+{
+	const Sandbox *x = *(Sandbox *const *) a, *y = *(Sandbox *const *) b;
+	return x->serial < y->serial ? -1 : x->serial > y->serial;
+}
+
+GPtrArray *
+sandbox_list (void)
+{
+	GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify) sandbox_unref);
+	GHashTableIter it;
+	gpointer value;
+
+	g_mutex_lock (&registry_lock);
+	g_hash_table_iter_init (&it, by_name);
+	while (g_hash_table_iter_next (&it, NULL, &value))
+		g_ptr_array_add (list, sandbox_ref (value));
+	g_mutex_unlock (&registry_lock);
+	g_ptr_array_sort (list, by_serial_order);
+	return list;
+}
+
+static void
+touch (Sandbox *sb)
+{
+	clock_gettime (CLOCK_REALTIME, &sb->mtime);
+}
+
+void
+sandbox_set_error (Sandbox *sb, const char *file, const NsError *err)
+{
+	g_autofree char *path = g_build_filename (sb->dir, "error", NULL);
+	g_autofree char *line = NULL;
+
+	g_mutex_lock (&sb->lock);
+	g_free (sb->error);
+	sb->error = file ? g_strdup_printf ("%s: %s", file, err->msg) : g_strdup (err->msg);
+	line = g_strconcat (sb->error, "\n", NULL);
+	touch (sb);
+	g_mutex_unlock (&sb->lock);
+	/* Kept across restarts; losing it is not worth failing the write. */
+	(void) g_file_set_contents_full (path, line, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL);
+}
+
+static int
+remove_entry (const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	return type == FTW_DP ? rmdir (path) : unlink (path);
+}
+
+static void
+remove_tree (const char *dir)
+{
+	nftw (dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int
+sandbox_create (const char *name, uid_t uid, gid_t gid, Sandbox **out, NsError *err)
+{
+	g_autofree char *cfg_path = NULL;
+	Sandbox *sb;
+	int r;
+
+	g_mutex_lock (&registry_lock);
+	if (g_hash_table_lookup (by_name, name)) {
+		g_mutex_unlock (&registry_lock);
+		return ns_error (err, EEXIST, "sandbox %s exists", name);
+	}
+	sb = sandbox_new (name, ns_config_new (name, uid, gid));
+	if (mkdir (sb->dir, 0700) < 0) {
+		r = ns_error (err, errno == EEXIST ? EEXIST : errno, "cannot create %s: %s", sb->dir, strerror (errno));
+		g_mutex_unlock (&registry_lock);
+		sandbox_unref (sb);
+		return r;
+	}
+	/* Hold op_lock until the supervisor is up, so no request beats it. */
+	g_mutex_lock (&sb->op_lock);
+	register_locked (sb);
+	sandbox_ref (sb);
+	g_mutex_unlock (&registry_lock);
+
+	cfg_path = g_build_filename (sb->dir, "config", NULL);
+	if ((r = ns_config_save (sb->cfg, cfg_path, err)) < 0 || (r = supclient_spawn (sb, &sb->conn, err)) < 0) {
+		g_mutex_unlock (&sb->op_lock);
+		unregister (sb);
+		remove_tree (sb->dir);
+		sandbox_unref (sb);
+		return r;
+	}
+	g_mutex_unlock (&sb->op_lock);
+	*out = sb;
+	return 0;
+}
+
+int
+sandbox_destroy (Sandbox *sb, NsError *err)
+{
+	SupConn *conn;
+
+	g_mutex_lock (&sb->op_lock);
+	if (sb->conn) {
+		char *req[] = { "destroy", NULL };
+		int r = supclient_request (sb->conn, req, NULL, err);
+		if (r < 0 && r != -EIO) {
+			g_mutex_unlock (&sb->op_lock);
+			return r;
+		}
+	}
+	g_mutex_lock (&sb->lock);
+	conn = sb->conn;
+	sb->conn = NULL;
+	sb->removed = true;
+	sb->state = SB_STOPPED;
+	g_mutex_unlock (&sb->lock);
+	supclient_close (conn);
+	remove_tree (sb->dir);
+	unregister (sb);
+	g_mutex_unlock (&sb->op_lock);
+	return 0;
+}
+
+static int
+ensure_supervisor (Sandbox *sb, NsError *err)
+{
+	SupConn *conn = NULL;
+	int r;
+
+	if (sb->conn)
+		return 0;
+	if ((r = supclient_spawn (sb, &conn, err)) < 0)
+		return r;
+	g_mutex_lock (&sb->lock);
+	sb->conn = conn;
+	g_mutex_unlock (&sb->lock);
+	return 0;
+}
+
+static int
+request (Sandbox *sb, char *const *fields, char ***reply, NsError *err)
+{
+	int r;
+
+	if ((r = ensure_supervisor (sb, err)) < 0)
+		return r;
+	return supclient_request (sb->conn, fields, reply, err);
+}
+
+int
+sandbox_start (Sandbox *sb, NsError *err)
+{
+	char *req[] = { "start", NULL };
+	return request (sb, req, NULL, err);
+}
+
+int
+sandbox_stop (Sandbox *sb, NsError *err)
+{
+	char *req[] = { "stop", NULL };
+	return request (sb, req, NULL, err);
+}
+
+int
+sandbox_kill (Sandbox *sb, int signo, NsError *err)
+{
+	char sig[16];
+	char *req[] = { "kill", sig, NULL };
+
+	snprintf (sig, sizeof sig, "%d", signo);
+	return request (sb, req, NULL, err);
+}
+
+int
+sandbox_apply_hostname (Sandbox *sb, const char *hostname, NsError *err)
+{
+	char *req[] = { "hostname", (char *) hostname, NULL };
+	bool running;
+
+	g_mutex_lock (&sb->lock);
+	running = sb->state == SB_RUNNING;
+	g_mutex_unlock (&sb->lock);
+	if (!running)
+		return 0;
+	return request (sb, req, NULL, err);
+}
+
+int
+sandbox_commit_config (Sandbox *sb, NsSandboxConfig *cfg, NsError *err)
+{
+	g_autofree char *path = g_build_filename (sb->dir, "config", NULL);
+	int r = ns_config_save (cfg, path, err);
+
+	if (r < 0) {
+		ns_config_free (cfg);
+		return r;
+	}
+	g_mutex_lock (&sb->lock);
+	ns_config_free (sb->cfg);
+	sb->cfg = cfg;
+	touch (sb);
+	g_mutex_unlock (&sb->lock);
+	return 0;
+}
+
+int
+sandbox_exec (Sandbox *sb, const char *cmdline, char **argv, unsigned *out_id, NsError *err)
+{
+	g_autoptr (GPtrArray) req = g_ptr_array_new_with_free_func (g_free);
+	g_auto (GStrv) reply = NULL;
+	Job *job = g_new0 (Job, 1);
+	unsigned id;
+	int r;
+
+	if ((r = ensure_supervisor (sb, err)) < 0) {
+		g_free (job);
+		return r;
+	}
+	g_mutex_lock (&sb->lock);
+	id = sb->jobs->len + 1;
+	job->id = id;
+	job->pending = true;
+	job->cmd = g_strdup (cmdline);
+	job->pollhandles = g_ptr_array_new ();
+	clock_gettime (CLOCK_REALTIME, &job->start_time);
+	g_ptr_array_add (sb->jobs, job);
+	g_mutex_unlock (&sb->lock);
+
+	g_ptr_array_add (req, g_strdup ("exec"));
+	g_ptr_array_add (req, g_strdup_printf ("%u", id));
+	g_ptr_array_add (req, g_strdup (cmdline));
+	for (char **a = argv; *a; a++)
+		g_ptr_array_add (req, g_strdup (*a));
+	g_ptr_array_add (req, NULL);
+	r = supclient_request (sb->conn, (char *const *) req->pdata, &reply, err);
+
+	g_mutex_lock (&sb->lock);
+	if (r < 0) {
+		/* A failed write uses no job id. */
+		g_ptr_array_remove_index (sb->jobs, id - 1);
+	} else {
+		job->pid = reply[1] ? (pid_t) atoi (reply[1]) : 0;
+		job->pending = false;
+		touch (sb);
+	}
+	g_mutex_unlock (&sb->lock);
+	if (r == 0)
+		*out_id = id;
+	return r;
+}
+
+Job *
+sandbox_job_locked (Sandbox *sb, unsigned id)
+{
+	Job *job;
+
+	if (id == 0 || id > sb->jobs->len)
+		return NULL;
+	job = sb->jobs->pdata[id - 1];
+	return job->pending ? NULL : job;
+}
+
+char *
+sandbox_job_path (Sandbox *sb, unsigned id, const char *file)
+{
+	char idtext[16];
+	snprintf (idtext, sizeof idtext, "%u", id);
+	return g_build_filename (sb->dir, "jobs", idtext, file, NULL);
+}
+
+/* Mark JOB ended with STATUS; call with sb->lock held.  Returns true if
+ * this changed anything, so the caller wakes waiters once. */
+static bool
+job_end_locked (Sandbox *sb, Job *job, const char *status)
+{
+	if (job->status)
+		return false;
+	job->status = g_strdup (status);
+	touch (sb);
+	return true;
+}
+
+void
+sandbox_on_exit (Sandbox *sb, unsigned id, const char *status)
+{
+	bool ended = false;
+
+	g_mutex_lock (&sb->lock);
+	if (id >= 1 && id <= sb->jobs->len)
+		ended = job_end_locked (sb, sb->jobs->pdata[id - 1], status);
+	g_mutex_unlock (&sb->lock);
+	if (ended && job_end_hook)
+		job_end_hook (sb, id);
+}
+
+void
+sandbox_on_state (Sandbox *sb, const char *state, const char *arg)
+{
+	g_mutex_lock (&sb->lock);
+	if (strcmp (state, "running") == 0) {
+		sb->state = SB_RUNNING;
+		sb->init_pid = (pid_t) atoi (arg);
+	} else if (strcmp (state, "stopped") == 0) {
+		sb->state = SB_STOPPED;
+		sb->init_pid = 0;
+	}
+	touch (sb);
+	g_mutex_unlock (&sb->lock);
+	if (strcmp (state, "stopped") == 0 && arg[0] && strcmp (arg, "stopped on request") != 0) {
+		NsError err;
+		ns_error (&err, EIO, "sandbox stopped: %s", arg);
+		sandbox_set_error (sb, NULL, &err);
+	}
+}
+
+/* A job's exit record, written by its supervisor when it was reaped. */
+static char *
+read_exit_record (Sandbox *sb, unsigned id)
+{
+	g_autofree char *path = sandbox_job_path (sb, id, "status");
+	char *text = NULL;
+
+	if (!g_file_get_contents (path, &text, NULL, NULL))
+		return NULL;
+	return g_strchomp (text);
+}
+
+/* Bring jobs up to date with their exit records.  With the supervisor
+ * gone, a job with no record was killed with it (PR_SET_PDEATHSIG), so
+ * SIGKILL is what it died of. */
+static void
+refresh_jobs_from_records (Sandbox *sb, bool supervisor_alive)
+{
+	g_autoptr (GArray) ended = g_array_new (FALSE, FALSE, sizeof (unsigned));
+
+	g_mutex_lock (&sb->lock);
+	for (guint i = 0; i < sb->jobs->len; i++) {
+		Job *job = sb->jobs->pdata[i];
+		g_autofree char *rec = NULL;
+		if (job->status || job->pending)
+			continue;
+		rec = read_exit_record (sb, job->id);
+		if (!rec && supervisor_alive)
+			continue;
+		if (job_end_locked (sb, job, rec ? rec : "signaled 9"))
+			g_array_append_val (ended, job->id);
+	}
+	g_mutex_unlock (&sb->lock);
+	for (guint i = 0; i < ended->len && job_end_hook; i++)
+		job_end_hook (sb, g_array_index (ended, unsigned, i));
+}
+
+void
+sandbox_on_supervisor_lost (Sandbox *sb)
+{
+	SupConn *conn;
+	bool removed;
+	NsError err;
+
+	g_mutex_lock (&sb->lock);
+	removed = sb->removed;
+	conn = sb->conn;
+	sb->conn = NULL;
+	if (sb->state == SB_RUNNING)
+		sb->state = SB_STOPPED;
+	sb->init_pid = 0;
+	g_mutex_unlock (&sb->lock);
+	if (removed)
+		return;
+	refresh_jobs_from_records (sb, false);
+	ns_error (&err, EIO, "the sandbox's supervisor exited unexpectedly; the sandbox is stopped");
+	sandbox_set_error (sb, NULL, &err);
+	supclient_close (conn);
+}
+
+static void
+load_jobs (Sandbox *sb)
+{
+	g_autofree char *jobs_dir = g_build_filename (sb->dir, "jobs", NULL);
+	unsigned max = 0;
+	GDir *d = g_dir_open (jobs_dir, 0, NULL);
+	const char *entry;
+
+	if (!d)
+		return;
+	while ((entry = g_dir_read_name (d))) {
+		unsigned long id = strtoul (entry, NULL, 10);
+		if (id > max && id < (1u << 24))
+			max = (unsigned) id;
+	}
+	g_dir_close (d);
+	/* Ids are dense: a failed exec removes its directory. */
+	for (unsigned id = 1; id <= max; id++) {
+		g_autofree char *cmd_path = sandbox_job_path (sb, id, "cmd");
+		g_autofree char *pid_path = sandbox_job_path (sb, id, "pid");
+		g_autofree char *pid_text = NULL;
+		Job *job = g_new0 (Job, 1);
+		struct stat st;
+
+		job->id = id;
+		job->pollhandles = g_ptr_array_new ();
+		if (!g_file_get_contents (cmd_path, &job->cmd, NULL, NULL))
+			job->cmd = g_strdup ("");
+		g_strchomp (job->cmd);
+		if (g_file_get_contents (pid_path, &pid_text, NULL, NULL))
+			job->pid = (pid_t) atoi (pid_text);
+		if (stat (cmd_path, &st) == 0)
+			job->start_time = st.st_mtim;
+		job->status = read_exit_record (sb, id);
+		g_ptr_array_add (sb->jobs, job);
+	}
+}
+
+static void
+adopt_one (const char *name)
+{
+	g_autofree char *dir = statedir_sandbox_path (name);
+	g_autofree char *cfg_path = g_build_filename (dir, "config", NULL);
+	g_autofree char *err_path = g_build_filename (dir, "error", NULL);
+	g_auto (GStrv) hello = NULL;
+	NsSandboxConfig *cfg = NULL;
+	NsError err = { 0 };
+	Sandbox *sb;
+	struct stat st;
+
+	if (ns_config_load (cfg_path, &cfg, &err) < 0) {
+		g_warning ("not adopting sandbox %s: %s", name, err.msg);
+		return;
+	}
+	sb = sandbox_new (name, cfg);
+	if (stat (cfg_path, &st) == 0)
+		sb->mtime = sb->ctime = st.st_mtim;
+	if (g_file_get_contents (err_path, &sb->error, NULL, NULL))
+		g_strchomp (sb->error);
+	load_jobs (sb);
+	if (supclient_connect (sb, &sb->conn, &hello, &err) == 0) {
+		/* hello: ok VERSION STATE PID REASON */
+		const char *state = hello[2] ? hello[2] : "created";
+		sb->state = strcmp (state, "running") == 0 ? SB_RUNNING
+		            : strcmp (state, "stopped") == 0 ? SB_STOPPED : SB_CREATED;
+		sb->init_pid = hello[2] && hello[3] ? (pid_t) atoi (hello[3]) : 0;
+	} else {
+		sb->state = sb->jobs->len ? SB_STOPPED : SB_CREATED;
+	}
+	g_mutex_lock (&registry_lock);
+	register_locked (sb);
+	g_mutex_unlock (&registry_lock);
+	/* Jobs that ended while nobody listened have their records now. */
+	refresh_jobs_from_records (sb, sb->conn != NULL);
+}
+
+void
+sandbox_adopt_all (void)
+{
+	g_autofree char *root = statedir_sandboxes_path ();
+	GDir *d = g_dir_open (root, 0, NULL);
+	const char *entry;
+
+	if (!d)
+		return;
+	while ((entry = g_dir_read_name (d)))
+		if (ns_name_valid (entry, strlen (entry)))
+			adopt_one (entry);
+	g_dir_close (d);
+}

@@ -1,0 +1,356 @@
+#include "supervisor_client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+
+#include "cleanup.h"
+#include "config.h"
+#include "proto.h"
+
+#define REQUEST_TIMEOUT_SECONDS 30
+
+struct SupConn {
+	int fd;
+	Sandbox *sb;          /* a reference, dropped when the sandbox closes us */
+	GMutex request_lock;  /* one request in flight */
+	GMutex lock;
+	GCond cond;
+	char **reply;
+	bool have_reply;
+	bool dead;
+	GSource *watch;
+	gint refcount;
+};
+
+static GMainContext *event_ctx;
+static GMainLoop *event_loop;
+static GThread *event_thread;
+static char *supervisor_path;
+
+static SupConn *
+conn_ref (SupConn *c)
+{
+	g_atomic_int_inc (&c->refcount);
+	return c;
+}
+
+static void
+conn_unref (SupConn *c)
+{
+	if (!g_atomic_int_dec_and_test (&c->refcount))
+		return;
+	if (c->fd >= 0)
+		close (c->fd);
+	sandbox_unref (c->sb);
+	g_strfreev (c->reply);
+	g_mutex_clear (&c->request_lock);
+	g_mutex_clear (&c->lock);
+	g_cond_clear (&c->cond);
+	g_free (c);
+}
+
+/* The supervisor binary sits beside nsfsd in a build tree and in
+ * libexecdir when installed; NSFS_SUPERVISOR overrides both. */
+static char *
+find_supervisor (void)
+{
+	const char *env = getenv ("NSFS_SUPERVISOR");
+	g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+	g_autofree char *dir = exe ? g_path_get_dirname (exe) : NULL;
+	g_autofree char *built = dir ? g_build_filename (dir, "..", "backend", "nsfs-supervisor", NULL) : NULL;
+
+	if (env && *env)
+		return g_strdup (env);
+	if (built && access (built, X_OK) == 0)
+		return g_steal_pointer (&built);
+	return g_build_filename (NSFS_LIBEXECDIR, "nsfs-supervisor", NULL);
+}
+
+static gpointer
+event_thread_main (gpointer data)
+{
+	g_main_context_push_thread_default (event_ctx);
+	g_main_loop_run (event_loop);
+	g_main_context_pop_thread_default (event_ctx);
+	return NULL;
+}
+
+void
+supclient_init (void)
+{
+	supervisor_path = find_supervisor ();
+	event_ctx = g_main_context_new ();
+	event_loop = g_main_loop_new (event_ctx, FALSE);
+	event_thread = g_thread_new ("nsfs-events", event_thread_main, NULL);
+}
+
+void
+supclient_shutdown (void)
+{
+	if (!event_loop)
+		return;
+	g_main_loop_quit (event_loop);
+	g_thread_join (event_thread);
+	g_main_loop_unref (event_loop);
+	g_main_context_unref (event_ctx);
+	g_free (supervisor_path);
+	event_loop = NULL;
+}
+
+static void
+deliver_reply (SupConn *c, char **msg)
+{
+	g_mutex_lock (&c->lock);
+	g_strfreev (c->reply);
+	c->reply = msg;
+	c->have_reply = true;
+	g_cond_broadcast (&c->cond);
+	g_mutex_unlock (&c->lock);
+}
+
+static void
+dispatch_event (SupConn *c, char **msg)
+{
+	guint n = g_strv_length (msg);
+
+	if (strcmp (msg[0], "exit") == 0 && n == 3)
+		sandbox_on_exit (c->sb, (unsigned) strtoul (msg[1], NULL, 10), msg[2]);
+	else if (strcmp (msg[0], "state") == 0 && n >= 2)
+		sandbox_on_state (c->sb, msg[1], n >= 3 ? msg[2] : "");
+	else
+		g_warning ("sandbox %s: unexpected message '%s' from its supervisor", c->sb->name, msg[0]);
+	g_strfreev (msg);
+}
+
+static void
+mark_dead (SupConn *c)
+{
+	g_mutex_lock (&c->lock);
+	c->dead = true;
+	g_cond_broadcast (&c->cond);
+	g_mutex_unlock (&c->lock);
+}
+
+static gboolean
+on_readable (gint fd, GIOCondition cond, gpointer data)
+{
+	SupConn *c = data;
+	char **msg = NULL;
+	int r = ns_proto_recv (fd, &msg);
+
+	if (r == -EAGAIN)
+		return G_SOURCE_CONTINUE;
+	if (r < 0 || !msg) {
+		bool was_dead;
+		g_mutex_lock (&c->lock);
+		was_dead = c->dead;
+		g_mutex_unlock (&c->lock);
+		mark_dead (c);
+		if (!was_dead)
+			sandbox_on_supervisor_lost (c->sb);
+		return G_SOURCE_REMOVE;
+	}
+	if (strcmp (msg[0], "ok") == 0 || strcmp (msg[0], "err") == 0)
+		deliver_reply (c, msg);
+	else
+		dispatch_event (c, msg);
+	return G_SOURCE_CONTINUE;
+}
+
+static SupConn *
+conn_new (Sandbox *sb, int fd)
+{
+	SupConn *c = g_new0 (SupConn, 1);
+	c->fd = fd;
+	c->sb = sandbox_ref (sb);
+	c->refcount = 1;
+	g_mutex_init (&c->request_lock);
+	g_mutex_init (&c->lock);
+	g_cond_init (&c->cond);
+	return c;
+}
+
+static void
+conn_watch (SupConn *c)
+{
+	c->watch = g_unix_fd_source_new (c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+	g_source_set_callback (c->watch, (GSourceFunc) (void (*) (void)) on_readable, conn_ref (c),
+	                       (GDestroyNotify) conn_unref);
+	g_source_attach (c->watch, event_ctx);
+}
+
+/* Send and wait without the event thread: used for `hello`, before the
+ * connection is watched. */
+static int
+hello_sync (int fd, char ***fields, NsError *err)
+{
+	char version[16];
+	char **msg = NULL;
+	struct timeval tv = { .tv_sec = 10 };
+	int r;
+
+	snprintf (version, sizeof version, "%d", NSFS_PROTO_VERSION);
+	setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if ((r = ns_proto_sendv (fd, "hello", version, NULL)) < 0)
+		return ns_error (err, -r, "supervisor: cannot send hello: %s", strerror (-r));
+	r = ns_proto_recv (fd, &msg);
+	if (r < 0 || !msg)
+		return ns_error (err, r < 0 ? -r : ECONNRESET, "supervisor: no answer to hello");
+	if (strcmp (msg[0], "ok") != 0) {
+		r = ns_error (err, EPROTO, "supervisor refused: %s", msg[1] && msg[2] ? msg[2] : "no reason");
+		g_strfreev (msg);
+		return r;
+	}
+	tv.tv_sec = 0;
+	setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	*fields = msg;
+	return 0;
+}
+
+int
+supclient_spawn (Sandbox *sb, SupConn **out, NsError *err)
+{
+	int sv[2];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	char *argv[] = { supervisor_path, "--dir", sb->dir, "--fd", "3", NULL };
+	char **hello = NULL;
+	pid_t pid;
+	int status, r;
+
+	if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return ns_error (err, errno, "socketpair: %s", strerror (errno));
+	posix_spawn_file_actions_init (&fa);
+	posix_spawn_file_actions_adddup2 (&fa, sv[1], 3);
+	/* The supervisor must hold nothing of ours, /dev/fuse least of all. */
+	posix_spawn_file_actions_addclosefrom_np (&fa, 4);
+	posix_spawnattr_init (&attr);
+	sigemptyset (&none);
+	sigfillset (&all);
+	posix_spawnattr_setsigmask (&attr, &none);
+	posix_spawnattr_setsigdefault (&attr, &all);
+	posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	r = posix_spawn (&pid, supervisor_path, &fa, &attr, argv, (char *[]) { NULL });
+	posix_spawn_file_actions_destroy (&fa);
+	posix_spawnattr_destroy (&attr);
+	close (sv[1]);
+	if (r != 0) {
+		close (sv[0]);
+		return ns_error (err, r, "cannot start %s: %s", supervisor_path, strerror (r));
+	}
+	/* It forks and its first process exits at once (it detaches). */
+	while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
+		close (sv[0]);
+		return ns_error (err, EIO, "the supervisor failed to start (see %s/supervisor.log)", sb->dir);
+	}
+	if ((r = hello_sync (sv[0], &hello, err)) < 0) {
+		close (sv[0]);
+		return r;
+	}
+	g_strfreev (hello);
+	*out = conn_new (sb, sv[0]);
+	conn_watch (*out);
+	return 0;
+}
+
+int
+supclient_connect (Sandbox *sb, SupConn **out, char ***hello, NsError *err)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	_cleanup_close_ int dirfd = open (sb->dir, O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if (dirfd < 0)
+		return ns_error (err, errno, "open %s: %s", sb->dir, strerror (errno));
+	snprintf (addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/supervisor.sock", dirfd);
+	fd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return ns_error (err, errno, "socket: %s", strerror (errno));
+	if (connect (fd, (struct sockaddr *) &addr, sizeof addr) < 0)
+		return ns_error (err, errno, "no supervisor answers: %s", strerror (errno));
+	if ((r = hello_sync (fd, hello, err)) < 0)
+		return r;
+	*out = conn_new (sb, ns_steal_fd (&fd));
+	conn_watch (*out);
+	return 0;
+}
+
+int
+supclient_request (SupConn *c, char *const *fields, char ***reply, NsError *err)
+{
+	gint64 deadline;
+	char **msg;
+	int r = 0;
+
+	g_mutex_lock (&c->request_lock);
+	g_mutex_lock (&c->lock);
+	g_strfreev (c->reply);
+	c->reply = NULL;
+	c->have_reply = false;
+	if (c->dead) {
+		g_mutex_unlock (&c->lock);
+		g_mutex_unlock (&c->request_lock);
+		return ns_error (err, EIO, "the sandbox's supervisor is gone");
+	}
+	g_mutex_unlock (&c->lock);
+
+	if ((r = ns_proto_send (c->fd, fields)) < 0) {
+		g_mutex_unlock (&c->request_lock);
+		return ns_error (err, EIO, "cannot reach the supervisor: %s", strerror (-r));
+	}
+	deadline = g_get_monotonic_time () + REQUEST_TIMEOUT_SECONDS * G_TIME_SPAN_SECOND;
+	g_mutex_lock (&c->lock);
+	while (!c->have_reply && !c->dead) {
+		if (!g_cond_wait_until (&c->cond, &c->lock, deadline))
+			break;
+	}
+	msg = c->reply;
+	c->reply = NULL;
+	if (!c->have_reply)
+		r = ns_error (err, c->dead ? EIO : ETIMEDOUT, c->dead ? "the sandbox's supervisor is gone"
+		                                                        : "the supervisor did not answer in time");
+	c->have_reply = false;
+	g_mutex_unlock (&c->lock);
+	g_mutex_unlock (&c->request_lock);
+	if (r < 0)
+		return r;
+	if (strcmp (msg[0], "err") == 0) {
+		int code = msg[1] ? atoi (msg[1]) : EIO;
+		r = ns_error (err, code > 0 ? code : EIO, "%s", msg[1] && msg[2] ? msg[2] : "failed");
+		g_strfreev (msg);
+		return r;
+	}
+	if (reply)
+		*reply = msg;
+	else
+		g_strfreev (msg);
+	return 0;
+}
+
+void
+supclient_close (SupConn *c)
+{
+	if (!c)
+		return;
+	mark_dead (c);
+	if (c->watch) {
+		g_source_destroy (c->watch);
+		g_source_unref (c->watch);
+	}
+	conn_unref (c);
+}

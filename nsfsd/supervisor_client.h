@@ -1,0 +1,24 @@
+/* nsfsd's side of the supervisor protocol: start a supervisor, send it
+ * one request at a time, and hand its events to the sandbox code from a
+ * dedicated event thread. */
+#pragma once
+
+#include "error.h"
+#include "sandbox.h"
+
+void supclient_init (void);
+void supclient_shutdown (void);
+
+/* Spawn the supervisor for SB (state dir sb->dir) and connect to it. */
+int supclient_spawn (Sandbox *sb, SupConn **out, NsError *err);
+/* Connect to an already running supervisor through its socket.  Fills
+ * HELLO with the `ok` reply's fields (version, state, pid, reason). */
+int supclient_connect (Sandbox *sb, SupConn **out, char ***hello, NsError *err);
+
+/* Send FIELDS and wait for the reply.  On `ok`, *REPLY (may be NULL)
+ * receives the reply's fields; on `err`, ERR is filled and -errno is
+ * returned. */
+int supclient_request (SupConn *c, char *const *fields, char ***reply, NsError *err);
+
+/* Stop watching and close (the supervisor keeps running). */
+void supclient_close (SupConn *c);
