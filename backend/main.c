@@ -393,15 +393,11 @@ serve (void)
 	}
 }
 
+/* Leave nsfsd's session so its terminal and signals are not ours; we
+ * stay its child (it reaps us) until it exits, then we are an orphan. */
 static void
 detach (void)
 {
-	pid_t pid = fork ();
-
-	if (pid < 0)
-		_exit (1);
-	if (pid > 0)
-		_exit (0);
 	setsid ();
 }
 

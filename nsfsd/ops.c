@@ -629,18 +629,28 @@ typedef struct {
 	off_t off;
 } Waiter;
 
-/* req -> Waiter.  Recursive, because fuse_req_interrupt_func calls the
- * interrupt callback at once for an already interrupted request, and the
- * registration must happen under the lock so the job's end cannot reply
- * (and free the request) in between. */
+/* req -> Waiter.  The job's end and an interrupt race to reply; whoever
+ * takes the request out of the table under wait_lock replies. */
 static GRecMutex wait_lock;
 static GHashTable *waiters;
+
+/* Set while this thread registers the interrupt callback: libfuse then
+ * calls it at once for an already interrupted request, holding the
+ * request's lock, and a reply from in there would free that lock under
+ * libfuse's feet.  So the callback only marks, and the registering
+ * thread replies. */
+static __thread bool registering_interrupt;
+static __thread bool interrupted_while_registering;
 
 static void
 on_wait_interrupted (fuse_req_t req, void *data)
 {
 	Waiter *w;
 
+	if (registering_interrupt) {
+		interrupted_while_registering = true;
+		return;
+	}
 	g_rec_mutex_lock (&wait_lock);
 	w = waiters ? g_hash_table_lookup (waiters, req) : NULL;
 	if (w)
@@ -675,12 +685,20 @@ read_wait (fuse_req_t req, FileHandle *fh, size_t size, off_t off)
 			fuse_reply_err (req, EAGAIN);
 		return;
 	}
+	registering_interrupt = true;
+	interrupted_while_registering = false;
+	fuse_req_interrupt_func (req, on_wait_interrupted, NULL);
+	registering_interrupt = false;
+	if (interrupted_while_registering) {
+		g_rec_mutex_unlock (&wait_lock);
+		fuse_reply_err (req, EINTR);
+		return;
+	}
 	w = g_new0 (Waiter, 1);
 	*w = (Waiter) { fh->sb->serial, fh->job_id, size, off };
 	if (!waiters)
 		waiters = g_hash_table_new (g_direct_hash, g_direct_equal);
 	g_hash_table_insert (waiters, req, w);
-	fuse_req_interrupt_func (req, on_wait_interrupted, NULL);
 	g_rec_mutex_unlock (&wait_lock);
 }
 

@@ -253,10 +253,19 @@ sandbox_destroy (Sandbox *sb, NsError *err)
 	SupConn *conn;
 
 	g_mutex_lock (&sb->op_lock);
-	if (sb->conn) {
+	/* From here a lost supervisor is expected, not an error. */
+	g_mutex_lock (&sb->lock);
+	sb->removed = true;
+	conn = sb->conn ? supclient_ref (sb->conn) : NULL;
+	g_mutex_unlock (&sb->lock);
+	if (conn) {
 		char *req[] = { "destroy", NULL };
-		int r = supclient_request (sb->conn, req, NULL, err);
+		int r = supclient_request (conn, req, NULL, err);
+		supclient_unref (conn);
 		if (r < 0 && r != -EIO) {
+			g_mutex_lock (&sb->lock);
+			sb->removed = false;
+			g_mutex_unlock (&sb->lock);
 			g_mutex_unlock (&sb->op_lock);
 			return r;
 		}
@@ -264,7 +273,6 @@ sandbox_destroy (Sandbox *sb, NsError *err)
 	g_mutex_lock (&sb->lock);
 	conn = sb->conn;
 	sb->conn = NULL;
-	sb->removed = true;
 	sb->state = SB_STOPPED;
 	g_mutex_unlock (&sb->lock);
 	supclient_close (conn);
@@ -290,14 +298,31 @@ ensure_supervisor (Sandbox *sb, NsError *err)
 	return 0;
 }
 
+/* The event thread may drop sb->conn (supervisor lost) at any time; a
+ * request keeps its own reference. */
+static SupConn *
+current_conn (Sandbox *sb)
+{
+	SupConn *c;
+	g_mutex_lock (&sb->lock);
+	c = sb->conn ? supclient_ref (sb->conn) : NULL;
+	g_mutex_unlock (&sb->lock);
+	return c;
+}
+
 static int
 request (Sandbox *sb, char *const *fields, char ***reply, NsError *err)
 {
+	SupConn *c;
 	int r;
 
 	if ((r = ensure_supervisor (sb, err)) < 0)
 		return r;
-	return supclient_request (sb->conn, fields, reply, err);
+	if (!(c = current_conn (sb)))
+		return ns_error (err, EIO, "the sandbox's supervisor is gone");
+	r = supclient_request (c, fields, reply, err);
+	supclient_unref (c);
+	return r;
 }
 
 int
@@ -365,10 +390,6 @@ sandbox_exec (Sandbox *sb, const char *cmdline, char **argv, unsigned *out_id, N
 	unsigned id;
 	int r;
 
-	if ((r = ensure_supervisor (sb, err)) < 0) {
-		g_free (job);
-		return r;
-	}
 	g_mutex_lock (&sb->lock);
 	id = sb->jobs->len + 1;
 	job->id = id;
@@ -385,7 +406,7 @@ sandbox_exec (Sandbox *sb, const char *cmdline, char **argv, unsigned *out_id, N
 	for (char **a = argv; *a; a++)
 		g_ptr_array_add (req, g_strdup (*a));
 	g_ptr_array_add (req, NULL);
-	r = supclient_request (sb->conn, (char *const *) req->pdata, &reply, err);
+	r = request (sb, (char *const *) req->pdata, &reply, err);
 
 	g_mutex_lock (&sb->lock);
 	if (r < 0) {

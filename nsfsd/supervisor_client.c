@@ -34,22 +34,29 @@ struct SupConn {
 };
 
 static GMainContext *event_ctx;
-static GMainLoop *event_loop;
-static GThread *event_thread;
-static char *supervisor_path;
+static void conn_free (SupConn *c);
 
-static SupConn *
-conn_ref (SupConn *c)
+SupConn *
+supclient_ref (SupConn *c)
 {
 	g_atomic_int_inc (&c->refcount);
 	return c;
 }
 
-static void
-conn_unref (SupConn *c)
+void
+supclient_unref (SupConn *c)
 {
-	if (!g_atomic_int_dec_and_test (&c->refcount))
-		return;
+	if (c && g_atomic_int_dec_and_test (&c->refcount))
+		conn_free (c);
+}
+
+static GMainLoop *event_loop;
+static GThread *event_thread;
+static char *supervisor_path;
+
+static void
+conn_free (SupConn *c)
+{
 	if (c->fd >= 0)
 		close (c->fd);
 	sandbox_unref (c->sb);
@@ -185,8 +192,8 @@ static void
 conn_watch (SupConn *c)
 {
 	c->watch = g_unix_fd_source_new (c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
-	g_source_set_callback (c->watch, (GSourceFunc) (void (*) (void)) on_readable, conn_ref (c),
-	                       (GDestroyNotify) conn_unref);
+	g_source_set_callback (c->watch, (GSourceFunc) (void (*) (void)) on_readable, supclient_ref (c),
+	                       (GDestroyNotify) supclient_unref);
 	g_source_attach (c->watch, event_ctx);
 }
 
@@ -218,6 +225,12 @@ hello_sync (int fd, char ***fields, NsError *err)
 	return 0;
 }
 
+static void
+on_supervisor_exit (GPid pid, gint status, gpointer data)
+{
+	g_spawn_close_pid (pid);
+}
+
 int
 supclient_spawn (Sandbox *sb, SupConn **out, NsError *err)
 {
@@ -228,7 +241,7 @@ supclient_spawn (Sandbox *sb, SupConn **out, NsError *err)
 	char *argv[] = { supervisor_path, "--dir", sb->dir, "--fd", "3", NULL };
 	char **hello = NULL;
 	pid_t pid;
-	int status, r;
+	int r;
 
 	if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return ns_error (err, errno, "socketpair: %s", strerror (errno));
@@ -250,14 +263,16 @@ supclient_spawn (Sandbox *sb, SupConn **out, NsError *err)
 		close (sv[0]);
 		return ns_error (err, r, "cannot start %s: %s", supervisor_path, strerror (r));
 	}
-	/* It forks and its first process exits at once (it detaches). */
-	while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
-		close (sv[0]);
-		return ns_error (err, EIO, "the supervisor failed to start (see %s/supervisor.log)", sb->dir);
+	/* The supervisor stays our child while we run (we reap it); after a
+	 * restart it is an orphan and the system's init reaps it. */
+	{
+		GSource *watch = g_child_watch_source_new (pid);
+		g_source_set_callback (watch, (GSourceFunc) (void (*) (void)) on_supervisor_exit, NULL, NULL);
+		g_source_attach (watch, event_ctx);
+		g_source_unref (watch);
 	}
 	if ((r = hello_sync (sv[0], &hello, err)) < 0) {
+		ns_error_prefix (err, "the supervisor failed to start (see supervisor.log)");
 		close (sv[0]);
 		return r;
 	}
@@ -352,5 +367,5 @@ supclient_close (SupConn *c)
 		g_source_destroy (c->watch);
 		g_source_unref (c->watch);
 	}
-	conn_unref (c);
+	supclient_unref (c);
 }

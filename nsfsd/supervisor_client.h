@@ -20,5 +20,9 @@ int supclient_connect (Sandbox *sb, SupConn **out, char ***hello, NsError *err);
  * returned. */
 int supclient_request (SupConn *c, char *const *fields, char ***reply, NsError *err);
 
-/* Stop watching and close (the supervisor keeps running). */
+SupConn *supclient_ref (SupConn *c);
+void supclient_unref (SupConn *c);
+
+/* Stop watching and drop the owner's reference (the supervisor keeps
+ * running). */
 void supclient_close (SupConn *c);
