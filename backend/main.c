@@ -197,8 +197,12 @@ destroy_everything (void)
 			break;
 		if (pid != sup.init_pid) {
 			g_autofree char *status = NULL;
+			char idtext[16];
 			unsigned id;
-			sup_job_reaped (&sup, pid, wstatus, &id, &status);
+			if (sup_job_reaped (&sup, pid, wstatus, &id, &status)) {
+				snprintf (idtext, sizeof idtext, "%u", id);
+				sup_broadcast (&sup, "exit", idtext, status, NULL);
+			}
 		}
 	}
 	if (sup.init_pidfd >= 0)

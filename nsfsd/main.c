@@ -170,10 +170,13 @@ main (int argc, char **argv)
 	loop_cfg = fuse_loop_cfg_create ();
 	fuse_loop_cfg_set_clone_fd (loop_cfg, 0);
 	fuse_loop_cfg_set_max_threads (loop_cfg, 64);
-	r = fuse_session_loop_mt (se, loop_cfg) != 0;
+	r = fuse_session_loop_mt (se, loop_cfg);
+	/* libfuse reports the signal that ended the loop; that is a clean exit. */
+	r = r == 0 || r == SIGTERM || r == SIGINT || r == SIGHUP ? 0 : 1;
 	fuse_loop_cfg_destroy (loop_cfg);
 
 	ops_cancel_waiters ();
+	ops_free_handles ();
 	sandbox_registry_shutdown ();
 	supclient_shutdown ();
 out_unmount:

@@ -496,9 +496,28 @@ nsfs_create (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, s
 
 /* --- open, read, write -------------------------------------------------- */
 
+/* Open handles, so the ones the kernel never releases (files still open
+ * when the mount goes away) are freed at exit. */
+static GMutex handles_lock;
+static GHashTable *open_handles;
+
+static void
+track_handle (FileHandle *fh, bool add)
+{
+	g_mutex_lock (&handles_lock);
+	if (!open_handles)
+		open_handles = g_hash_table_new (g_direct_hash, g_direct_equal);
+	if (add)
+		g_hash_table_add (open_handles, fh);
+	else
+		g_hash_table_remove (open_handles, fh);
+	g_mutex_unlock (&handles_lock);
+}
+
 static void
 file_handle_free (FileHandle *fh)
 {
+	track_handle (fh, false);
 	if (fh->output_fd >= 0)
 		close (fh->output_fd);
 	if (fh->snapshot)
@@ -543,6 +562,7 @@ nsfs_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			return;
 		}
 	}
+	track_handle (fh, true);
 	/* Sizes of generated files are not known in advance. */
 	fi->direct_io = 1;
 	fi->fh = (uint64_t) (uintptr_t) fh;
@@ -751,6 +771,22 @@ on_job_end (Sandbox *sb, unsigned id)
 		fuse_lowlevel_notify_poll (handles->pdata[i]);
 		fuse_pollhandle_destroy (handles->pdata[i]);
 	}
+}
+
+void
+ops_free_handles (void)
+{
+	g_autoptr (GList) list = NULL;
+
+	g_mutex_lock (&handles_lock);
+	if (open_handles)
+		list = g_hash_table_get_keys (open_handles);
+	g_mutex_unlock (&handles_lock);
+	for (GList *l = list; l; l = l->next)
+		file_handle_free (l->data);
+	g_mutex_lock (&handles_lock);
+	g_clear_pointer (&open_handles, g_hash_table_destroy);
+	g_mutex_unlock (&handles_lock);
 }
 
 void

@@ -197,6 +197,8 @@ sandbox_set_error (Sandbox *sb, const char *file, const NsError *err)
 	(void) g_file_set_contents_full (path, line, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL);
 }
 
+static void refresh_jobs_from_records (Sandbox *sb, bool supervisor_alive);
+
 static int
 remove_entry (const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -276,6 +278,8 @@ sandbox_destroy (Sandbox *sb, NsError *err)
 	sb->state = SB_STOPPED;
 	g_mutex_unlock (&sb->lock);
 	supclient_close (conn);
+	/* Readers blocked in `wait` get the jobs' last word before it goes. */
+	refresh_jobs_from_records (sb, false);
 	remove_tree (sb->dir);
 	unregister (sb);
 	g_mutex_unlock (&sb->op_lock);

@@ -109,6 +109,9 @@ supclient_shutdown (void)
 		return;
 	g_main_loop_quit (event_loop);
 	g_thread_join (event_thread);
+	/* Finish the closes that were queued for the event thread. */
+	while (g_main_context_iteration (event_ctx, FALSE))
+		;
 	g_main_loop_unref (event_loop);
 	g_main_context_unref (event_ctx);
 	g_free (supervisor_path);
@@ -192,8 +195,9 @@ static void
 conn_watch (SupConn *c)
 {
 	c->watch = g_unix_fd_source_new (c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
-	g_source_set_callback (c->watch, (GSourceFunc) (void (*) (void)) on_readable, supclient_ref (c),
-	                       (GDestroyNotify) supclient_unref);
+	/* The watch borrows the connection: it is destroyed, in this same
+	 * thread, before the connection's last reference goes (close_watch). */
+	g_source_set_callback (c->watch, (GSourceFunc) (void (*) (void)) on_readable, c, NULL);
 	g_source_attach (c->watch, event_ctx);
 }
 
@@ -357,15 +361,26 @@ supclient_request (SupConn *c, char *const *fields, char ***reply, NsError *err)
 	return 0;
 }
 
+/* Runs in the event thread, so the watch is never mid-dispatch here. */
+static gboolean
+close_watch (gpointer data)
+{
+	SupConn *c = data;
+
+	if (c->watch) {
+		g_source_destroy (c->watch);
+		g_source_unref (c->watch);
+		c->watch = NULL;
+	}
+	supclient_unref (c);
+	return G_SOURCE_REMOVE;
+}
+
 void
 supclient_close (SupConn *c)
 {
 	if (!c)
 		return;
 	mark_dead (c);
-	if (c->watch) {
-		g_source_destroy (c->watch);
-		g_source_unref (c->watch);
-	}
-	supclient_unref (c);
+	g_main_context_invoke (event_ctx, close_watch, c);
 }
