@@ -22,6 +22,7 @@
 #define ATTR_TIMEOUT 0.0        /* sizes and mtimes move (tail -f polls them) */
 
 static struct fuse_session *session;
+static struct timespec mount_time;
 
 void
 ops_set_session (struct fuse_session *se)
@@ -98,6 +99,7 @@ stat_root (struct stat *st)
 	/* Like /tmp: anyone may create a sandbox, only its owner remove it. */
 	st->st_mode = S_IFDIR | 01777;
 	st->st_nlink = 2;
+	st->st_atim = st->st_mtim = st->st_ctim = mount_time;
 }
 
 /* Fill ST for N; sb->lock must not be held. */
@@ -939,6 +941,7 @@ nsfs_init (void *userdata, struct fuse_conn_info *conn)
 	/* O_TRUNC arrives as setattr(size=0), which the config files accept. */
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->max_write = 1024 * 1024;
+	clock_gettime (CLOCK_REALTIME, &mount_time);
 	sandbox_set_job_end_hook (on_job_end);
 }
 
