@@ -138,11 +138,11 @@ main (int argc, char **argv)
 	}
 	if ((lock_fd = lock_state_dir (o.state_dir)) < 0)
 		return 1;
-	if (g_mkdir_with_parents (o.mountpoint, 0755) < 0 && errno != ENOTCONN && errno != EEXIST) {
+	clean_stale_mount (o.mountpoint);
+	if (g_mkdir_with_parents (o.mountpoint, 0755) < 0) {
 		fprintf (stderr, "nsfsd: cannot create %s: %s\n", o.mountpoint, strerror (errno));
 		return 1;
 	}
-	clean_stale_mount (o.mountpoint);
 	mountpoint = g_canonicalize_filename (o.mountpoint, NULL);
 
 	fuse_opt_add_arg (&args, argv[0]);
