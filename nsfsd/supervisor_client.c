@@ -229,6 +229,23 @@ hello_sync (int fd, char ***fields, NsError *err)
 	return 0;
 }
 
+/* Supervisors start with an empty environment but for the sanitizers'
+ * settings, so a test build reports from every process. */
+static char **
+supervisor_environment (void)
+{
+	static const char *const keep[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
+	GPtrArray *env = g_ptr_array_new ();
+
+	for (size_t i = 0; i < G_N_ELEMENTS (keep); i++) {
+		const char *v = getenv (keep[i]);
+		if (v)
+			g_ptr_array_add (env, g_strdup_printf ("%s=%s", keep[i], v));
+	}
+	g_ptr_array_add (env, NULL);
+	return (char **) g_ptr_array_free (env, FALSE);
+}
+
 static void
 on_supervisor_exit (GPid pid, gint status, gpointer data)
 {
@@ -243,7 +260,7 @@ supclient_spawn (Sandbox *sb, SupConn **out, NsError *err)
 	posix_spawnattr_t attr;
 	sigset_t none, all;
 	char *argv[] = { supervisor_path, "--dir", sb->dir, "--fd", "3", NULL };
-	char **hello = NULL;
+	char **hello = NULL, **envp;
 	pid_t pid;
 	int r;
 
@@ -259,7 +276,9 @@ supclient_spawn (Sandbox *sb, SupConn **out, NsError *err)
 	posix_spawnattr_setsigmask (&attr, &none);
 	posix_spawnattr_setsigdefault (&attr, &all);
 	posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	r = posix_spawn (&pid, supervisor_path, &fa, &attr, argv, (char *[]) { NULL });
+	envp = supervisor_environment ();
+	r = posix_spawn (&pid, supervisor_path, &fa, &attr, argv, envp);
+	g_strfreev (envp);
 	posix_spawn_file_actions_destroy (&fa);
 	posix_spawnattr_destroy (&attr);
 	close (sv[1]);
