@@ -588,9 +588,15 @@ reply_slice (fuse_req_t req, const char *data, size_t len, size_t size, off_t of
 		fuse_reply_buf (req, data + off, MIN (size, len - (size_t) off));
 }
 
+/* After a reply the kernel may release the file at once, so nothing may
+ * touch FH (its lock included) once the reply is sent: copy, unlock,
+ * then reply. */
 static void
 read_snapshot (fuse_req_t req, FileHandle *fh, size_t size, off_t off)
 {
+	g_autofree char *slice = NULL;
+	size_t len = 0;
+
 	g_mutex_lock (&fh->lock);
 	/* One snapshot per pass: regenerated when a reader starts over. */
 	if (!fh->snapshot || off == 0) {
@@ -606,29 +612,29 @@ read_snapshot (fuse_req_t req, FileHandle *fh, size_t size, off_t off)
 			fh->spec->show (fh->sb, job, fh->snapshot);
 		g_mutex_unlock (&fh->sb->lock);
 	}
-	reply_slice (req, fh->snapshot->str, fh->snapshot->len, size, off);
+	if ((size_t) off < fh->snapshot->len) {
+		len = MIN (size, fh->snapshot->len - (size_t) off);
+		slice = g_memdup2 (fh->snapshot->str + off, len);
+	}
 	g_mutex_unlock (&fh->lock);
+	fuse_reply_buf (req, slice, len);
 }
 
 static void
 read_job_id (fuse_req_t req, FileHandle *fh, size_t size)
 {
 	char text[16] = "";
-	size_t len = 0;
+	size_t len = 0, start;
 
 	/* The file offset is past what was written; our own position counts. */
 	g_mutex_lock (&fh->lock);
 	if (fh->started_job)
 		len = (size_t) snprintf (text, sizeof text, "%u\n", fh->started_job);
-	if (fh->id_read_pos >= len) {
-		g_mutex_unlock (&fh->lock);
-		fuse_reply_buf (req, NULL, 0);
-		return;
-	}
-	size = MIN (size, len - fh->id_read_pos);
-	fuse_reply_buf (req, text + fh->id_read_pos, size);
-	fh->id_read_pos += size;
+	start = MIN (fh->id_read_pos, len);
+	size = MIN (size, len - start);
+	fh->id_read_pos = start + size;
 	g_mutex_unlock (&fh->lock);
+	fuse_reply_buf (req, text + start, size);
 }
 
 static void
