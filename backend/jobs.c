@@ -43,14 +43,13 @@ job_fail (int fd, int code, const char *fmt, ...)
 	_exit (127);
 }
 
+/* The supervisor installs no handlers (it reads signals from a
+ * signalfd), so the blocked mask is all a job must not inherit. */
 static void
 reset_signals (void)
 {
 	sigset_t none;
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
 
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction (sig, &dfl, NULL);
 	sigemptyset (&none);
 	sigprocmask (SIG_SETMASK, &none, NULL);
 }
@@ -91,13 +90,14 @@ open_output (int jobdir, const char *name, NsError *err)
 	return fd;
 }
 
+/* Written to a temporary file and renamed, so a crash leaves no torn
+ * record; GLib fsyncs only when replacing an existing file, and job
+ * records are written once, which keeps fsync off the job-start path. */
 static int
-write_record (int dirfd, const char *name, const char *text, bool durable)
+write_record (int dirfd, const char *name, const char *text)
 {
 	g_autofree char *path = g_strdup_printf ("/proc/self/fd/%d/%s", dirfd, name);
-	return g_file_set_contents_full (path, text, -1,
-	                                 G_FILE_SET_CONTENTS_CONSISTENT | (durable ? G_FILE_SET_CONTENTS_DURABLE : 0),
-	                                 0600, NULL) ? 0 : -EIO;
+	return g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL) ? 0 : -EIO;
 }
 
 static void
@@ -189,8 +189,8 @@ sup_exec_job (Supervisor *s, unsigned id, const char *cmdline, char *const *argv
 		SupJob *job = g_new0 (SupJob, 1);
 
 		snprintf (pidtext, sizeof pidtext, "%d\n", pid);
-		write_record (jobdir, "cmd", cmd, false);
-		write_record (jobdir, "pid", pidtext, false);
+		write_record (jobdir, "cmd", cmd);
+		write_record (jobdir, "pid", pidtext);
 		job->id = id;
 		job->pid = pid;
 		g_hash_table_insert (s->jobs, GINT_TO_POINTER (pid), job);
@@ -220,7 +220,7 @@ sup_job_reaped (Supervisor *s, pid_t pid, int wstatus, unsigned *id, char **stat
 	text = g_strconcat (*status, "\n", NULL);
 	snprintf (name, sizeof name, "jobs/%u", job->id);
 	jobdir = openat (s->dirfd, name, O_DIRECTORY | O_CLOEXEC);
-	if (jobdir < 0 || write_record (jobdir, "status", text, true) < 0)
+	if (jobdir < 0 || write_record (jobdir, "status", text) < 0)
 		g_warning ("job %u: cannot write its exit record", job->id);
 	g_hash_table_remove (s->jobs, GINT_TO_POINTER (pid));
 	return true;

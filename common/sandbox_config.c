@@ -95,7 +95,7 @@ ns_config_save (const NsSandboxConfig *c, const char *path, NsError *err)
 	g_key_file_set_string (kf, GROUP, "rootfs", c->rootfs);
 	data = g_key_file_to_data (kf, &len, NULL);
 	if (!g_file_set_contents_full (path, data, (gssize) len,
-	                               G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600, &gerr))
+	                               G_FILE_SET_CONTENTS_CONSISTENT, 0600, &gerr))
 		return ns_error (err, EIO, "cannot save configuration: %s", gerr->message);
 	return 0;
 }

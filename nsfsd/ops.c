@@ -98,7 +98,8 @@ stat_root (struct stat *st)
 	st->st_ino = INO_ROOT;
 	/* Like /tmp: anyone may create a sandbox, only its owner remove it. */
 	st->st_mode = S_IFDIR | 01777;
-	st->st_nlink = 2;
+	/* Real link counts: find(1) may trust them to skip leaf directories. */
+	st->st_nlink = 2 + sandbox_count ();
 	st->st_atim = st->st_mtim = st->st_ctim = mount_time;
 }
 
@@ -116,7 +117,7 @@ stat_node (const Node *n, struct stat *st)
 	memset (st, 0, sizeof *st);
 	st->st_ino = node_ino (n);
 	st->st_mode = n->spec->mode;
-	st->st_nlink = S_ISDIR (st->st_mode) ? 2 : 1;
+	st->st_nlink = 1;
 	st->st_blksize = 4096;
 
 	g_mutex_lock (&sb->lock);
@@ -132,7 +133,14 @@ stat_node (const Node *n, struct stat *st)
 		}
 		st->st_ctim = st->st_mtim = job->start_time;
 	}
-	if (S_ISLNK (st->st_mode)) {
+	if (S_ISDIR (st->st_mode)) {
+		st->st_nlink = 2;
+		if (!n->job_id && n->node == SB_NODE_DIR)
+			st->st_nlink += 2; /* ns, jobs */
+		else if (!n->job_id && n->node == SB_NODE_JOBS)
+			for (guint i = 0; i < sb->jobs->len; i++)
+				st->st_nlink += !((Job *) sb->jobs->pdata[i])->pending;
+	} else if (S_ISLNK (st->st_mode)) {
 		g_autofree char *target = n->spec->link (sb, n->node);
 		st->st_size = target ? (off_t) strlen (target) : 0;
 	} else if (S_ISREG (st->st_mode)) {

@@ -152,6 +152,16 @@ sandbox_by_serial (uint32_t serial)
 	return sb;
 }
 
+guint
+sandbox_count (void)
+{
+	guint n;
+	g_mutex_lock (&registry_lock);
+	n = by_name ? g_hash_table_size (by_name) : 0;
+	g_mutex_unlock (&registry_lock);
+	return n;
+}
+
 static gint
 by_serial_order (gconstpointer a, gconstpointer b)
 {

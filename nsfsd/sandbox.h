@@ -59,6 +59,7 @@ void sandbox_registry_init (void);
 void sandbox_registry_shutdown (void);
 Sandbox *sandbox_lookup (const char *name);        /* new ref or NULL */
 Sandbox *sandbox_by_serial (uint32_t serial);      /* new ref or NULL */
+guint sandbox_count (void);
 /* Names of all sandboxes with their serials, for readdir. */
 GPtrArray *sandbox_list (void);                    /* Sandbox* refs; free with g_ptr_array_unref */
 
