@@ -155,6 +155,13 @@ init_child (const NsSandboxConfig *cfg, int go_fd, int report_fd)
 		_exit (1);
 	close (go_fd);
 
+	/* Become the owner (the inside ids its ids map to) before touching
+	 * the rootfs, so the owner's permissions decide what the sandbox can
+	 * reach, and stay dumpable so the owner may open the init's ns links
+	 * and its root, as for a process it started itself. */
+	if (sup_drop_to_owner (cfg, cfg->ns & CLONE_NEWUSER, &err) < 0)
+		report_and_exit (report_fd, err.code, err.msg);
+	prctl (PR_SET_DUMPABLE, 1);
 	if (sup_setup_mounts (cfg, &err) < 0)
 		report_and_exit (report_fd, err.code, err.msg);
 	if (cfg->ns & CLONE_NEWUTS) {

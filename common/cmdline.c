@@ -1,9 +1,36 @@
 #include "cmdline.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <glib.h>
+
+/* A newline outside quotes would make a second command of what follows;
+ * inside quotes (or escaped) it is part of a word. */
+static bool
+has_unquoted_newline (const char *s, size_t len)
+{
+	char quote = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (quote == '\'') {
+			if (c == '\'')
+				quote = 0;
+		} else if (c == '\\') {
+			i++;
+		} else if (quote == '"') {
+			if (c == '"')
+				quote = 0;
+		} else if (c == '\'' || c == '"') {
+			quote = c;
+		} else if (c == '\n') {
+			return true;
+		}
+	}
+	return false;
+}
 
 int
 ns_cmdline_parse (const char *text, size_t len, char ***argv, NsError *err)
@@ -17,6 +44,8 @@ ns_cmdline_parse (const char *text, size_t len, char ***argv, NsError *err)
 		len--;
 	if (memchr (text, '\0', len))
 		return ns_error (err, EINVAL, "exec: command line contains a NUL byte");
+	if (has_unquoted_newline (text, len))
+		return ns_error (err, EINVAL, "exec: one command line per write (use sh -c '...; ...' for several)");
 	line = g_strndup (text, len);
 	if (g_strstrip (line)[0] == '\0')
 		return ns_error (err, EINVAL, "exec: empty command line");

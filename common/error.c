@@ -40,6 +40,7 @@ ns_error_prefix (NsError *err, const char *context)
 	memcpy (err->msg, context, clen);
 	err->msg[clen] = ':';
 	err->msg[clen + 1] = ' ';
+	flatten_to_one_line (err->msg);
 }
 
 void

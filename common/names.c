@@ -63,6 +63,12 @@ ns_rootfs_path_check (const char *path, NsError *err)
 		return 0;
 	if (len > NS_PATH_MAX)
 		return ns_error (err, E2BIG, "rootfs: path is %zu bytes, at most %d allowed", len, NS_PATH_MAX);
+	if (strchr (path, '\n'))
+		return ns_error (err, EINVAL, "rootfs: the path contains a newline");
+	/* The configuration file stores text; a path it cannot hold would
+	 * come back as the host's / after a restart. */
+	if (!g_utf8_validate (path, -1, NULL))
+		return ns_error (err, EINVAL, "rootfs: the path is not valid UTF-8");
 	if (path[0] != '/')
 		return ns_error (err, EINVAL, "rootfs: '%.64s' is not an absolute path", path);
 	return 0;

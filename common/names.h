@@ -23,5 +23,5 @@ int ns_value_line (const char *buf, size_t len, const char *what, char **out, Ns
 int ns_hostname_check (const char *hostname, NsError *err);
 
 /* Syntax only: empty (the host's /) or absolute, at most NS_PATH_MAX,
- * with no NUL or newline.  Whether it exists is checked by the caller. */
+ * UTF-8, with no newline.  Whether it exists is checked by the caller. */
 int ns_rootfs_path_check (const char *path, NsError *err);

@@ -84,12 +84,15 @@ ns_proto_recv (int fd, char ***out)
 
 	*out = NULL;
 	do
-		n = recv (fd, buf, NSFS_PROTO_MAX, 0);
+		n = recv (fd, buf, NSFS_PROTO_MAX, MSG_TRUNC);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
 	if (n == 0)
 		return 0;
+	/* MSG_TRUNC reports the packet's real length: never act on a cut one. */
+	if (n > NSFS_PROTO_MAX)
+		return -EMSGSIZE;
 	*out = ns_proto_decode (buf, (size_t) n);
 	if (!*out)
 		return -EBADMSG;

@@ -111,6 +111,31 @@ load_map (GKeyFile *kf, const char *key, bool *set, NsIdMap *map, NsError *err)
 	return ns_idmap_parse (text, strlen (text), key, map, err);
 }
 
+/* A missing key is NULL; a key that is there but unreadable (not UTF-8)
+ * is an error, never silently "unset". */
+static int
+load_text (GKeyFile *kf, const char *key, char **out, const char *path, NsError *err)
+{
+	g_autoptr (GError) gerr = NULL;
+
+	*out = g_key_file_get_string (kf, GROUP, key, &gerr);
+	if (*out || g_error_matches (gerr, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND))
+		return 0;
+	return ns_error (err, EINVAL, "%s: %s: %s", path, key, gerr->message);
+}
+
+static int
+load_id (GKeyFile *kf, const char *key, uint32_t *out, const char *path, NsError *err)
+{
+	g_autoptr (GError) gerr = NULL;
+	guint64 v = g_key_file_get_uint64 (kf, GROUP, key, &gerr);
+
+	if (gerr || v > UINT32_MAX)
+		return ns_error (err, EINVAL, "%s: %s is missing or not a 32-bit id", path, key);
+	*out = (uint32_t) v;
+	return 0;
+}
+
 int
 ns_config_load (const char *path, NsSandboxConfig **out, NsError *err)
 {
@@ -120,6 +145,7 @@ ns_config_load (const char *path, NsSandboxConfig **out, NsError *err)
 	g_autofree char *name = NULL, *ns = NULL;
 	g_auto (GStrv) words = NULL;
 	gint64 format;
+	uint32_t uid, gid;
 	int r;
 
 	if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &gerr))
@@ -132,8 +158,9 @@ ns_config_load (const char *path, NsSandboxConfig **out, NsError *err)
 	name = g_key_file_get_string (kf, GROUP, "name", NULL);
 	if (!name || !ns_name_valid (name, strlen (name)))
 		return ns_error (err, EINVAL, "%s: missing or bad name", path);
-	c = ns_config_new (name, (uint32_t) g_key_file_get_uint64 (kf, GROUP, "owner_uid", NULL),
-	                   (uint32_t) g_key_file_get_uint64 (kf, GROUP, "owner_gid", NULL));
+	if ((r = load_id (kf, "owner_uid", &uid, path, err)) < 0 || (r = load_id (kf, "owner_gid", &gid, path, err)) < 0)
+		return r;
+	c = ns_config_new (name, uid, gid);
 	ns = g_key_file_get_string (kf, GROUP, "ns", NULL);
 	words = g_strsplit (ns ? ns : "", " ", -1);
 	if ((r = ns_set_parse (words, g_strv_length (words), &c->ns, err)) < 0)
@@ -142,11 +169,18 @@ ns_config_load (const char *path, NsSandboxConfig **out, NsError *err)
 		return r;
 	if ((r = load_map (kf, "gid_map", &c->gid_map_set, &c->gid_map, err)) < 0)
 		return r;
-	c->hostname = g_key_file_get_string (kf, GROUP, "hostname", NULL);
+	if ((r = load_text (kf, "hostname", &c->hostname, path, err)) < 0)
+		return r;
+	if (c->hostname && (r = ns_hostname_check (c->hostname, err)) < 0)
+		return r;
 	g_free (c->rootfs);
-	c->rootfs = g_key_file_get_string (kf, GROUP, "rootfs", NULL);
+	c->rootfs = NULL;
+	if ((r = load_text (kf, "rootfs", &c->rootfs, path, err)) < 0)
+		return r;
 	if (!c->rootfs)
 		c->rootfs = g_strdup ("");
+	if ((r = ns_rootfs_path_check (c->rootfs, err)) < 0)
+		return r;
 	*out = g_steal_pointer (&c);
 	return 0;
 }
