@@ -39,6 +39,38 @@ clone3_into (unsigned long flags, int *pidfd)
 	return (pid_t) syscall (SYS_clone3, &args, sizeof args);
 }
 
+/* A user namespace belongs to the effective ids that created it.  The
+ * sandbox's must belong to its owner, so the owner holds capabilities in
+ * it from outside (as with its own `unshare -U`): that is what lets the
+ * owner open the init's ns links and root.  Everything else about the
+ * sandbox stays the supervisor's (root's). */
+static pid_t
+clone_as_owner (const NsSandboxConfig *cfg, int *pidfd)
+{
+	bool switch_ids = cfg->owner_uid != 0 && (cfg->ns & CLONE_NEWUSER) && geteuid () == 0;
+	pid_t pid;
+	int saved;
+
+	if (switch_ids) {
+		if (setresgid (-1, cfg->owner_gid, -1) < 0)
+			return -1;
+		if (setresuid (-1, cfg->owner_uid, -1) < 0) {
+			saved = errno;
+			setresgid (-1, 0, -1);
+			errno = saved;
+			return -1;
+		}
+	}
+	pid = clone3_into (cfg->ns, pidfd);
+	if (pid != 0 && switch_ids) {
+		saved = errno;
+		if (setresuid (-1, 0, -1) < 0 || setresgid (-1, 0, -1) < 0)
+			g_error ("cannot return to root after creating the sandbox: %s", strerror (errno));
+		errno = saved;
+	}
+	return pid;
+}
+
 static int
 write_proc_file (pid_t pid, const char *file, const char *text, NsError *err)
 {
@@ -211,7 +243,7 @@ sup_start (Supervisor *s, NsError *err)
 		r = ns_error (err, errno, "start: pipe: %s", strerror (errno));
 		goto fail;
 	}
-	pid = clone3_into (cfg->ns, &pidfd);
+	pid = clone_as_owner (cfg, &pidfd);
 	if (pid < 0) {
 		r = ns_error (err, errno, "start: clone3 into %s: %s", "namespaces", strerror (errno));
 		goto fail;
