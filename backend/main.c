@@ -23,6 +23,7 @@
 #include "cleanup.h"
 #include "config.h"
 #include "names.h"
+#include "nstypes.h"
 #include "proto.h"
 #include "signames.h"
 
@@ -162,6 +163,12 @@ begin_stop (int client)
 		kill (sup.init_pid, SIGKILL);
 }
 
+static char *
+pinned_text (void)
+{
+	return ns_set_format (sup.pinned);
+}
+
 static int
 ensure_running (NsError *err)
 {
@@ -171,6 +178,9 @@ ensure_running (NsError *err)
 		return 0;
 	if ((r = sup_start (&sup, err)) < 0)
 		return r;
+	/* A pinned sandbox pins its new namespaces in place of the old. */
+	if (sup.pin_requested && sup_pin (&sup, err) < 0)
+		g_warning ("%s", err->msg);
 	write_state_record ();
 	{
 		char pid[16];
@@ -209,6 +219,7 @@ destroy_everything (void)
 		close (sup.init_pidfd);
 	sup.init_pidfd = -1;
 	sup.state = SUP_STOPPED;
+	sup_unpin (&sup);
 }
 
 static void
@@ -226,10 +237,11 @@ handle_request (int client, char **msg)
 			reply_err (client, &err);
 			return;
 		}
+		g_autofree char *pinned = pinned_text ();
 		snprintf (pid, sizeof pid, "%d", sup.init_pid);
 		snprintf (version, sizeof version, "%d", NSFS_PROTO_VERSION);
 		ns_proto_sendv (client, "ok", version, state_name (sup.state), pid,
-		                sup.stop_reason ? sup.stop_reason : "", NULL);
+		                sup.stop_reason ? sup.stop_reason : "", pinned, NULL);
 	} else if (strcmp (verb, "start") == 0) {
 		char pid[16];
 		if (ensure_running (&err) < 0) {
@@ -271,6 +283,19 @@ handle_request (int client, char **msg)
 			return;
 		}
 		ns_proto_sendv (client, "ok", NULL);
+	} else if (strcmp (verb, "pin") == 0) {
+		g_autofree char *pinned = NULL;
+		if (sup_pin (&sup, &err) < 0) {
+			reply_err (client, &err);
+			return;
+		}
+		sup.pin_requested = true;
+		pinned = pinned_text ();
+		ns_proto_sendv (client, "ok", pinned, NULL);
+	} else if (strcmp (verb, "unpin") == 0) {
+		sup_unpin (&sup);
+		sup.pin_requested = false;
+		ns_proto_sendv (client, "ok", "", NULL);
 	} else if (strcmp (verb, "destroy") == 0) {
 		destroy_everything ();
 		ns_proto_sendv (client, "ok", NULL);

@@ -33,6 +33,10 @@ typedef struct Supervisor {
 	bool stopping;
 	int stop_client;
 	int timerfd;
+	/* Pinning: the types bind-mounted under pinned/, and whether each
+	 * new start should pin again. */
+	unsigned long pinned;
+	bool pin_requested;
 } Supervisor;
 
 /* spawn.c: create the namespaces and the init from the saved config. */
@@ -49,6 +53,10 @@ int sup_exec_job (Supervisor *s, unsigned id, const char *cmdline, char *const *
 /* A child ended: write its record; returns true if it was a job. */
 bool sup_job_reaped (Supervisor *s, pid_t pid, int wstatus, unsigned *id, char **status);
 void sup_signal_jobs (Supervisor *s, int signo);
+
+/* pin.c */
+int sup_pin (Supervisor *s, NsError *err);
+void sup_unpin (Supervisor *s);
 
 /* privs.c: what every job process does before exec. */
 int sup_drop_to_owner (const NsSandboxConfig *cfg, bool in_userns, NsError *err);

@@ -22,6 +22,8 @@ static const CtlSyntax ctl_table[] = {
 	{ "start", NS_CTL_START, 0, 0, "start" },
 	{ "stop", NS_CTL_STOP, 0, 0, "stop" },
 	{ "kill", NS_CTL_KILL, 0, 1, "kill [SIGNAL]" },
+	{ "pin", NS_CTL_PIN, 0, 0, "pin" },
+	{ "unpin", NS_CTL_UNPIN, 0, 0, "unpin" },
 };
 
 static const CtlSyntax *
@@ -40,7 +42,7 @@ parse_one (char **words, size_t nwords, NsCtlCmd *cmd, NsError *err)
 	size_t nargs = nwords - 1;
 
 	if (!syn)
-		return ns_error (err, EINVAL, "unknown directive '%.32s' (known: ns, start, stop, kill)", words[0]);
+		return ns_error (err, EINVAL, "unknown directive '%.32s' (known: ns, start, stop, kill, pin, unpin)", words[0]);
 	if (nargs < syn->min_args || nargs > syn->max_args)
 		return ns_error (err, EINVAL, "%s: wrong number of arguments (usage: %s)", syn->name, syn->usage);
 	memset (cmd, 0, sizeof *cmd);
@@ -53,6 +55,8 @@ parse_one (char **words, size_t nwords, NsCtlCmd *cmd, NsError *err)
 		return nargs ? ns_signal_parse (words[1], &cmd->signo, err) : 0;
 	case NS_CTL_START:
 	case NS_CTL_STOP:
+	case NS_CTL_PIN:
+	case NS_CTL_UNPIN:
 		return 0;
 	}
 	return 0;
@@ -100,7 +104,7 @@ ns_ctl_parse (const char *text, size_t len, NsCtlScript *script, NsError *err)
 		tmp.n++;
 	}
 	if (tmp.n == 0)
-		return ns_error (err, EINVAL, "no directive (known: ns, start, stop, kill)");
+		return ns_error (err, EINVAL, "no directive (known: ns, start, stop, kill, pin, unpin)");
 	*script = tmp;
 	return 0;
 }

@@ -11,6 +11,8 @@ typedef enum {
 	NS_CTL_START,
 	NS_CTL_STOP,
 	NS_CTL_KILL,
+	NS_CTL_PIN,
+	NS_CTL_UNPIN,
 } NsCtlVerb;
 
 typedef struct {

@@ -101,6 +101,10 @@ store_ctl (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *er
 		case NS_CTL_KILL:
 			r = sandbox_kill (sb, cmd->signo, err);
 			break;
+		case NS_CTL_PIN:
+		case NS_CTL_UNPIN:
+			r = sandbox_pin (sb, cmd->verb == NS_CTL_PIN, err);
+			break;
 		}
 		if (r < 0)
 			return r;
@@ -284,6 +288,10 @@ show_status (Sandbox *sb, Job *job, GString *out)
 	if (sb->state == SB_RUNNING)
 		g_string_append_printf (out, "pid %d\n", sb->init_pid);
 	g_string_append_printf (out, "ns %s\n", set);
+	if (sb->pinned) {
+		g_autofree char *pinned = ns_set_format (sb->pinned);
+		g_string_append_printf (out, "pinned %s\n", pinned);
+	}
 }
 
 static void
@@ -303,13 +311,17 @@ link_root (Sandbox *sb, unsigned node)
 	return g_strdup_printf ("/proc/%d/root", sb->init_pid);
 }
 
+/* While running, the init's namespace; otherwise a pinned one. */
 static char *
 link_ns (Sandbox *sb, unsigned node)
 {
 	const NsType *t = &ns_types[node - SB_NODE_NS_FIRST];
-	if (sb->state != SB_RUNNING || !(sb->cfg->ns & t->flag))
-		return NULL;
-	return g_strdup_printf ("/proc/%d/ns/%s", sb->init_pid, t->name);
+
+	if (sb->state == SB_RUNNING && (sb->cfg->ns & t->flag))
+		return g_strdup_printf ("/proc/%d/ns/%s", sb->init_pid, t->name);
+	if (sb->pinned & t->flag)
+		return g_build_filename (sb->dir, "pinned", t->name, NULL);
+	return NULL;
 }
 
 static char *

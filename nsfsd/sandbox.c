@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "names.h"
+#include "nstypes.h"
 #include "statedir.h"
 #include "supervisor_client.h"
 
@@ -208,6 +209,7 @@ sandbox_set_error (Sandbox *sb, const char *file, const NsError *err)
 }
 
 static void refresh_jobs_from_records (Sandbox *sb, bool supervisor_alive);
+static int ensure_supervisor (Sandbox *sb, NsError *err);
 
 static int
 remove_entry (const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -265,6 +267,10 @@ sandbox_destroy (Sandbox *sb, NsError *err)
 	SupConn *conn;
 
 	g_mutex_lock (&sb->op_lock);
+	/* A sandbox whose supervisor was lost may still hold pins: a fresh
+	 * supervisor's `destroy` releases them. */
+	if (!sb->conn && sb->pinned)
+		(void) ensure_supervisor (sb, err);
 	/* From here a lost supervisor is expected, not an error. */
 	g_mutex_lock (&sb->lock);
 	sb->removed = true;
@@ -375,6 +381,33 @@ sandbox_apply_hostname (Sandbox *sb, const char *hostname, NsError *err)
 	if (!running)
 		return 0;
 	return request (sb, req, NULL, err);
+}
+
+static unsigned long
+parse_pinned (const char *text)
+{
+	g_auto (GStrv) words = g_strsplit (text ? text : "", " ", -1);
+	unsigned long set = 0;
+
+	if (!words[0] || !words[0][0] || ns_set_parse (words, g_strv_length (words), &set, NULL) < 0)
+		return 0;
+	return set;
+}
+
+int
+sandbox_pin (Sandbox *sb, bool pin, NsError *err)
+{
+	char *req[] = { pin ? "pin" : "unpin", NULL };
+	g_auto (GStrv) reply = NULL;
+	int r = request (sb, req, &reply, err);
+
+	if (r < 0)
+		return r;
+	g_mutex_lock (&sb->lock);
+	sb->pinned = parse_pinned (reply[1]);
+	touch (sb);
+	g_mutex_unlock (&sb->lock);
+	return 0;
 }
 
 int
@@ -627,6 +660,8 @@ adopt_one (const char *name)
 		sb->state = strcmp (state, "running") == 0 ? SB_RUNNING
 		            : strcmp (state, "stopped") == 0 ? SB_STOPPED : SB_CREATED;
 		sb->init_pid = hello[2] && hello[3] ? (pid_t) atoi (hello[3]) : 0;
+		if (hello[2] && hello[3] && hello[4])
+			sb->pinned = parse_pinned (hello[5]);
 	} else {
 		sb->state = sb->jobs->len ? SB_STOPPED : SB_CREATED;
 	}

@@ -46,6 +46,7 @@ typedef struct Sandbox {
 	char *error;
 	GPtrArray *jobs;       /* Job*, jobs->pdata[id - 1] */
 	bool removed;
+	unsigned long pinned;  /* CLONE_NEW* types bind-mounted under pinned/ */
 	SupConn *conn;
 } Sandbox;
 
@@ -79,6 +80,7 @@ int sandbox_start (Sandbox *sb, NsError *err);
 int sandbox_stop (Sandbox *sb, NsError *err);
 int sandbox_kill (Sandbox *sb, int signo, NsError *err);
 int sandbox_apply_hostname (Sandbox *sb, const char *hostname, NsError *err);
+int sandbox_pin (Sandbox *sb, bool pin, NsError *err);
 int sandbox_exec (Sandbox *sb, const char *cmdline, char **argv, unsigned *id, NsError *err);
 /* Save CFG (a changed copy of sb->cfg) and make it current; takes CFG
  * either way.  Caller holds op_lock. */

@@ -36,6 +36,12 @@ script_format (const NsCtlScript *s)
 		case NS_CTL_KILL:
 			g_string_append_printf (t, "kill %d\n", c->signo);
 			break;
+		case NS_CTL_PIN:
+			g_string_append (t, "pin\n");
+			break;
+		case NS_CTL_UNPIN:
+			g_string_append (t, "unpin\n");
+			break;
 		}
 	}
 	return g_string_free (t, FALSE);
