@@ -645,15 +645,22 @@ read_job_id (fuse_req_t req, FileHandle *fh, size_t size)
 	fuse_reply_buf (req, text + start, size);
 }
 
+/* A plain copy rather than splice: libfuse's splice path keeps a pipe
+ * pair per worker thread, which makes the daemon's descriptor count
+ * depend on how many threads happen to exist. */
 static void
 read_output (fuse_req_t req, FileHandle *fh, size_t size, off_t off)
 {
-	struct fuse_bufvec buf = FUSE_BUFVEC_INIT (size);
+	g_autofree char *buf = g_malloc (size);
+	ssize_t n;
 
-	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = fh->output_fd;
-	buf.buf[0].pos = off;
-	fuse_reply_data (req, &buf, FUSE_BUF_SPLICE_MOVE);
+	do
+		n = pread (fh->output_fd, buf, size, off);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		fuse_reply_err (req, errno);
+	else
+		fuse_reply_buf (req, buf, (size_t) n);
 }
 
 /* --- wait: deferred replies --------------------------------------------- */
@@ -950,8 +957,6 @@ nsfs_setattr (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, str
 static void
 nsfs_init (void *userdata, struct fuse_conn_info *conn)
 {
-	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
-		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 	/* O_TRUNC arrives as setattr(size=0), which the config files accept. */
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->max_write = 1024 * 1024;

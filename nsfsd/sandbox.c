@@ -279,6 +279,10 @@ sandbox_destroy (Sandbox *sb, NsError *err)
 	if (conn) {
 		char *req[] = { "destroy", NULL };
 		int r = supclient_request (conn, req, NULL, err);
+		/* The supervisor is a process of the sandbox too: rmdir returns
+		 * once it is gone. */
+		if (r == 0 && supclient_wait_exit (conn, 5000) < 0)
+			g_warning ("sandbox %s: its supervisor did not exit after destroy", sb->name);
 		supclient_unref (conn);
 		if (r < 0 && r != -EIO) {
 			g_mutex_lock (&sb->lock);
@@ -580,14 +584,17 @@ sandbox_on_supervisor_lost (Sandbox *sb)
 
 	g_mutex_lock (&sb->lock);
 	removed = sb->removed;
+	if (removed) {
+		/* rmdir in progress: it closes the connection itself. */
+		g_mutex_unlock (&sb->lock);
+		return;
+	}
 	conn = sb->conn;
 	sb->conn = NULL;
 	if (sb->state == SB_RUNNING)
 		sb->state = SB_STOPPED;
 	sb->init_pid = 0;
 	g_mutex_unlock (&sb->lock);
-	if (removed)
-		return;
 	refresh_jobs_from_records (sb, false);
 	ns_error (&err, EIO, "the sandbox's supervisor exited unexpectedly; the sandbox is stopped");
 	sandbox_set_error (sb, NULL, &err);

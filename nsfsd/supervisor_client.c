@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,6 +32,8 @@ struct SupConn {
 	bool dead;
 	GSource *watch;
 	gint refcount;
+	pid_t pid;            /* the supervisor */
+	bool watch_closed;
 };
 
 static GMainContext *event_ctx;
@@ -84,6 +87,79 @@ find_supervisor (void)
 	return g_build_filename (NSFS_LIBEXECDIR, "nsfs-supervisor", NULL);
 }
 
+/* Supervisors still alive, watched through pidfds: we reap those that are
+ * our children, and rmdir waits here until its supervisor is gone. */
+typedef struct {
+	pid_t pid;
+	int pidfd;
+	bool our_child;
+} ExitWatch;
+
+static GMutex live_lock;
+static GCond live_cond;
+static GHashTable *live_supervisors; /* pid set */
+
+static void
+exit_watch_free (ExitWatch *w)
+{
+	close (w->pidfd);
+	g_free (w);
+}
+
+static gboolean
+on_supervisor_exit (gint fd, GIOCondition cond, gpointer data)
+{
+	ExitWatch *w = data;
+
+	if (w->our_child)
+		while (waitpid (w->pid, NULL, WNOHANG) < 0 && errno == EINTR)
+			;
+	g_mutex_lock (&live_lock);
+	g_hash_table_remove (live_supervisors, GINT_TO_POINTER (w->pid));
+	g_cond_broadcast (&live_cond);
+	g_mutex_unlock (&live_lock);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+watch_exit (pid_t pid, bool our_child)
+{
+	int pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
+	ExitWatch *w;
+	GSource *src;
+
+	if (pidfd < 0) {
+		g_warning ("pidfd_open %d: %s", pid, strerror (errno));
+		return;
+	}
+	fcntl (pidfd, F_SETFD, FD_CLOEXEC);
+	w = g_new0 (ExitWatch, 1);
+	*w = (ExitWatch) { pid, pidfd, our_child };
+	g_mutex_lock (&live_lock);
+	g_hash_table_add (live_supervisors, GINT_TO_POINTER (pid));
+	g_mutex_unlock (&live_lock);
+	src = g_unix_fd_source_new (pidfd, G_IO_IN);
+	g_source_set_callback (src, (GSourceFunc) (void (*) (void)) on_supervisor_exit, w, (GDestroyNotify) exit_watch_free);
+	g_source_attach (src, event_ctx);
+	g_source_unref (src);
+}
+
+int
+supclient_wait_exit (SupConn *c, int timeout_ms)
+{
+	gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+	int r = 0;
+
+	g_mutex_lock (&live_lock);
+	while (g_hash_table_contains (live_supervisors, GINT_TO_POINTER (c->pid)))
+		if (!g_cond_wait_until (&live_cond, &live_lock, deadline)) {
+			r = -ETIMEDOUT;
+			break;
+		}
+	g_mutex_unlock (&live_lock);
+	return r;
+}
+
 static gpointer
 event_thread_main (gpointer data)
 {
@@ -97,6 +173,7 @@ void
 supclient_init (void)
 {
 	supervisor_path = find_supervisor ();
+	live_supervisors = g_hash_table_new (g_direct_hash, g_direct_equal);
 	event_ctx = g_main_context_new ();
 	event_loop = g_main_loop_new (event_ctx, FALSE);
 	event_thread = g_thread_new ("nsfs-events", event_thread_main, NULL);
@@ -114,6 +191,7 @@ supclient_shutdown (void)
 		;
 	g_main_loop_unref (event_loop);
 	g_main_context_unref (event_ctx);
+	g_clear_pointer (&live_supervisors, g_hash_table_destroy);
 	g_free (supervisor_path);
 	event_loop = NULL;
 }
@@ -179,10 +257,11 @@ on_readable (gint fd, GIOCondition cond, gpointer data)
 }
 
 static SupConn *
-conn_new (Sandbox *sb, int fd)
+conn_new (Sandbox *sb, int fd, pid_t pid)
 {
 	SupConn *c = g_new0 (SupConn, 1);
 	c->fd = fd;
+	c->pid = pid;
 	c->sb = sandbox_ref (sb);
 	c->refcount = 1;
 	g_mutex_init (&c->request_lock);
@@ -246,12 +325,6 @@ supervisor_environment (void)
 	return (char **) g_ptr_array_free (env, FALSE);
 }
 
-static void
-on_supervisor_exit (GPid pid, gint status, gpointer data)
-{
-	g_spawn_close_pid (pid);
-}
-
 int
 supclient_spawn (Sandbox *sb, SupConn **out, NsError *err)
 {
@@ -288,19 +361,14 @@ supclient_spawn (Sandbox *sb, SupConn **out, NsError *err)
 	}
 	/* The supervisor stays our child while we run (we reap it); after a
 	 * restart it is an orphan and the system's init reaps it. */
-	{
-		GSource *watch = g_child_watch_source_new (pid);
-		g_source_set_callback (watch, (GSourceFunc) (void (*) (void)) on_supervisor_exit, NULL, NULL);
-		g_source_attach (watch, event_ctx);
-		g_source_unref (watch);
-	}
+	watch_exit (pid, true);
 	if ((r = hello_sync (sv[0], &hello, err)) < 0) {
 		ns_error_prefix (err, "the supervisor failed to start (see supervisor.log)");
 		close (sv[0]);
 		return r;
 	}
 	g_strfreev (hello);
-	*out = conn_new (sb, sv[0]);
+	*out = conn_new (sb, sv[0], pid);
 	conn_watch (*out);
 	return 0;
 }
@@ -323,7 +391,14 @@ supclient_connect (Sandbox *sb, SupConn **out, char ***hello, NsError *err)
 		return ns_error (err, errno, "no supervisor answers: %s", strerror (errno));
 	if ((r = hello_sync (fd, hello, err)) < 0)
 		return r;
-	*out = conn_new (sb, ns_steal_fd (&fd));
+	{
+		struct ucred cred;
+		socklen_t len = sizeof cred;
+		if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+			return ns_error (err, errno, "SO_PEERCRED: %s", strerror (errno));
+		watch_exit (cred.pid, false);
+		*out = conn_new (sb, ns_steal_fd (&fd), cred.pid);
+	}
 	conn_watch (*out);
 	return 0;
 }
@@ -391,15 +466,31 @@ close_watch (gpointer data)
 		g_source_unref (c->watch);
 		c->watch = NULL;
 	}
+	g_mutex_lock (&c->lock);
+	c->watch_closed = true;
+	g_cond_broadcast (&c->cond);
+	g_mutex_unlock (&c->lock);
 	supclient_unref (c);
 	return G_SOURCE_REMOVE;
 }
 
+/* Synchronous, so that when rmdir returns the connection's descriptor is
+ * closed too; the watch itself is only ever touched by the event thread. */
 void
 supclient_close (SupConn *c)
 {
 	if (!c)
 		return;
 	mark_dead (c);
+	if (g_main_context_is_owner (event_ctx)) {
+		close_watch (c);
+		return;
+	}
+	supclient_ref (c);
 	g_main_context_invoke (event_ctx, close_watch, c);
+	g_mutex_lock (&c->lock);
+	while (!c->watch_closed && g_main_loop_is_running (event_loop))
+		g_cond_wait_until (&c->cond, &c->lock, g_get_monotonic_time () + G_TIME_SPAN_SECOND);
+	g_mutex_unlock (&c->lock);
+	supclient_unref (c);
 }

@@ -20,6 +20,10 @@ int supclient_connect (Sandbox *sb, SupConn **out, char ***hello, NsError *err);
  * returned. */
 int supclient_request (SupConn *c, char *const *fields, char ***reply, NsError *err);
 
+/* Wait until the supervisor behind C has exited (and, if it is our
+ * child, been reaped): 0, or -ETIMEDOUT. */
+int supclient_wait_exit (SupConn *c, int timeout_ms);
+
 SupConn *supclient_ref (SupConn *c);
 void supclient_unref (SupConn *c);
 

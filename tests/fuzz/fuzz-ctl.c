@@ -85,6 +85,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 			break;
 		case NS_CTL_START:
 		case NS_CTL_STOP:
+		case NS_CTL_PIN:
+		case NS_CTL_UNPIN:
 			FUZZ_CHECK (c->ns_set == 0 && c->signo == 0);
 			break;
 		default:

@@ -1,0 +1,498 @@
+"""The tree (INTERFACE §1): names, listings, modes, refused operations, and
+tools walking the mount."""
+
+import errno
+import os
+import stat
+import subprocess
+import textwrap
+
+import pytest
+
+import resources
+from resources import fuse_mounted
+from nsfs_util import TIMEOUT, expect_errno, needs_root, timed, wait_until
+
+CONFIG_FILES = ("ctl", "uid_map", "gid_map", "hostname", "rootfs")
+BASE_ENTRIES = {"ctl", "uid_map", "gid_map", "hostname", "rootfs", "exec", "status", "error", "ns", "jobs"}
+JOB_ENTRIES = {"cmd", "pid", "status", "wait", "stdout", "stderr"}
+NS_TYPES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
+
+
+def listdir(path):
+    return set(timed(os.listdir, path))
+
+
+# ---------------------------------------------------------------- mkdir / rmdir
+
+
+def test_mkdir_rmdir(nsfs):
+    assert listdir(nsfs.mnt) == set()
+    sb = nsfs.sandbox("web")
+    st = os.stat(sb)
+    assert stat.S_ISDIR(st.st_mode)
+    assert listdir(nsfs.mnt) == {"web"}
+    timed(os.rmdir, sb)
+    assert listdir(nsfs.mnt) == set()
+    expect_errno(errno.ENOENT, os.stat, sb)
+    # The name is free again.
+    nsfs.sandbox("web")
+    assert listdir(nsfs.mnt) == {"web"}
+
+
+def test_several_sandboxes_are_listed(nsfs):
+    names = {"a", "b.c", "d-e", "F_9"}
+    for n in names:
+        nsfs.sandbox(n)
+    assert listdir(nsfs.mnt) == names
+    timed(os.rmdir, nsfs.mnt / "b.c")
+    assert listdir(nsfs.mnt) == names - {"b.c"}
+
+
+def test_mkdir_rmdir_cycles_release_everything(nsfs):
+    """rmdir releases everything the sandbox held, nsfsd's own fds and
+    memory included (INTERFACE §2: nothing lingers)."""
+    def cycle(name):
+        sb = nsfs.sandbox(name)
+        assert nsfs.run(sb, "sh -c 'echo hi'")[:2] == ("exited 0", "hi\n")
+        timed(os.rmdir, sb)
+
+    cycle("warmup")  # lazily created threads, pipes and caches
+    before = resources.snapshot(nsfs.pid, nsfs.state, paths=[nsfs.mnt])
+    for i in range(10):
+        cycle(f"web{i}")
+    leaks = resources.settled_leaks(before, nsfs.pid, nsfs.state, paths=[nsfs.mnt], fd_slack=2)
+    assert leaks == {}, f"before {before}\nafter  {resources.snapshot(nsfs.pid, nsfs.state, paths=[nsfs.mnt])}"
+
+
+@pytest.mark.parametrize("name", ["a", "0", "web", "A-b_c.d", "a.", "a-", "a_", "x" * 64])
+def test_valid_names(nsfs, name):
+    sb = nsfs.sandbox(name)
+    assert name in listdir(nsfs.mnt)
+    assert "ctl" in listdir(sb)
+
+
+@pytest.mark.parametrize("name", [
+    "x" * 65,
+    ".hidden",
+    "-dash",
+    "with space",
+    " lead",
+    "trail ",
+    "tab\tx",
+    "new\nline",
+    "a:b",
+    "a*b",
+    "a\\b",
+    "caf\u00e9",
+    "a@b",
+])
+def test_invalid_names(nsfs, name):
+    expect_errno(errno.EINVAL, os.mkdir, nsfs.mnt / name)
+    assert listdir(nsfs.mnt) == set()
+
+
+def test_slash_in_name(nsfs):
+    # A '/' never reaches nsfsd: it makes a nested path.  Under a missing
+    # name that is ENOENT, under a sandbox it is a refused mkdir.
+    expect_errno(errno.ENOENT, os.mkdir, nsfs.mnt / "no/such")
+    sb = nsfs.sandbox("web")
+    expect_errno(errno.EPERM, os.mkdir, sb / "sub")
+    expect_errno(errno.EPERM, os.mkdir, sb / "jobs" / "1")
+    expect_errno(errno.EPERM, os.mkdir, sb / "ns" / "x")
+    assert listdir(nsfs.mnt) == {"web"}
+
+
+def test_existing_name(nsfs):
+    nsfs.sandbox("web")
+    expect_errno(errno.EEXIST, os.mkdir, nsfs.mnt / "web")
+    assert listdir(nsfs.mnt) == {"web"}
+
+
+def test_mkdir_via_shell_tools(nsfs):
+    r = nsfs.sh(f"mkdir {nsfs.mnt}/web && ls {nsfs.mnt} && rmdir {nsfs.mnt}/web && ls {nsfs.mnt}")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "web\n"
+
+
+# ---------------------------------------------------------------- listings
+
+
+def test_listing_of_created_sandbox(nsfs, web):
+    assert listdir(web) == BASE_ENTRIES
+    assert listdir(web / "jobs") == set()
+    assert listdir(web / "ns") == set()
+    expect_errno(errno.ENOENT, os.lstat, web / "root")
+    expect_errno(errno.ENOENT, os.lstat, web / "last")
+
+
+def test_listing_follows_state(nsfs, web):
+    nsfs.start(web)
+    # Running: root appears; no job yet, so no last.
+    assert listdir(web) == BASE_ENTRIES | {"root"}
+    assert listdir(web / "ns") == set(NS_TYPES)
+    jid = nsfs.exec(web, "true")
+    assert listdir(web) == BASE_ENTRIES | {"root", "last"}
+    assert listdir(web / "jobs") == {str(jid)}
+    assert listdir(web / "jobs" / str(jid)) == JOB_ENTRIES
+    nsfs.wait(web, jid)
+    nsfs.ctl(web, "stop")
+    # Stopped: root and ns/* are gone, the job and last stay.
+    assert listdir(web) == BASE_ENTRIES | {"last"}
+    assert listdir(web / "ns") == set()
+    expect_errno(errno.ENOENT, os.lstat, web / "root")
+    expect_errno(errno.ENOENT, os.lstat, web / "ns" / "uts")
+    assert listdir(web / "jobs") == {str(jid)}
+
+
+def test_ns_listing_matches_ns_set(nsfs, web):
+    nsfs.ctl(web, "ns uts pid")
+    nsfs.start(web)
+    assert listdir(web / "ns") == {"pid", "uts"}
+
+
+def test_missing_entries(nsfs, web):
+    expect_errno(errno.ENOENT, os.stat, web / "nosuch")
+    expect_errno(errno.ENOENT, os.stat, web / "jobs" / "1")
+    expect_errno(errno.ENOENT, os.stat, web / "jobs" / "abc")
+    expect_errno(errno.ENOENT, os.stat, web / "ns" / "bogus")
+    expect_errno(errno.ENOENT, os.stat, nsfs.mnt / "nosuch")
+
+
+# ---------------------------------------------------------------- modes, owners
+
+
+def _walk(root):
+    """Every path under ROOT (not following links), ROOT included."""
+    out = [root]
+    for dirpath, dirs, files in timed(lambda: list(os.walk(root))):
+        out += [os.path.join(dirpath, n) for n in dirs + files]
+    return out
+
+
+def test_modes(nsfs, web):
+    for name in CONFIG_FILES:
+        st = os.stat(web / name)
+        assert stat.S_ISREG(st.st_mode), name
+        assert stat.S_IMODE(st.st_mode) == 0o644, f"{name}: {oct(st.st_mode)}"
+    st = os.stat(web / "exec")
+    assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
+    for name in ("status", "error"):
+        st = os.stat(web / name)
+        assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o444, f"{name}: {oct(st.st_mode)}"
+    for name in ("ns", "jobs"):
+        assert stat.S_ISDIR(os.stat(web / name).st_mode)
+
+    jid = nsfs.exec(web, "true")
+    nsfs.wait(web, jid)
+    job = nsfs.job(web, jid)
+    for name in ("stdout", "stderr"):
+        st = os.stat(job / name)
+        assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o400, f"{name}: {oct(st.st_mode)}"
+    for name in ("cmd", "pid", "status", "wait"):
+        st = os.stat(job / name)
+        assert stat.S_ISREG(st.st_mode), name
+        assert not st.st_mode & 0o222, f"{name} is writable: {oct(st.st_mode)}"
+    assert stat.S_ISLNK(os.lstat(web / "last").st_mode)
+    assert stat.S_ISLNK(os.lstat(web / "root").st_mode)
+    for t in NS_TYPES:
+        assert stat.S_ISLNK(os.lstat(web / "ns" / t).st_mode), t
+
+
+def test_ownership_is_creator(nsfs, web):
+    jid = nsfs.exec(web, "true")
+    nsfs.wait(web, jid)
+    for path in _walk(str(web)):
+        st = os.lstat(path)
+        assert (st.st_uid, st.st_gid) == (os.getuid(), os.getgid()), f"{path}: {st.st_uid}:{st.st_gid}"
+
+
+NOBODY = 65534
+
+
+def _as_nobody(nsfs, code):
+    """Run python CODE as uid/gid 65534; its stdout."""
+    r = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                        "/usr/bin/python3", "-c", textwrap.dedent(code)],
+                       capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+ERRNO_PROBE = """
+import errno, os, sys
+def probe(fn, *a):
+    try:
+        fn(*a)
+        return "ok"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+def write(p, t):
+    fd = os.open(p, os.O_WRONLY | os.O_TRUNC)
+    try:
+        os.write(fd, t.encode())
+    finally:
+        os.close(fd)
+def read(p):
+    with open(p, "rb") as f:
+        return f.read()
+"""
+
+
+@needs_root
+def test_other_users(nsfs, web):
+    """Another user may create its own sandbox (owned by it) but may not
+    configure, run in, read job output of, or remove someone else's."""
+    jid = nsfs.exec(web, "echo secret")
+    nsfs.wait(web, jid)
+    mnt = nsfs.mnt
+    out = _as_nobody(nsfs, ERRNO_PROBE + f"""
+print(probe(os.mkdir, "{mnt}/theirs"))
+print(probe(write, "{web}/hostname", "pwned"))
+print(probe(write, "{web}/ctl", "stop"))
+print(probe(write, "{web}/exec", "true"))
+print(probe(read, "{web}/jobs/{jid}/stdout"))
+print(probe(os.rmdir, "{web}"))
+""").split()
+    assert out[0] == "ok", "another user cannot create a sandbox"
+    assert out[1] in ("EACCES", "EPERM"), f"hostname write by another user: {out[1]}"
+    assert out[2] in ("EACCES", "EPERM"), f"ctl write by another user: {out[2]}"
+    assert out[3] in ("EACCES", "EPERM"), f"exec write by another user: {out[3]}"
+    assert out[4] in ("EACCES", "EPERM"), f"job output read by another user: {out[4]}"
+    assert out[5] in ("EACCES", "EPERM"), f"rmdir by another user: {out[5]}"
+    assert nsfs.read(web / "hostname") == "web\n"
+    assert "web" in listdir(mnt)
+
+    theirs = mnt / "theirs"
+    for path in _walk(str(theirs)):
+        st = os.lstat(path)
+        assert (st.st_uid, st.st_gid) == (NOBODY, NOBODY), f"{path}: {st.st_uid}:{st.st_gid}"
+    # Root may remove anyone's sandbox.
+    timed(os.rmdir, theirs)
+    assert listdir(mnt) == {"web"}
+
+
+# ---------------------------------------------------------------- refused operations
+
+
+def _targets(nsfs, web):
+    jid = nsfs.exec(web, "true")
+    nsfs.wait(web, jid)
+    job = nsfs.job(web, jid)
+    return jid, job
+
+
+def test_create_is_refused_everywhere(nsfs, web):
+    _, job = _targets(nsfs, web)
+    for d in (nsfs.mnt, web, web / "jobs", web / "ns", job):
+        expect_errno(errno.EPERM, os.open, d / "newfile", os.O_CREAT | os.O_WRONLY, 0o644)
+        expect_errno(errno.EPERM, os.open, d / "newfile", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    r = nsfs.sh(f"echo x > {web}/newfile")
+    assert r.returncode != 0
+    assert "newfile" not in listdir(web)
+
+
+def test_unlink_is_refused(nsfs, web):
+    nsfs.start(web)
+    _, job = _targets(nsfs, web)
+    for p in [web / n for n in CONFIG_FILES + ("exec", "status", "error", "last", "root")] + \
+             [web / "ns" / "uts", job / "stdout", job / "wait"]:
+        expect_errno(errno.EPERM, os.unlink, p)
+    assert listdir(web) >= BASE_ENTRIES | {"last", "root"}
+
+
+def test_link_is_refused(nsfs, web):
+    _, job = _targets(nsfs, web)
+    expect_errno(errno.EPERM, os.link, web / "ctl", web / "ctl2")
+    expect_errno(errno.EPERM, os.link, job / "stdout", web / "out")
+    expect_errno(errno.EPERM, os.link, web / "hostname", nsfs.mnt / "h")
+
+
+def test_symlink_is_refused(nsfs, web):
+    _, job = _targets(nsfs, web)
+    for d in (nsfs.mnt, web, web / "jobs", web / "ns", job):
+        expect_errno(errno.EPERM, os.symlink, "/etc", d / "link")
+
+
+def test_rename_is_refused(nsfs, web):
+    _, job = _targets(nsfs, web)
+    nsfs.sandbox("other")
+    expect_errno(errno.EPERM, os.rename, web / "ctl", web / "ctl2")
+    expect_errno(errno.EPERM, os.rename, web / "hostname", web / "rootfs")
+    expect_errno(errno.EPERM, os.rename, web, nsfs.mnt / "web2")
+    expect_errno(errno.EPERM, os.rename, web, nsfs.mnt / "other")
+    expect_errno(errno.EPERM, os.rename, job, web / "jobs" / "99")
+    assert listdir(nsfs.mnt) == {"web", "other"}
+    assert listdir(web) >= BASE_ENTRIES
+
+
+def test_mknod_is_refused(nsfs, web):
+    for d in (nsfs.mnt, web, web / "jobs"):
+        expect_errno(errno.EPERM, os.mkfifo, d / "fifo")
+        expect_errno(errno.EPERM, os.mknod, d / "node", stat.S_IFREG | 0o600)
+        expect_errno(errno.EPERM, os.mknod, d / "chr", stat.S_IFCHR | 0o600, os.makedev(1, 3))
+
+
+def test_rmdir_of_non_sandbox_is_refused(nsfs, web):
+    nsfs.start(web)
+    _, job = _targets(nsfs, web)
+    for d in (web / "jobs", web / "ns", job):
+        expect_errno(errno.EPERM, os.rmdir, d)
+    expect_errno((errno.ENOTDIR, errno.EPERM), os.rmdir, web / "ctl")
+    assert listdir(web / "jobs") == {"1"}
+
+
+# ---------------------------------------------------------------- tools walking the tree
+
+
+@pytest.fixture
+def busy_tree(nsfs):
+    """A tree with a created, a running (with a running and an ended job)
+    and a stopped sandbox."""
+    nsfs.sandbox("idle")
+    run = nsfs.sandbox("run")
+    done = nsfs.exec(run, "sh -c 'echo done; echo oops >&2'")
+    nsfs.wait(run, done)
+    nsfs.exec(run, "sleep 60")
+    stopped = nsfs.sandbox("stopped")
+    nsfs.wait(stopped, nsfs.exec(stopped, "true"))
+    nsfs.ctl(stopped, "stop")
+    return nsfs
+
+
+def _tool(nsfs, cmd):
+    r = nsfs.sh(cmd)
+    assert r.returncode == 0, f"{cmd}: exit {r.returncode}\n{r.stderr}"
+    assert r.stderr == "", f"{cmd}: {r.stderr}"
+    return r.stdout
+
+
+def test_ls_lR(busy_tree):
+    out = _tool(busy_tree, f"ls -lR {busy_tree.mnt}")
+    assert "wait" in out and "stdout" in out and "ctl" in out
+
+
+def test_find(busy_tree):
+    out = _tool(busy_tree, f"find {busy_tree.mnt}")
+    paths = set(out.split())
+    assert f"{busy_tree.mnt}/run/jobs/2/wait" in paths
+    assert f"{busy_tree.mnt}/stopped/jobs/1/stdout" in paths
+    # find -type and -size stat everything too.
+    _tool(busy_tree, f"find {busy_tree.mnt} -type f -size +0 -printf '%s %p\\n'")
+    _tool(busy_tree, f"find {busy_tree.mnt} -exec stat {{}} +")
+    _tool(busy_tree, f"find -L {busy_tree.mnt} -maxdepth 2 -name ctl")
+
+
+def test_tar(busy_tree, tmp_path):
+    _tool(busy_tree, f"tar cf /dev/null -C {busy_tree.mnt} .")
+    # /dev/null lets GNU tar skip the contents: write a real archive too.
+    archive = tmp_path / "tree.tar"
+    _tool(busy_tree, f"tar cf {archive} -C {busy_tree.mnt} .")
+    listing = _tool(busy_tree, f"tar tf {archive}")
+    assert "./run/jobs/2/wait" in listing.split()
+    out = _tool(busy_tree, f"tar xOf {archive} ./run/jobs/1/stdout")
+    assert out == "done\n"
+
+
+def test_cat_every_file_but_wait(busy_tree):
+    _tool(busy_tree, f"find {busy_tree.mnt} -type f ! -name wait -exec cat {{}} + > /dev/null")
+    _tool(busy_tree, f"find {busy_tree.mnt} -type f ! -name wait -exec head -c 1 {{}} + > /dev/null")
+    _tool(busy_tree, f"du -a {busy_tree.mnt} > /dev/null")
+
+
+def test_wait_of_running_job_has_size_zero(nsfs, web):
+    jid = nsfs.exec(web, "sleep 60")
+    assert os.stat(nsfs.job(web, jid) / "wait").st_size == 0
+
+
+# ---------------------------------------------------------------- sizes and text
+
+
+def test_stat_shows_real_sizes(nsfs, web):
+    nsfs.write(web / "hostname", "web1")
+    jid = nsfs.exec(web, "sh -c 'echo some output; echo an error >&2; exit 2'")
+    assert nsfs.wait(web, jid) == "exited 2"
+    job = nsfs.job(web, jid)
+    files = [web / n for n in CONFIG_FILES + ("status", "error")] + [job / n for n in sorted(JOB_ENTRIES)]
+    for path in files:
+        content = nsfs.read_bytes(path)
+        assert os.stat(path).st_size == len(content), f"{path}: st_size {os.stat(path).st_size}, content {content!r}"
+    assert nsfs.read(job / "stdout") == "some output\n"
+
+
+def test_text_files_end_with_newline(nsfs, web):
+    nsfs.start(web)
+    jid = nsfs.exec(web, "true")
+    nsfs.wait(web, jid)
+    expect_errno(errno.EINVAL, nsfs.write, web / "hostname", "bad_name")
+    job = nsfs.job(web, jid)
+    for path in [web / n for n in CONFIG_FILES + ("status", "error")] + \
+                [job / n for n in ("cmd", "pid", "status", "wait")]:
+        text = nsfs.read(path)
+        if text == "":
+            continue
+        assert text.endswith("\n"), f"{path}: {text!r}"
+        assert not text.endswith("\n\n"), f"{path}: {text!r}"
+    assert nsfs.read(web / "error") != ""
+
+
+def test_reads_with_any_buffer_size_and_offset(nsfs, web):
+    nsfs.start(web)
+    path = web / "status"
+    whole = nsfs.read_bytes(path)
+    assert len(whole) > 10
+
+    def bytewise():
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            out = b""
+            while True:
+                b = os.read(fd, 1)
+                if not b:
+                    return out
+                out += b
+        finally:
+            os.close(fd)
+
+    assert timed(bytewise) == whole
+
+    def at_offsets():
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            return [os.pread(fd, 4, off) for off in (5, 0, len(whole) - 2, len(whole), len(whole) + 100)]
+        finally:
+            os.close(fd)
+
+    got = timed(at_offsets)
+    assert got == [whole[5:9], whole[0:4], whole[-2:], b"", b""]
+    r = nsfs.sh(f"head -c 5 {path}; head -n 1 {path}")
+    assert r.returncode == 0
+    assert r.stdout == whole[:5].decode() + whole.decode().splitlines(True)[0]
+
+
+def test_open_file_keeps_its_snapshot(nsfs, web):
+    """Each open of a generated file reads one consistent snapshot."""
+    fd = timed(os.open, web / "status", os.O_RDONLY)
+    try:
+        first = timed(os.read, fd, 6)
+        nsfs.start(web)
+        rest = timed(os.read, fd, 65536)
+    finally:
+        os.close(fd)
+    assert (first + rest).decode().startswith("state created\n")
+    assert nsfs.read(web / "status").startswith("state running\n")
+
+
+# ---------------------------------------------------------------- the daemon
+
+
+def test_sigterm_unmounts_cleanly(nsfs):
+    assert fuse_mounted(nsfs.mnt)
+    nsfs.expect_exit = True
+    nsfs.proc.terminate()
+    try:
+        rc = nsfs.proc.wait(TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail("nsfsd did not exit on SIGTERM")
+    assert rc == 0, f"nsfsd exited with {rc} on SIGTERM"
+    wait_until(lambda: not fuse_mounted(nsfs.mnt), timeout=5, what="the mount to go away")
