@@ -18,7 +18,11 @@ assert_split_len (const char *text, gssize len, const char *const *want)
 	g_auto (GStrv) argv = NULL;
 	NsError err;
 
-	g_test_message ("line: '%s'", text);
+	{
+		/* TAP output must stay valid UTF-8 whatever the input bytes. */
+		g_autofree char *shown = g_strescape (text, NULL);
+		g_test_message ("line: '%s'", shown);
+	}
 	ns_error_poison (&err);
 	g_assert_cmpint (ns_cmdline_parse (text, len < 0 ? strlen (text) : (size_t) len, &argv, &err), ==, 0);
 	g_assert_nonnull (argv);
@@ -36,7 +40,11 @@ assert_fails_len (const char *text, gssize len, const char *want)
 	NsError err;
 	int r;
 
-	g_test_message ("line: '%s'", text);
+	{
+		/* TAP output must stay valid UTF-8 whatever the input bytes. */
+		g_autofree char *shown = g_strescape (text, NULL);
+		g_test_message ("line: '%s'", shown);
+	}
 	ns_error_poison (&err);
 	r = ns_cmdline_parse (text, len < 0 ? strlen (text) : (size_t) len, &argv, &err);
 	assert_ns_error (r, &err, EINVAL, want);

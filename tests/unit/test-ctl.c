@@ -70,6 +70,10 @@ test_start_stop (void)
 	assert_one ("stop\n", NS_CTL_STOP);
 	assert_one ("  stop  \t", NS_CTL_STOP);
 	assert_one ("start\r\n", NS_CTL_START);
+	assert_one ("pin", NS_CTL_PIN);
+	assert_one ("unpin\n", NS_CTL_UNPIN);
+	assert_fails ("pin net", -1, EINVAL, "line 1: pin: wrong number of arguments (usage: pin)");
+	assert_fails ("unpin all", -1, EINVAL, "line 1: unpin: wrong number of arguments (usage: unpin)");
 	poison (&s);
 	g_assert_cmpint (parse ("start", &s, NULL), ==, 0);
 	g_assert_cmpuint (s.cmd[0].ns_set, ==, 0);
@@ -197,7 +201,7 @@ test_unknown_directive (void)
 	for (size_t i = 0; i < G_N_ELEMENTS (bad); i++)
 		assert_fails (bad[i], -1, EINVAL, "line 1: unknown directive '");
 	assert_fails ("bogus arg arg", -1, EINVAL,
-	              "line 1: unknown directive 'bogus' (known: ns, start, stop, kill)");
+	              "line 1: unknown directive 'bogus' (known: ns, start, stop, kill, pin, unpin)");
 }
 
 static void
