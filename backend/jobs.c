@@ -74,7 +74,7 @@ job_child (Supervisor *s, char *const *argv, int null_fd, int out_fd, int err_fd
 		job_fail (report_fd, errno, "exec: join the sandbox's namespaces: %s", strerror (errno));
 	if (chdir ("/") < 0)
 		job_fail (report_fd, errno, "exec: chdir /: %s", strerror (errno));
-	if (sup_drop_to_owner (cfg, userns, &err) < 0)
+	if (sup_restrict_job (cfg, userns, &err) < 0)
 		job_fail (report_fd, err.code, "exec: %s", err.msg);
 	environ = (char **) (getuid () == 0 ? clean_env_root : clean_env_user);
 	execvp (argv[0], argv);

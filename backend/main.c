@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "cleanup.h"
 #include "config.h"
 #include "names.h"
@@ -283,6 +285,25 @@ handle_request (int client, char **msg)
 			return;
 		}
 		ns_proto_sendv (client, "ok", NULL);
+	} else if (strcmp (verb, "caps") == 0 && n == 2) {
+		uint64_t keep;
+		/* Later jobs keep this set; a sandbox not started yet reads it
+		 * from its configuration when it starts. */
+		if (ns_caps_parse (msg[1], strlen (msg[1]), &keep, &err) < 0) {
+			reply_err (client, &err);
+			return;
+		}
+		if (sup.cfg)
+			sup.cfg->caps = keep;
+		ns_proto_sendv (client, "ok", NULL);
+	} else if (strcmp (verb, "check-rootfs") == 0 && n == 2) {
+		g_autofree char *cfg_path = g_build_filename (sup.dir, "config", NULL);
+		g_autoptr (NsSandboxConfig) cfg = NULL;
+		if (ns_config_load (cfg_path, &cfg, &err) < 0 || sup_check_path_as_owner (cfg, msg[1], &err) < 0) {
+			reply_err (client, &err);
+			return;
+		}
+		ns_proto_sendv (client, "ok", NULL);
 	} else if (strcmp (verb, "pin") == 0) {
 		g_autofree char *pinned = NULL;
 		if (sup_pin (&sup, &err) < 0) {
@@ -495,6 +516,11 @@ main (int argc, char **argv)
 		add_client (first_client);
 	}
 	prctl (PR_SET_CHILD_SUBREAPER, 1);
+	/* Nothing of nsfsd's groups may reach a sandbox. */
+	if (geteuid () == 0 && setgroups (0, NULL) < 0) {
+		fprintf (stderr, "nsfs-supervisor: setgroups: %s\n", strerror (errno));
+		return 1;
+	}
 	sup.self_pidns_fd = open ("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 	sup.timerfd = timerfd_create (CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	sigemptyset (&mask);

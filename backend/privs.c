@@ -1,17 +1,23 @@
-/* Credentials of job processes: never more than the sandbox's owner had. */
+/* Credentials of the init and of job processes: never more than the
+ * sandbox's owner had, and only the capabilities `caps` keeps. */
 #include "supervisor.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/wait.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
-/* Called in the job child after it joined the sandbox's namespaces.  With
- * a user namespace the job becomes the inside id that the owner maps to
- * (0 if the owner is not mapped, which only a root owner can arrange);
- * without one it keeps the owner's host ids. */
+/* With a user namespace the process becomes the inside ids that the
+ * owner's ids map to (0 if the owner is not mapped, which only a root
+ * owner can arrange); without one it keeps the owner's host ids. */
 int
 sup_drop_to_owner (const NsSandboxConfig *cfg, bool in_userns, NsError *err)
 {
@@ -30,5 +36,104 @@ sup_drop_to_owner (const NsSandboxConfig *cfg, bool in_userns, NsError *err)
 		return ns_error (err, errno, "setresgid %u: %s", gid, strerror (errno));
 	if (setresuid (uid, uid, uid) < 0)
 		return ns_error (err, errno, "setresuid %u: %s", uid, strerror (errno));
+	return 0;
+}
+
+int
+sup_owner_groups (const NsSandboxConfig *cfg, NsError *err)
+{
+	struct passwd pw, *pwp = NULL;
+	char buf[4096];
+	gid_t groups[256];
+	int n = G_N_ELEMENTS (groups);
+
+	getpwuid_r (cfg->owner_uid, &pw, buf, sizeof buf, &pwp);
+	if (!pwp || getgrouplist (pwp->pw_name, cfg->owner_gid, groups, &n) < 0) {
+		groups[0] = cfg->owner_gid;
+		n = 1;
+	}
+	if (setgroups ((size_t) n, groups) < 0)
+		return ns_error (err, errno, "setgroups: %s", strerror (errno));
+	return 0;
+}
+
+int
+sup_check_path_as_owner (const NsSandboxConfig *cfg, const char *path, NsError *err)
+{
+	int status;
+	pid_t pid = fork ();
+
+	if (pid < 0)
+		return ns_error (err, errno, "fork: %s", strerror (errno));
+	if (pid == 0) {
+		NsError e;
+		int fd;
+		if (sup_owner_groups (cfg, &e) < 0 || setresgid (cfg->owner_gid, cfg->owner_gid, cfg->owner_gid) < 0 ||
+		    setresuid (cfg->owner_uid, cfg->owner_uid, cfg->owner_uid) < 0)
+			_exit (EPERM);
+		fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			_exit (errno);
+		_exit (0);
+	}
+	while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED (status))
+		return ns_error (err, EIO, "rootfs: the check of %.200s failed", path);
+	if (WEXITSTATUS (status))
+		return ns_error (err, WEXITSTATUS (status) == ENOENT ? ENOENT : EACCES,
+		                 "rootfs: uid %u cannot read %.200s: %s", cfg->owner_uid, path, strerror (WEXITSTATUS (status)));
+	return 0;
+}
+
+static bool
+kept (uint64_t keep, cap_value_t c)
+{
+	return c < 64 && (keep & ((uint64_t) 1 << c));
+}
+
+/* Called in the job child once it joined the sandbox's namespaces, while
+ * it still holds every capability there. */
+int
+sup_restrict_job (const NsSandboxConfig *cfg, bool in_userns, NsError *err)
+{
+	cap_value_t last = cap_max_bits () - 1;
+	struct rlimit fsize = { cfg->max_output, cfg->max_output };
+	cap_t caps;
+	int r;
+
+	/* Nothing outside the kept set can come back, even through a file
+	 * capability or a setuid binary. */
+	for (cap_value_t c = 0; c <= last; c++)
+		if (!kept (cfg->caps, c) && prctl (PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			return ns_error (err, errno, "caps: drop %d from the bounding set: %s", c, strerror (errno));
+	if (prctl (PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		return ns_error (err, errno, "caps: keepcaps: %s", strerror (errno));
+	if ((r = sup_drop_to_owner (cfg, in_userns, err)) < 0)
+		return r;
+
+	caps = cap_init ();
+	for (cap_value_t c = 0; c <= last; c++) {
+		if (!kept (cfg->caps, c))
+			continue;
+		cap_set_flag (caps, CAP_PERMITTED, 1, &c, CAP_SET);
+		cap_set_flag (caps, CAP_EFFECTIVE, 1, &c, CAP_SET);
+		cap_set_flag (caps, CAP_INHERITABLE, 1, &c, CAP_SET);
+	}
+	r = cap_set_proc (caps);
+	cap_free (caps);
+	if (r < 0)
+		return ns_error (err, errno, "caps: set: %s", strerror (errno));
+	/* Ambient capabilities carry the set across execve for a job that is
+	 * not uid 0 in its namespace; for uid 0 the bounding set decides. */
+	if (getuid () != 0) {
+		for (cap_value_t c = 0; c <= last; c++)
+			if (kept (cfg->caps, c) && prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+				return ns_error (err, errno, "caps: ambient %d: %s", c, strerror (errno));
+	}
+	/* The output limit: the job's files (its stdout and stderr among
+	 * them) cannot grow past max_output. */
+	if (cfg->max_output && setrlimit (RLIMIT_FSIZE, &fsize) < 0)
+		return ns_error (err, errno, "output limit: %s", strerror (errno));
 	return 0;
 }

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -52,6 +53,11 @@ clone_as_owner (const NsSandboxConfig *cfg, int *pidfd)
 	int saved;
 
 	if (switch_ids) {
+		NsError err;
+		/* The init inherits the owner's groups, so the rootfs is
+		 * reached with exactly the owner's permissions. */
+		if (sup_owner_groups (cfg, &err) < 0)
+			return -1;
 		if (setresgid (-1, cfg->owner_gid, -1) < 0)
 			return -1;
 		if (setresuid (-1, cfg->owner_uid, -1) < 0) {
@@ -64,7 +70,7 @@ clone_as_owner (const NsSandboxConfig *cfg, int *pidfd)
 	pid = clone3_into (cfg->ns, pidfd);
 	if (pid != 0 && switch_ids) {
 		saved = errno;
-		if (setresuid (-1, 0, -1) < 0 || setresgid (-1, 0, -1) < 0)
+		if (setresuid (-1, 0, -1) < 0 || setresgid (-1, 0, -1) < 0 || setgroups (0, NULL) < 0)
 			g_error ("cannot return to root after creating the sandbox: %s", strerror (errno));
 		errno = saved;
 	}
@@ -88,6 +94,18 @@ write_proc_file (pid_t pid, const char *file, const char *text, NsError *err)
 	return 0;
 }
 
+static bool
+gid_map_delegates (const NsSandboxConfig *cfg)
+{
+	NsIdMap scratch;
+	const NsIdMap *map = ns_config_gid_map (cfg, &scratch);
+
+	for (size_t i = 0; i < map->n; i++)
+		if (map->extent[i].outside != cfg->owner_gid || map->extent[i].count != 1)
+			return true;
+	return false;
+}
+
 static int
 write_id_maps (const NsSandboxConfig *cfg, pid_t pid, NsError *err)
 {
@@ -96,10 +114,10 @@ write_id_maps (const NsSandboxConfig *cfg, pid_t pid, NsError *err)
 	g_autofree char *gid_text = ns_idmap_format (ns_config_gid_map (cfg, &scratch));
 	int r;
 
-	/* The kernel requires `deny` before an unprivileged gid_map; for a
-	 * non-root owner with no delegated gid range, deny it too so the
-	 * sandbox cannot drop a group the owner is restricted by. */
-	if (cfg->owner_uid != 0 && !cfg->gid_map_set) {
+	/* As newgidmap does: a non-root owner whose gid map holds nothing
+	 * but its own gid gets `setgroups deny`, so the sandbox cannot drop
+	 * a group the owner is restricted by; delegated ranges allow it. */
+	if (cfg->owner_uid != 0 && !gid_map_delegates (cfg)) {
 		if ((r = write_proc_file (pid, "setgroups", "deny", err)) < 0)
 			return r;
 	}

@@ -58,8 +58,14 @@ void sup_signal_jobs (Supervisor *s, int signo);
 int sup_pin (Supervisor *s, NsError *err);
 void sup_unpin (Supervisor *s);
 
-/* privs.c: what every job process does before exec. */
+/* privs.c: credentials of the init and of job processes. */
 int sup_drop_to_owner (const NsSandboxConfig *cfg, bool in_userns, NsError *err);
+int sup_restrict_job (const NsSandboxConfig *cfg, bool in_userns, NsError *err);
+/* Take the owner's supplementary groups (the caller is root). */
+int sup_owner_groups (const NsSandboxConfig *cfg, NsError *err);
+/* Whether the owner, with its own credentials, can open PATH as a
+ * directory: 0, or EACCES/ENOENT with ERR saying so. */
+int sup_check_path_as_owner (const NsSandboxConfig *cfg, const char *path, NsError *err);
 
 /* main.c: tell every connected nsfsd. */
 void sup_broadcast (Supervisor *s, const char *verb, ...) __attribute__ ((sentinel));

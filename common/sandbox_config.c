@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "caps.h"
 #include "names.h"
 #include "nstypes.h"
 
@@ -18,6 +19,8 @@ ns_config_new (const char *name, uint32_t uid, uint32_t gid)
 	c->owner_gid = gid;
 	c->ns = ns_all_flags ();
 	c->rootfs = g_strdup ("");
+	c->caps = ns_caps_all ();
+	c->max_output = NS_DEFAULT_MAX_OUTPUT;
 	return c;
 }
 
@@ -93,6 +96,11 @@ ns_config_save (const NsSandboxConfig *c, const char *path, NsError *err)
 	if (c->hostname)
 		g_key_file_set_string (kf, GROUP, "hostname", c->hostname);
 	g_key_file_set_string (kf, GROUP, "rootfs", c->rootfs);
+	{
+		g_autofree char *caps = ns_caps_format (c->caps);
+		g_key_file_set_string (kf, GROUP, "caps", caps);
+	}
+	g_key_file_set_uint64 (kf, GROUP, "max_output", c->max_output);
 	data = g_key_file_to_data (kf, &len, NULL);
 	if (!g_file_set_contents_full (path, data, (gssize) len,
 	                               G_FILE_SET_CONTENTS_CONSISTENT, 0600, &gerr))
@@ -181,6 +189,15 @@ ns_config_load (const char *path, NsSandboxConfig **out, NsError *err)
 		c->rootfs = g_strdup ("");
 	if ((r = ns_rootfs_path_check (c->rootfs, err)) < 0)
 		return r;
+	{
+		g_autofree char *caps = NULL;
+		if ((r = load_text (kf, "caps", &caps, path, err)) < 0)
+			return r;
+		if (caps && (r = ns_caps_parse (caps, strlen (caps), &c->caps, err)) < 0)
+			return r;
+	}
+	if (g_key_file_has_key (kf, GROUP, "max_output", NULL))
+		c->max_output = g_key_file_get_uint64 (kf, GROUP, "max_output", NULL);
 	*out = g_steal_pointer (&c);
 	return 0;
 }

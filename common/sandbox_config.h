@@ -10,6 +10,9 @@
 
 #include <glib.h>
 
+/* Output kept per job and stream unless nsfsd is told otherwise. */
+#define NS_DEFAULT_MAX_OUTPUT ((uint64_t) 8 << 30)
+
 /* Bumped when a key changes meaning; a build refuses newer files. */
 #define NS_CONFIG_FORMAT 1
 
@@ -21,6 +24,8 @@ typedef struct {
 	NsIdMap uid_map, gid_map;  /* as written; see ns_config_effective_map */
 	char *hostname;            /* NULL: derived from the name */
 	char *rootfs;              /* "" : the host's / */
+	uint64_t caps;             /* capabilities jobs keep (bit per CAP_*) */
+	uint64_t max_output;       /* bytes of output kept per job and stream */
 } NsSandboxConfig;
 
 NsSandboxConfig *ns_config_new (const char *name, uint32_t uid, uint32_t gid);

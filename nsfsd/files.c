@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "caps.h"
 #include "cmdline.h"
 #include "ctl.h"
 #include "idmap.h"
@@ -247,11 +248,43 @@ store_rootfs (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError 
 			                 value, strerror (errno));
 		if (!S_ISDIR (st.st_mode))
 			return ns_error (err, EINVAL, "rootfs: %.200s is not a directory", value);
+		/* What root can see is not the question: the owner must be able
+		 * to read it with its own credentials (checked by the
+		 * supervisor, which may change identity; nsfsd may not). */
+		if ((r = sandbox_check_rootfs (sb, value, err)) < 0)
+			return r;
 	}
 	c = copy_config (sb);
 	g_free (c->rootfs);
 	c->rootfs = g_steal_pointer (&value);
 	return sandbox_commit_config (sb, c, err);
+}
+
+/* --- caps ---------------------------------------------------------------- */
+
+static void
+show_caps (Sandbox *sb, Job *job, GString *out)
+{
+	g_autofree char *text = ns_caps_format (sb->cfg->caps);
+	g_string_append_printf (out, "%s\n", text);
+}
+
+static int
+store_caps (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *err)
+{
+	g_autofree char *text = NULL;
+	NsSandboxConfig *c;
+	uint64_t keep;
+	int r;
+
+	if ((r = ns_caps_parse (buf, len, &keep, err)) < 0)
+		return r;
+	c = copy_config (sb);
+	c->caps = keep;
+	if ((r = sandbox_commit_config (sb, c, err)) < 0)
+		return r;
+	text = ns_caps_format (keep);
+	return sandbox_set_caps (sb, text, err);
 }
 
 /* --- exec --------------------------------------------------------------- */
@@ -367,6 +400,7 @@ const NodeSpec sandbox_nodes[SB_NODE_COUNT] = {
 	[SB_NODE_GID_MAP] = { "gid_map", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_gid_map, store_gid_map },
 	[SB_NODE_HOSTNAME] = { "hostname", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_hostname, store_hostname },
 	[SB_NODE_ROOTFS] = { "rootfs", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_rootfs, store_rootfs },
+	[SB_NODE_CAPS] = { "caps", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_caps, store_caps },
 	[SB_NODE_EXEC] = { "exec", SB_NODE_DIR, S_IFREG | 0600, READ_JOB_ID, NULL, store_exec },
 	[SB_NODE_STATUS] = { "status", SB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_status },
 	[SB_NODE_ERROR] = { "error", SB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_error },

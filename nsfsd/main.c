@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ typedef struct {
 	bool debug;
 	const char *state_dir;
 	const char *mountpoint;
+	SandboxLimits limits;
 } Options;
 
 static void
@@ -35,7 +37,41 @@ usage (FILE *out)
 	              "  -f, --foreground   stay in the foreground\n"
 	              "  -d, --debug        log every request (implies -f)\n"
 	              "  --state-dir DIR    where sandboxes are kept (default /run/nsfs)\n"
+	              "  --max-sandboxes-per-user N   sandboxes one non-root uid may own (default 64, 0: no limit)\n"
+	              "  --max-jobs-per-sandbox N     jobs one sandbox may have started (default 4096, 0: no limit)\n"
+	              "  --max-job-output BYTES       output kept per job and stream (default 8G; K, M, G suffixes)\n"
 	              "  MOUNTPOINT         default /mnt/ns\n");
+}
+
+static bool
+parse_size (const char *text, uint64_t *out)
+{
+	char *end;
+	guint64 v;
+
+	errno = 0;
+	v = g_ascii_strtoull (text, &end, 10);
+	if (errno || end == text)
+		return false;
+	switch (*end) {
+	case 'K': case 'k': v <<= 10; end++; break;
+	case 'M': case 'm': v <<= 20; end++; break;
+	case 'G': case 'g': v <<= 30; end++; break;
+	}
+	if (*end)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool
+parse_count (const char *text, unsigned *out)
+{
+	uint64_t v;
+	if (!g_ascii_isdigit (text[0]) || !parse_size (text, &v) || v > UINT_MAX)
+		return false;
+	*out = (unsigned) v;
+	return true;
 }
 
 static int
@@ -45,18 +81,34 @@ parse_options (int argc, char **argv, Options *o)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "state-dir", required_argument, NULL, 's' },
+		{ "max-sandboxes-per-user", required_argument, NULL, 'U' },
+		{ "max-jobs-per-sandbox", required_argument, NULL, 'J' },
+		{ "max-job-output", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	int c;
 
-	*o = (Options) { .state_dir = "/run/nsfs", .mountpoint = "/mnt/ns" };
+	*o = (Options) { .state_dir = "/run/nsfs", .mountpoint = "/mnt/ns", .limits = SANDBOX_DEFAULT_LIMITS };
 	while ((c = getopt_long (argc, argv, "fdhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->foreground = true; break;
 		case 'd': o->debug = o->foreground = true; break;
 		case 's': o->state_dir = optarg; break;
+		case 'U':
+		case 'J':
+			if (!parse_count (optarg, c == 'U' ? &o->limits.sandboxes_per_uid : &o->limits.jobs_per_sandbox)) {
+				fprintf (stderr, "nsfsd: not a count: %s\n", optarg);
+				return -1;
+			}
+			break;
+		case 'O':
+			if (!parse_size (optarg, &o->limits.job_output)) {
+				fprintf (stderr, "nsfsd: not a size: %s\n", optarg);
+				return -1;
+			}
+			break;
 		case 'h': usage (stdout); exit (0);
 		case 'V': printf ("nsfsd %s (supervisor protocol %d)\n", NSFS_VERSION, NSFS_PROTO_VERSION); exit (0);
 		default: usage (stderr); return -1;
@@ -152,6 +204,7 @@ main (int argc, char **argv)
 	if (o.debug)
 		fuse_opt_add_arg (&args, "-d");
 	sandbox_registry_init ();
+	sandbox_set_limits (&o.limits);
 	se = fuse_session_new (&args, &nsfs_ops, sizeof nsfs_ops, NULL);
 	if (!se)
 		goto out_args;

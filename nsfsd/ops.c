@@ -426,7 +426,8 @@ nsfs_mkdir (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	}
 	r = sandbox_create (name, ctx->uid, ctx->gid, &sb, &err);
 	if (r < 0) {
-		if (r != -EEXIST)
+		/* Users' own mistakes and limits are not the daemon's to log. */
+		if (r != -EEXIST && r != -EDQUOT)
 			g_warning ("mkdir %s: %s", name, err.msg);
 		fuse_reply_err (req, -r);
 		return;

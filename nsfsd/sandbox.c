@@ -21,6 +21,27 @@ static GHashTable *by_name;    /* name -> Sandbox* (the registry's reference) */
 static GHashTable *by_serial;  /* serial -> Sandbox* (borrowed) */
 static uint32_t next_serial = 1;
 static SandboxJobEndHook job_end_hook;
+static SandboxLimits limits = SANDBOX_DEFAULT_LIMITS;
+
+void
+sandbox_set_limits (const SandboxLimits *l)
+{
+	limits = *l;
+}
+
+/* Call with registry_lock held. */
+static guint
+count_owned_by (uid_t uid)
+{
+	GHashTableIter it;
+	gpointer value;
+	guint n = 0;
+
+	g_hash_table_iter_init (&it, by_name);
+	while (g_hash_table_iter_next (&it, NULL, &value))
+		n += ((Sandbox *) value)->cfg->owner_uid == uid;
+	return n;
+}
 
 void
 sandbox_set_job_end_hook (SandboxJobEndHook hook)
@@ -235,7 +256,14 @@ sandbox_create (const char *name, uid_t uid, gid_t gid, Sandbox **out, NsError *
 		g_mutex_unlock (&registry_lock);
 		return ns_error (err, EEXIST, "sandbox %s exists", name);
 	}
+	/* owner_uid never changes, so reading it without the sandbox lock is safe */
+	if (uid != 0 && limits.sandboxes_per_uid && count_owned_by (uid) >= limits.sandboxes_per_uid) {
+		g_mutex_unlock (&registry_lock);
+		return ns_error (err, EDQUOT, "uid %u already has %u sandboxes (--max-sandboxes-per-user)", uid,
+		                 limits.sandboxes_per_uid);
+	}
 	sb = sandbox_new (name, ns_config_new (name, uid, gid));
+	sb->cfg->max_output = limits.job_output;
 	if (mkdir (sb->dir, 0700) < 0) {
 		r = ns_error (err, errno == EEXIST ? EEXIST : errno, "cannot create %s: %s", sb->dir, strerror (errno));
 		g_mutex_unlock (&registry_lock);
@@ -415,6 +443,34 @@ sandbox_pin (Sandbox *sb, bool pin, NsError *err)
 }
 
 int
+sandbox_check_rootfs (Sandbox *sb, const char *path, NsError *err)
+{
+	char *req[] = { "check-rootfs", (char *) path, NULL };
+	uint32_t owner;
+
+	g_mutex_lock (&sb->lock);
+	owner = sb->cfg->owner_uid;
+	g_mutex_unlock (&sb->lock);
+	if (owner == 0)
+		return 0;
+	return request (sb, req, NULL, err);
+}
+
+int
+sandbox_set_caps (Sandbox *sb, const char *caps, NsError *err)
+{
+	char *req[] = { "caps", (char *) caps, NULL };
+	SupConn *c = current_conn (sb);
+	int r;
+
+	if (!c)
+		return 0; /* a new supervisor reads the saved configuration */
+	r = supclient_request (c, req, NULL, err);
+	supclient_unref (c);
+	return r;
+}
+
+int
 sandbox_commit_config (Sandbox *sb, NsSandboxConfig *cfg, NsError *err)
 {
 	g_autofree char *path = g_build_filename (sb->dir, "config", NULL);
@@ -442,6 +498,12 @@ sandbox_exec (Sandbox *sb, const char *cmdline, char **argv, unsigned *out_id, N
 	int r;
 
 	g_mutex_lock (&sb->lock);
+	if (limits.jobs_per_sandbox && sb->jobs->len >= limits.jobs_per_sandbox) {
+		g_mutex_unlock (&sb->lock);
+		g_free (job);
+		return ns_error (err, EDQUOT, "exec: this sandbox has %u jobs already (--max-jobs-per-sandbox)",
+		                 limits.jobs_per_sandbox);
+	}
 	id = sb->jobs->len + 1;
 	job->id = id;
 	job->pending = true;

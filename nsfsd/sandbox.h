@@ -54,6 +54,17 @@ Sandbox *sandbox_ref (Sandbox *sb);
 void sandbox_unref (Sandbox *sb);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Sandbox, sandbox_unref)
 
+/* Limits that keep one user from exhausting the daemon (0: no limit). */
+typedef struct {
+	unsigned sandboxes_per_uid;   /* root's are not counted */
+	unsigned jobs_per_sandbox;
+	uint64_t job_output;          /* bytes per job and stream */
+} SandboxLimits;
+
+#define SANDBOX_DEFAULT_LIMITS { .sandboxes_per_uid = 64, .jobs_per_sandbox = 4096, .job_output = NS_DEFAULT_MAX_OUTPUT }
+
+void sandbox_set_limits (const SandboxLimits *limits);
+
 /* The registry: name and serial lookups, listed in creation order. */
 void sandbox_registry_init (void);
 /* Let go of every sandbox (nsfsd is exiting; supervisors keep running). */
@@ -81,6 +92,10 @@ int sandbox_stop (Sandbox *sb, NsError *err);
 int sandbox_kill (Sandbox *sb, int signo, NsError *err);
 int sandbox_apply_hostname (Sandbox *sb, const char *hostname, NsError *err);
 int sandbox_pin (Sandbox *sb, bool pin, NsError *err);
+/* EACCES/ENOENT unless a non-root owner can read PATH itself. */
+int sandbox_check_rootfs (Sandbox *sb, const char *path, NsError *err);
+/* Tell a live supervisor the capabilities later jobs keep. */
+int sandbox_set_caps (Sandbox *sb, const char *caps, NsError *err);
 int sandbox_exec (Sandbox *sb, const char *cmdline, char **argv, unsigned *id, NsError *err);
 /* Save CFG (a changed copy of sb->cfg) and make it current; takes CFG
  * either way.  Caller holds op_lock. */
