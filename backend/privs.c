@@ -99,7 +99,8 @@ sup_restrict_job (const NsSandboxConfig *cfg, bool in_userns, NsError *err)
 {
 	cap_value_t last = cap_max_bits () - 1;
 	struct rlimit fsize = { cfg->max_output, cfg->max_output };
-	cap_t caps;
+	cap_t caps, held;
+	uint64_t granted = 0;
 	int r;
 
 	/* Nothing outside the kept set can come back, even through a file
@@ -112,23 +113,30 @@ sup_restrict_job (const NsSandboxConfig *cfg, bool in_userns, NsError *err)
 	if ((r = sup_drop_to_owner (cfg, in_userns, err)) < 0)
 		return r;
 
+	/* What the process holds now bounds what it can keep: a host root
+	 * may itself run with a reduced set. */
+	held = cap_get_proc ();
 	caps = cap_init ();
 	for (cap_value_t c = 0; c <= last; c++) {
-		if (!kept (cfg->caps, c))
+		cap_flag_value_t permitted = CAP_CLEAR;
+		cap_get_flag (held, c, CAP_PERMITTED, &permitted);
+		if (!kept (cfg->caps, c) || permitted != CAP_SET)
 			continue;
+		granted |= (uint64_t) 1 << c;
 		cap_set_flag (caps, CAP_PERMITTED, 1, &c, CAP_SET);
 		cap_set_flag (caps, CAP_EFFECTIVE, 1, &c, CAP_SET);
 		cap_set_flag (caps, CAP_INHERITABLE, 1, &c, CAP_SET);
 	}
 	r = cap_set_proc (caps);
 	cap_free (caps);
+	cap_free (held);
 	if (r < 0)
 		return ns_error (err, errno, "caps: set: %s", strerror (errno));
 	/* Ambient capabilities carry the set across execve for a job that is
 	 * not uid 0 in its namespace; for uid 0 the bounding set decides. */
 	if (getuid () != 0) {
 		for (cap_value_t c = 0; c <= last; c++)
-			if (kept (cfg->caps, c) && prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+			if (kept (granted, c) && prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
 				return ns_error (err, errno, "caps: ambient %d: %s", c, strerror (errno));
 	}
 	/* The output limit: the job's files (its stdout and stderr among
