@@ -102,8 +102,18 @@ static GHashTable *live_supervisors; /* pid set */
 static void
 exit_watch_free (ExitWatch *w)
 {
-	close (w->pidfd);
+	if (w->pidfd >= 0)
+		close (w->pidfd);
 	g_free (w);
+}
+
+static void
+supervisor_gone (ExitWatch *w)
+{
+	g_mutex_lock (&live_lock);
+	g_hash_table_remove (live_supervisors, GINT_TO_POINTER (w->pid));
+	g_cond_broadcast (&live_cond);
+	g_mutex_unlock (&live_lock);
 }
 
 static gboolean
@@ -114,10 +124,28 @@ on_supervisor_exit (gint fd, GIOCondition cond, gpointer data)
 	if (w->our_child)
 		while (waitpid (w->pid, NULL, WNOHANG) < 0 && errno == EINTR)
 			;
-	g_mutex_lock (&live_lock);
-	g_hash_table_remove (live_supervisors, GINT_TO_POINTER (w->pid));
-	g_cond_broadcast (&live_cond);
-	g_mutex_unlock (&live_lock);
+	supervisor_gone (w);
+	return G_SOURCE_REMOVE;
+}
+
+/* Without pidfds (old kernels, valgrind), poll: a child until it can be
+ * reaped, anyone else until it no longer exists. */
+static gboolean
+poll_supervisor_exit (gpointer data)
+{
+	ExitWatch *w = data;
+	pid_t r;
+
+	if (w->our_child) {
+		do
+			r = waitpid (w->pid, NULL, WNOHANG);
+		while (r < 0 && errno == EINTR);
+		if (r == 0)
+			return G_SOURCE_CONTINUE;
+	} else if (kill (w->pid, 0) == 0 || errno != ESRCH) {
+		return G_SOURCE_CONTINUE;
+	}
+	supervisor_gone (w);
 	return G_SOURCE_REMOVE;
 }
 
@@ -125,21 +153,22 @@ static void
 watch_exit (pid_t pid, bool our_child)
 {
 	int pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
-	ExitWatch *w;
+	ExitWatch *w = g_new0 (ExitWatch, 1);
 	GSource *src;
 
-	if (pidfd < 0) {
-		g_warning ("pidfd_open %d: %s", pid, strerror (errno));
-		return;
-	}
-	fcntl (pidfd, F_SETFD, FD_CLOEXEC);
-	w = g_new0 (ExitWatch, 1);
 	*w = (ExitWatch) { pid, pidfd, our_child };
 	g_mutex_lock (&live_lock);
 	g_hash_table_add (live_supervisors, GINT_TO_POINTER (pid));
 	g_mutex_unlock (&live_lock);
-	src = g_unix_fd_source_new (pidfd, G_IO_IN);
-	g_source_set_callback (src, (GSourceFunc) (void (*) (void)) on_supervisor_exit, w, (GDestroyNotify) exit_watch_free);
+	if (pidfd >= 0) {
+		fcntl (pidfd, F_SETFD, FD_CLOEXEC);
+		src = g_unix_fd_source_new (pidfd, G_IO_IN);
+		g_source_set_callback (src, (GSourceFunc) (void (*) (void)) on_supervisor_exit, w,
+		                       (GDestroyNotify) exit_watch_free);
+	} else {
+		src = g_timeout_source_new (10);
+		g_source_set_callback (src, poll_supervisor_exit, w, (GDestroyNotify) exit_watch_free);
+	}
 	g_source_attach (src, event_ctx);
 	g_source_unref (src);
 }
