@@ -1,0 +1,396 @@
+#!/usr/bin/python3
+"""nsfs benchmark: every case timed side by side with its anchor in one run.
+
+Each iteration runs the case and its anchor back to back, in random order,
+so both see the same machine.  Reported: min, median, p99 and max per
+series, the ratio of medians (or of throughputs), and the target from
+issue 6.  Raw numbers go to JSON, distributions to a PNG chart.
+
+Run it through bench/run, which builds what it needs and passes the paths.
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+UNSHARE = ["unshare", "-Urfpimnu", "-C", "-T", "--mount-proc", "true"]
+
+
+def now():
+    return time.perf_counter_ns()
+
+
+def spawn_wait(argv, stdout=None):
+    """posix_spawn + wait: the cheapest way to run an anchor command."""
+    out = os.open(os.devnull, os.O_WRONLY) if stdout is None else stdout
+    try:
+        pid = os.posix_spawnp(argv[0], argv, os.environ,
+                              file_actions=[(os.POSIX_SPAWN_DUP2, out, 1)])
+    finally:
+        if stdout is None:
+            os.close(out)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{argv} failed: {status}")
+
+
+def write(path, data):
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    try:
+        os.write(fd, data.encode() if isinstance(data, str) else data)
+    finally:
+        os.close(fd)
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def stats(ns):
+    s = sorted(ns)
+    p99 = s[min(len(s) - 1, int(round(0.99 * (len(s) - 1))))]
+    return {"min": s[0], "median": statistics.median(s), "p99": p99, "max": s[-1], "n": len(s)}
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.mnt = Path(args.mnt)
+        self.results = {}
+        self.counter = 0
+
+    def name(self, prefix):
+        self.counter += 1
+        return f"{prefix}{os.getpid()}-{self.counter}"
+
+    # -- primitives ------------------------------------------------------
+
+    def start_job(self, sb, cmd="true"):
+        fd = os.open(sb / "exec", os.O_RDWR)
+        try:
+            os.write(fd, cmd.encode())
+            return int(os.read(fd, 32))
+        finally:
+            os.close(fd)
+
+    def cold_nsfs(self, rootfs=None):
+        sb = self.mnt / self.name("c")
+        os.mkdir(sb)
+        if rootfs:
+            write(sb / "rootfs", rootfs)
+        write(sb / "exec", "true")
+        status = read(sb / "last" / "wait")
+        os.rmdir(sb)
+        if status != b"exited 0\n":
+            raise RuntimeError(f"cold job ended {status!r}")
+
+    def side_by_side(self, key, case, anchor, runs=None, warmup=None):
+        runs = runs or self.args.runs
+        warmup = self.args.warmup if warmup is None else warmup
+        a, b = [], []
+        for i in range(warmup + runs):
+            order = [(case, a), (anchor, b)]
+            random.shuffle(order)
+            for fn, sink in order:
+                t = now()
+                fn()
+                dt = now() - t
+                if i >= warmup:
+                    sink.append(dt)
+        self.results[key] = {"nsfs": a, "anchor": b}
+        return a, b
+
+    # -- the cases -------------------------------------------------------
+
+    def case_cold(self):
+        self.side_by_side("cold sandbox", self.cold_nsfs, lambda: spawn_wait(UNSHARE))
+
+    def case_cold_shell(self):
+        m = self.mnt
+        line = (f"mkdir {m}/s$$ && echo true > {m}/s$$/exec && cat {m}/s$$/last/wait >/dev/null"
+                f" && rmdir {m}/s$$")
+        self.side_by_side("cold sandbox, shell", lambda: spawn_wait(["sh", "-c", line]),
+                          lambda: spawn_wait(["sh", "-c", " ".join(UNSHARE)]))
+
+    def warm_sandbox(self):
+        sb = self.mnt / self.name("w")
+        os.mkdir(sb)
+        write(sb / "ctl", "start")
+        pid = int(dict(l.split(" ", 1) for l in read(sb / "status").decode().splitlines())["pid"])
+        return sb, pid
+
+    def job_nsfs(self, sb):
+        jid = self.start_job(sb)
+        if read(sb / "jobs" / str(jid) / "wait") != b"exited 0\n":
+            raise RuntimeError("job failed")
+
+    def case_job(self):
+        sb, pid = self.warm_sandbox()
+        self.side_by_side("job in a running sandbox", lambda: self.job_nsfs(sb),
+                          lambda: spawn_wait(["nsenter", "-t", str(pid), "-a", "true"]))
+        os.rmdir(sb)
+
+    def case_floor(self):
+        sb, pid = self.warm_sandbox()
+        true = shutil.which("true")
+        batch = 10
+        a, b = [], []
+        for i in range(self.args.warmup + self.args.runs // batch + 1):
+            nsfs = []
+            for _ in range(batch):
+                t = now()
+                self.job_nsfs(sb)
+                nsfs.append(now() - t)
+            out = subprocess.run([self.args.floor, str(pid), str(batch), true], capture_output=True, text=True,
+                                 check=True).stdout.split()
+            if i >= self.args.warmup:
+                a += nsfs
+                b += [int(x) for x in out]
+        self.results["job start floor"] = {"nsfs": a, "anchor": b}
+        os.rmdir(sb)
+
+    def case_rootfs(self):
+        root = self.args.rootfs
+        self.side_by_side("rootfs sandbox", lambda: self.cold_nsfs(rootfs=root),
+                          lambda: spawn_wait(["bwrap", "--unshare-all", "--ro-bind", root, "/", "--proc", "/proc",
+                                              "--dev", "/dev", "/bin/true"]))
+
+    def case_output(self):
+        size = self.args.output_bytes
+        sb = self.mnt / self.name("o")
+        os.mkdir(sb)
+        jid = self.start_job(sb, f"head -c {size} /dev/zero")
+        if read(sb / "jobs" / str(jid) / "wait") != b"exited 0\n":
+            raise RuntimeError("output job failed")
+        out = sb / "jobs" / str(jid) / "stdout"
+        tmpfs = Path(self.args.tmpfs) / "output-copy"
+        shutil.copyfile(out, tmpfs)
+        assert os.path.getsize(tmpfs) == size
+        runs = max(3, self.args.runs // 40)
+        a, b = self.side_by_side("output", lambda: spawn_wait(["cat", str(out)]),
+                                 lambda: spawn_wait(["cat", str(tmpfs)]), runs=runs, warmup=1)
+        self.results["output"]["bytes"] = size
+        os.unlink(tmpfs)
+        os.rmdir(sb)
+
+    def pss_kb(self, pids):
+        total = 0
+        for pid in pids:
+            try:
+                for line in open(f"/proc/{pid}/smaps_rollup"):
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+            except OSError:
+                pass
+        return total
+
+    def sandbox_pids(self):
+        """Every process that belongs to some sandbox: supervisors and
+        their descendants."""
+        state = Path(self.args.state)
+        sups = set()
+        for f in state.glob("sandboxes/*/supervisor.pid"):
+            try:
+                sups.add(int(f.read_text()))
+            except (OSError, ValueError):
+                pass
+        children = {}
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    ppid = int(open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                children.setdefault(ppid, []).append(int(d))
+        out, todo = set(), list(sups)
+        while todo:
+            p = todo.pop()
+            if p not in out:
+                out.add(p)
+                todo += children.get(p, [])
+        return out
+
+    def case_rest(self):
+        n = self.args.rest_count
+        ls = lambda: spawn_wait(["ls", "-l", str(self.mnt)])
+        empty = []
+        for i in range(self.args.warmup + max(3, self.args.runs // 4)):
+            t = now()
+            ls()
+            if i >= self.args.warmup:
+                empty.append(now() - t)
+        nsfsd_before = self.pss_kb([self.args.nsfsd_pid])
+        names = []
+        for i in range(n):
+            sb = self.mnt / f"rest{i:04d}"
+            os.mkdir(sb)
+            write(sb / "ctl", "start")
+            names.append(sb)
+        pids = self.sandbox_pids()
+        pss = self.pss_kb(pids) + self.pss_kb([self.args.nsfsd_pid]) - nsfsd_before
+        full = []
+        for i in range(self.args.warmup + max(3, self.args.runs // 4)):
+            t = now()
+            ls()
+            if i >= self.args.warmup:
+                full.append(now() - t)
+        for sb in names:
+            os.rmdir(sb)
+        self.results["at rest"] = {"nsfs": full, "anchor": empty, "sandboxes": n, "processes": len(pids),
+                                   "pss_kb_total": pss, "pss_kb_per_sandbox": pss / n}
+
+    def case_load(self):
+        seconds = self.args.load_seconds
+        sb = self.mnt / self.name("r")
+        os.mkdir(sb)
+        status = sb / "status"
+
+        def reader(stop, sink):
+            while not stop.is_set():
+                t = now()
+                read(status)
+                sink.append(now() - t)
+
+        def measure(load):
+            stop, sink, failures, ops = threading.Event(), [], [], [0]
+
+            def client(k):
+                while not stop.is_set():
+                    try:
+                        self.cold_nsfs()
+                        ops[0] += 1
+                    except Exception as e:  # noqa: BLE001 - counted, reported
+                        failures.append(repr(e))
+
+            threads = [threading.Thread(target=reader, args=(stop, sink))]
+            if load:
+                threads += [threading.Thread(target=client, args=(k,)) for k in range(8)]
+            for t in threads:
+                t.start()
+            time.sleep(seconds)
+            stop.set()
+            for t in threads:
+                t.join()
+            return sink, failures, ops[0]
+
+        idle, _, _ = measure(False)
+        loaded, failures, ops = measure(True)
+        os.rmdir(sb)
+        self.results["under load"] = {"nsfs": loaded, "anchor": idle, "failed_operations": len(failures),
+                                      "failures": failures[:10], "load_operations": ops, "seconds": seconds}
+
+
+TARGETS = {
+    "cold sandbox": ("<=", 1.0, "median time vs unshare"),
+    "cold sandbox, shell": ("<=", 1.2, "median time vs the unshare line under sh -c"),
+    "job in a running sandbox": ("<=", 0.6, "median time vs nsenter -a"),
+    "job start floor": ("<=", 1.2, "median time vs a C fork/setns/fork/exec loop"),
+    "rootfs sandbox": ("<=", 0.6, "median time vs bwrap"),
+    "output": (">=", 0.5, "throughput vs cat of a tmpfs file"),
+    "at rest": ("<=", 20.0, "ls -l with N sandboxes vs an empty mount; PSS per sandbox <= 512 KiB"),
+    "under load": ("<=", 5.0, "status p99 under load vs unloaded; no failed operation"),
+}
+
+
+def summarize(results):
+    rows = []
+    for key, r in results.items():
+        a, b = stats(r["nsfs"]), stats(r["anchor"])
+        op, target, what = TARGETS[key]
+        if key == "output":
+            ratio = b["median"] / a["median"]  # throughput ratio = inverse time ratio
+        elif key == "under load":
+            ratio = a["p99"] / b["p99"]
+        else:
+            ratio = a["median"] / b["median"]
+        met = ratio <= target if op == "<=" else ratio >= target
+        extra = ""
+        if key == "at rest":
+            met = met and r["pss_kb_per_sandbox"] <= 512
+            extra = f"PSS {r['pss_kb_per_sandbox']:.0f} KiB/sandbox"
+        if key == "under load":
+            met = met and r["failed_operations"] == 0
+            extra = f"{r['failed_operations']} failed of {r['load_operations']}"
+        if key == "output":
+            mb = r["bytes"] / 1e6
+            extra = f"{mb / (a['median'] / 1e9):.0f} vs {mb / (b['median'] / 1e9):.0f} MB/s"
+        rows.append({"case": key, "nsfs": a, "anchor": b, "ratio": ratio, "target": f"{op} {target}",
+                     "met": met, "what": what, "extra": extra})
+    return rows
+
+
+def print_table(rows, file=sys.stdout):
+    print(f"{'case':26} {'nsfs median':>12} {'anchor median':>14} {'ratio':>7} {'target':>8}  met  notes", file=file)
+    for r in rows:
+        print(f"{r['case']:26} {r['nsfs']['median'] / 1e6:10.2f}ms {r['anchor']['median'] / 1e6:12.2f}ms "
+              f"{r['ratio']:7.2f} {r['target']:>8}  {'yes' if r['met'] else 'NO ':3}  {r['extra']}", file=file)
+
+
+def chart(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = list(results)
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 4.5))
+    if len(keys) == 1:
+        axes = [axes]
+    for ax, key in zip(axes, keys):
+        data = [[x / 1e6 for x in results[key]["nsfs"]], [x / 1e6 for x in results[key]["anchor"]]]
+        ax.boxplot(data, labels=["nsfs", "anchor"], showfliers=True, whis=(1, 99))
+        ax.set_title(key, fontsize=9)
+        ax.set_ylabel("ms")
+        ax.set_yscale("log")
+    fig.suptitle("nsfs vs anchors: latency distributions (whiskers p1-p99)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--mnt", required=True)
+    p.add_argument("--state", required=True)
+    p.add_argument("--tmpfs", required=True)
+    p.add_argument("--nsfsd-pid", type=int, required=True)
+    p.add_argument("--floor", required=True)
+    p.add_argument("--rootfs", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--runs", type=int, default=200)
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--output-bytes", type=int, default=1 << 30)
+    p.add_argument("--rest-count", type=int, default=1000)
+    p.add_argument("--load-seconds", type=float, default=60)
+    p.add_argument("--cases", default="cold,cold_shell,job,floor,rootfs,output,rest,load")
+    args = p.parse_args()
+
+    b = Bench(args)
+    for case in args.cases.split(","):
+        t = time.monotonic()
+        getattr(b, "case_" + case)()
+        print(f"# {case}: {time.monotonic() - t:.1f}s", file=sys.stderr)
+    rows = summarize(b.results)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    machine = {"kernel": os.uname().release, "cpus": os.cpu_count(),
+               "model": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
+                             "?")}
+    with open(out / "results.json", "w") as f:
+        json.dump({"machine": machine, "args": vars(args), "summary": rows, "raw": b.results}, f, indent=1)
+    chart(b.results, out / "latency.png")
+    print_table(rows)
+    with open(out / "table.txt", "w") as f:
+        print_table(rows, file=f)
+    print(f"raw numbers: {out / 'results.json'}; chart: {out / 'latency.png'}")
+
+
+if __name__ == "__main__":
+    main()
