@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "cleanup.h"
 
 typedef struct {
@@ -91,13 +92,13 @@ open_output (int jobdir, const char *name, NsError *err)
 }
 
 /* Written to a temporary file and renamed, so a crash leaves no torn
- * record; GLib fsyncs only when replacing an existing file, and job
- * records are written once, which keeps fsync off the job-start path. */
+ * record; not fsynced, which keeps fsync off the job start and exit
+ * paths (the records outlive crashes of nsfsd and of the supervisor, not
+ * of the machine). */
 static int
 write_record (int dirfd, const char *name, const char *text)
 {
-	g_autofree char *path = g_strdup_printf ("/proc/self/fd/%d/%s", dirfd, name);
-	return g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL) ? 0 : -EIO;
+	return ns_write_atomic (dirfd, name, text, false);
 }
 
 static void

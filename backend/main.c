@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "caps.h"
 #include "cleanup.h"
 #include "config.h"
@@ -75,18 +76,19 @@ state_name (SupState st)
 	return "unknown";
 }
 
+/* Informational (a live supervisor's `hello` is what counts), so atomic
+ * but not fsynced: it changes on every start and stop. */
 static void
 write_state_record (void)
 {
-	g_autofree char *path = g_build_filename (sup.dir, "state", NULL);
 	g_autofree char *text = NULL;
 
 	if (sup.state == SUP_RUNNING)
 		text = g_strdup_printf ("running %d\n", sup.init_pid);
 	else
 		text = g_strdup_printf ("%s\n", state_name (sup.state));
-	if (!g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL))
-		g_warning ("cannot write %s", path);
+	if (ns_write_atomic (sup.dirfd, "state", text, false) < 0)
+		g_warning ("cannot write %s/state", sup.dir);
 }
 
 static void
@@ -481,7 +483,7 @@ main (int argc, char **argv)
 	const char *dir = NULL;
 	int first_client = -1, c;
 	sigset_t mask;
-	g_autofree char *pidtext = NULL, *pidpath = NULL;
+	g_autofree char *pidtext = NULL;
 
 	while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -537,9 +539,8 @@ main (int argc, char **argv)
 		return 1;
 	}
 	mkdirat (sup.dirfd, "jobs", 0700);
-	pidpath = g_build_filename (dir, "supervisor.pid", NULL);
 	pidtext = g_strdup_printf ("%d\n", getpid ());
-	g_file_set_contents_full (pidpath, pidtext, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL);
+	ns_write_atomic (sup.dirfd, "supervisor.pid", pidtext, false);
 	write_state_record ();
 
 	serve ();

@@ -34,6 +34,7 @@ struct SupConn {
 	gint refcount;
 	pid_t pid;            /* the supervisor */
 	bool watch_closed;
+	bool hello_pending;   /* the first reply answers our hello */
 };
 
 static GMainContext *event_ctx;
@@ -278,6 +279,20 @@ on_readable (gint fd, GIOCondition cond, gpointer data)
 			sandbox_on_supervisor_lost (c->sb);
 		return G_SOURCE_REMOVE;
 	}
+	if (c->hello_pending && (strcmp (msg[0], "ok") == 0 || strcmp (msg[0], "err") == 0)) {
+		bool ok = strcmp (msg[0], "ok") == 0 && msg[1] && atoi (msg[1]) == NSFS_PROTO_VERSION;
+		c->hello_pending = false;
+		if (!ok) {
+			g_warning ("sandbox %s: its supervisor refused our protocol %d: %s", c->sb->name, NSFS_PROTO_VERSION,
+			           msg[1] && msg[2] ? msg[2] : msg[1] ? msg[1] : "");
+			g_strfreev (msg);
+			mark_dead (c);
+			sandbox_on_supervisor_lost (c->sb);
+			return G_SOURCE_REMOVE;
+		}
+		g_strfreev (msg);
+		return G_SOURCE_CONTINUE;
+	}
 	if (strcmp (msg[0], "ok") == 0 || strcmp (msg[0], "err") == 0)
 		deliver_reply (c, msg);
 	else
@@ -362,7 +377,7 @@ supclient_spawn (Sandbox *sb, SupConn **out, NsError *err)
 	posix_spawnattr_t attr;
 	sigset_t none, all;
 	char *argv[] = { supervisor_path, "--dir", sb->dir, "--fd", "3", NULL };
-	char **hello = NULL, **envp;
+	char version[16], **envp;
 	pid_t pid;
 	int r;
 
@@ -391,13 +406,16 @@ supclient_spawn (Sandbox *sb, SupConn **out, NsError *err)
 	/* The supervisor stays our child while we run (we reap it); after a
 	 * restart it is an orphan and the system's init reaps it. */
 	watch_exit (pid, true);
-	if ((r = hello_sync (sv[0], &hello, err)) < 0) {
-		ns_error_prefix (err, "the supervisor failed to start (see supervisor.log)");
+	/* hello goes out now but its answer is checked by the event thread:
+	 * mkdir need not wait for the supervisor to finish starting, and
+	 * requests queue behind hello on the socket. */
+	snprintf (version, sizeof version, "%d", NSFS_PROTO_VERSION);
+	if ((r = ns_proto_sendv (sv[0], "hello", version, NULL)) < 0) {
 		close (sv[0]);
-		return r;
+		return ns_error (err, -r, "the supervisor failed to start (see supervisor.log): %s", strerror (-r));
 	}
-	g_strfreev (hello);
 	*out = conn_new (sb, sv[0], pid);
+	(*out)->hello_pending = true;
 	conn_watch (*out);
 	return 0;
 }
