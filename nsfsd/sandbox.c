@@ -13,12 +13,14 @@
 
 #include "names.h"
 #include "nstypes.h"
+#include "spares.h"
 #include "statedir.h"
 #include "supervisor_client.h"
 
 static GMutex registry_lock;
 static GHashTable *by_name;    /* name -> Sandbox* (the registry's reference) */
 static GHashTable *by_serial;  /* serial -> Sandbox* (borrowed) */
+static GHashTable *reserved;   /* names being created -> owner uid */
 static uint32_t next_serial = 1;
 static SandboxJobEndHook job_end_hook;
 static SandboxLimits limits = SANDBOX_DEFAULT_LIMITS;
@@ -40,6 +42,9 @@ count_owned_by (uid_t uid)
 	g_hash_table_iter_init (&it, by_name);
 	while (g_hash_table_iter_next (&it, NULL, &value))
 		n += ((Sandbox *) value)->cfg->owner_uid == uid;
+	g_hash_table_iter_init (&it, reserved);
+	while (g_hash_table_iter_next (&it, NULL, &value))
+		n += GPOINTER_TO_UINT (value) == uid;
 	return n;
 }
 
@@ -81,14 +86,14 @@ sandbox_unref (Sandbox *sb)
 	g_free (sb);
 }
 
-static Sandbox *
-sandbox_new (const char *name, NsSandboxConfig *cfg)
+Sandbox *
+sandbox_new_in (const char *name, const char *dir, NsSandboxConfig *cfg)
 {
 	Sandbox *sb = g_new0 (Sandbox, 1);
 
 	sb->refcount = 1;
 	sb->name = g_strdup (name);
-	sb->dir = statedir_sandbox_path (name);
+	sb->dir = g_strdup (dir);
 	sb->cfg = cfg;
 	sb->state = SB_CREATED;
 	sb->jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) job_free);
@@ -99,11 +104,19 @@ sandbox_new (const char *name, NsSandboxConfig *cfg)
 	return sb;
 }
 
+static Sandbox *
+sandbox_new (const char *name, NsSandboxConfig *cfg)
+{
+	g_autofree char *dir = statedir_sandbox_path (name);
+	return sandbox_new_in (name, dir, cfg);
+}
+
 void
 sandbox_registry_init (void)
 {
 	by_name = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) sandbox_unref);
 	by_serial = g_hash_table_new (g_direct_hash, g_direct_equal);
+	reserved = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 void
@@ -124,7 +137,8 @@ sandbox_registry_shutdown (void)
 	g_mutex_lock (&registry_lock);
 	g_hash_table_destroy (by_serial);
 	g_hash_table_destroy (by_name);
-	by_serial = by_name = NULL;
+	g_hash_table_destroy (reserved);
+	by_serial = by_name = reserved = NULL;
 	g_mutex_unlock (&registry_lock);
 }
 
@@ -231,6 +245,7 @@ sandbox_set_error (Sandbox *sb, const char *file, const NsError *err)
 
 static void refresh_jobs_from_records (Sandbox *sb, bool supervisor_alive);
 static int ensure_supervisor (Sandbox *sb, NsError *err);
+static int request (Sandbox *sb, char *const *fields, char ***reply, NsError *err);
 
 static int
 remove_entry (const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -238,21 +253,78 @@ remove_entry (const char *path, const struct stat *st, int type, struct FTW *ftw
 	return type == FTW_DP ? rmdir (path) : unlink (path);
 }
 
-static void
-remove_tree (const char *dir)
+void
+sandbox_remove_tree (const char *dir)
 {
 	nftw (dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A new sandbox with its own fresh supervisor, not yet registered. */
+static Sandbox *
+create_fresh (const char *name, uid_t uid, gid_t gid, NsError *err)
+{
+	g_autofree char *cfg_path = NULL;
+	Sandbox *sb = sandbox_new (name, ns_config_new (name, uid, gid));
+
+	sb->cfg->max_output = limits.job_output;
+	if (mkdir (sb->dir, 0700) < 0) {
+		ns_error (err, errno == EEXIST ? EEXIST : errno, "cannot create %s: %s", sb->dir, strerror (errno));
+		sandbox_unref (sb);
+		return NULL;
+	}
+	cfg_path = g_build_filename (sb->dir, "config", NULL);
+	if (ns_config_save (sb->cfg, cfg_path, err) < 0 || supclient_spawn (sb, false, &sb->conn, err) < 0) {
+		sandbox_remove_tree (sb->dir);
+		sandbox_unref (sb);
+		return NULL;
+	}
+	return sb;
+}
+
+/* Turn a spare (a supervisor whose init was prepared ahead of time with
+ * the default configuration of a root-owned sandbox) into sandbox NAME:
+ * its directory is renamed into place and the supervisor told. */
+static Sandbox *
+claim_spare (const char *name, gid_t gid)
+{
+	g_autofree char *dir = statedir_sandbox_path (name);
+	g_autofree char *cfg_path = g_build_filename (dir, "config", NULL);
+	char *req[] = { "adopt", dir, NULL };
+	NsSandboxConfig *cfg;
+	NsError err = { 0 };
+	Sandbox *sb = spares_take ();
+
+	if (!sb)
+		return NULL;
+	cfg = ns_config_new (name, 0, gid);
+	cfg->max_output = limits.job_output;
+	if (rename (sb->dir, dir) < 0 || ns_config_save (cfg, cfg_path, &err) < 0) {
+		ns_config_free (cfg);
+		sandbox_destroy (sb, &err);
+		sandbox_unref (sb);
+		return NULL;
+	}
+	g_free (sb->name);
+	sb->name = g_strdup (name);
+	g_free (sb->dir);
+	sb->dir = g_steal_pointer (&dir);
+	ns_config_free (sb->cfg);
+	sb->cfg = cfg;
+	if (request (sb, req, NULL, &err) < 0) {
+		sandbox_destroy (sb, &err);
+		sandbox_unref (sb);
+		return NULL;
+	}
+	return sb;
 }
 
 int
 sandbox_create (const char *name, uid_t uid, gid_t gid, Sandbox **out, NsError *err)
 {
-	g_autofree char *cfg_path = NULL;
-	Sandbox *sb;
-	int r;
+	Sandbox *sb = NULL;
 
 	g_mutex_lock (&registry_lock);
-	if (g_hash_table_lookup (by_name, name)) {
+	if (g_hash_table_lookup (by_name, name) || g_hash_table_contains (reserved, name)) {
 		g_mutex_unlock (&registry_lock);
 		return ns_error (err, EEXIST, "sandbox %s exists", name);
 	}
@@ -262,29 +334,25 @@ sandbox_create (const char *name, uid_t uid, gid_t gid, Sandbox **out, NsError *
 		return ns_error (err, EDQUOT, "uid %u already has %u sandboxes (--max-sandboxes-per-user)", uid,
 		                 limits.sandboxes_per_uid);
 	}
-	sb = sandbox_new (name, ns_config_new (name, uid, gid));
-	sb->cfg->max_output = limits.job_output;
-	if (mkdir (sb->dir, 0700) < 0) {
-		r = ns_error (err, errno == EEXIST ? EEXIST : errno, "cannot create %s: %s", sb->dir, strerror (errno));
-		g_mutex_unlock (&registry_lock);
-		sandbox_unref (sb);
-		return r;
-	}
-	/* Hold op_lock until the supervisor is up, so no request beats it. */
-	g_mutex_lock (&sb->op_lock);
-	register_locked (sb);
-	sandbox_ref (sb);
+	/* The name is ours while the supervisor comes up, without holding
+	 * the registry lock (every lookup takes it). */
+	g_hash_table_insert (reserved, g_strdup (name), GUINT_TO_POINTER (uid));
 	g_mutex_unlock (&registry_lock);
 
-	cfg_path = g_build_filename (sb->dir, "config", NULL);
-	if ((r = ns_config_save (sb->cfg, cfg_path, err)) < 0 || (r = supclient_spawn (sb, &sb->conn, err)) < 0) {
-		g_mutex_unlock (&sb->op_lock);
-		unregister (sb);
-		remove_tree (sb->dir);
-		sandbox_unref (sb);
-		return r;
+	if (uid == 0)
+		sb = claim_spare (name, gid);
+	if (!sb)
+		sb = create_fresh (name, uid, gid, err);
+
+	g_mutex_lock (&registry_lock);
+	g_hash_table_remove (reserved, name);
+	if (sb) {
+		register_locked (sb);
+		sandbox_ref (sb);
 	}
-	g_mutex_unlock (&sb->op_lock);
+	g_mutex_unlock (&registry_lock);
+	if (!sb)
+		return -err->code;
 	*out = sb;
 	return 0;
 }
@@ -328,7 +396,7 @@ sandbox_destroy (Sandbox *sb, NsError *err)
 	supclient_close (conn);
 	/* Readers blocked in `wait` get the jobs' last word before it goes. */
 	refresh_jobs_from_records (sb, false);
-	remove_tree (sb->dir);
+	sandbox_remove_tree (sb->dir);
 	unregister (sb);
 	g_mutex_unlock (&sb->op_lock);
 	return 0;
@@ -342,7 +410,7 @@ ensure_supervisor (Sandbox *sb, NsError *err)
 
 	if (sb->conn)
 		return 0;
-	if ((r = supclient_spawn (sb, &conn, err)) < 0)
+	if ((r = supclient_spawn (sb, false, &conn, err)) < 0)
 		return r;
 	g_mutex_lock (&sb->lock);
 	sb->conn = conn;

@@ -370,13 +370,13 @@ supervisor_environment (void)
 }
 
 int
-supclient_spawn (Sandbox *sb, SupConn **out, NsError *err)
+supclient_spawn (Sandbox *sb, bool prepare, SupConn **out, NsError *err)
 {
 	int sv[2];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
-	char *argv[] = { supervisor_path, "--dir", sb->dir, "--fd", "3", NULL };
+	char *argv[] = { supervisor_path, "--dir", sb->dir, "--fd", "3", prepare ? "--prepare" : NULL, NULL };
 	char version[16], **envp;
 	pid_t pid;
 	int r;

@@ -9,8 +9,10 @@
 void supclient_init (void);
 void supclient_shutdown (void);
 
-/* Spawn the supervisor for SB (state dir sb->dir) and connect to it. */
-int supclient_spawn (Sandbox *sb, SupConn **out, NsError *err);
+/* Spawn the supervisor for SB (state dir sb->dir) and connect to it.
+ * PREPARE: it creates an init ahead of time (a spare). */
+int supclient_spawn (Sandbox *sb, bool prepare, SupConn **out, NsError *err);
+
 /* Connect to an already running supervisor through its socket.  Fills
  * HELLO with the `ok` reply's fields (version, state, pid, reason). */
 int supclient_connect (Sandbox *sb, SupConn **out, char ***hello, NsError *err);

@@ -19,8 +19,10 @@ assert_split_len (const char *text, gssize len, const char *const *want)
 	NsError err;
 
 	{
-		/* TAP output must stay valid UTF-8 whatever the input bytes. */
-		g_autofree char *shown = g_strescape (text, NULL);
+		/* TAP output must stay valid UTF-8 whatever the input bytes, and
+		 * a length-bounded line need not be NUL-terminated. */
+		g_autofree char *bounded = len < 0 ? g_strdup (text) : g_strndup (text, (gsize) len);
+		g_autofree char *shown = g_strescape (bounded, NULL);
 		g_test_message ("line: '%s'", shown);
 	}
 	ns_error_poison (&err);
@@ -41,8 +43,10 @@ assert_fails_len (const char *text, gssize len, const char *want)
 	int r;
 
 	{
-		/* TAP output must stay valid UTF-8 whatever the input bytes. */
-		g_autofree char *shown = g_strescape (text, NULL);
+		/* TAP output must stay valid UTF-8 whatever the input bytes, and
+		 * a length-bounded line need not be NUL-terminated. */
+		g_autofree char *bounded = len < 0 ? g_strdup (text) : g_strndup (text, (gsize) len);
+		g_autofree char *shown = g_strescape (bounded, NULL);
 		g_test_message ("line: '%s'", shown);
 	}
 	ns_error_poison (&err);
