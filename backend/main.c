@@ -133,12 +133,20 @@ reap_children (void)
 		g_autofree char *status = NULL;
 		unsigned id;
 
-		if (pid == sup.init_pid) {
+		if (pid == sup.init_pid && sup.prepared) {
+			/* A prepared init that died is simply not there any more. */
+			close (sup.init_pidfd);
+			sup.init_pidfd = -1;
+			sup.init_pid = 0;
+			sup.prepared = false;
+		} else if (pid == sup.init_pid) {
 			g_autofree char *why = NULL;
-			if (sup.stopping)
+			if (sup.stopping) {
 				why = g_strdup ("stopped on request");
-			else
-				why = g_strdup_printf ("the sandbox init ended (%s)", ns_wait_status_format (wstatus));
+			} else {
+				g_autofree char *how = ns_wait_status_format (wstatus);
+				why = g_strdup_printf ("the sandbox init ended (%s)", how);
+			}
 			sandbox_ended (why);
 		} else if (sup_job_reaped (&sup, pid, wstatus, &id, &status)) {
 			char idtext[16];
@@ -197,10 +205,9 @@ ensure_running (NsError *err)
 static void
 destroy_everything (void)
 {
-	if (sup.state == SUP_RUNNING) {
-		sup_signal_jobs (&sup, SIGKILL);
+	sup_signal_jobs (&sup, SIGKILL);
+	if (sup.init_pid > 0)
 		kill (sup.init_pid, SIGKILL);
-	}
 	/* Wait for every child, jobs included, so nothing outlives rmdir. */
 	for (;;) {
 		int wstatus;
@@ -242,7 +249,7 @@ handle_request (int client, char **msg)
 			return;
 		}
 		g_autofree char *pinned = pinned_text ();
-		snprintf (pid, sizeof pid, "%d", sup.init_pid);
+		snprintf (pid, sizeof pid, "%d", sup.state == SUP_RUNNING ? sup.init_pid : 0);
 		snprintf (version, sizeof version, "%d", NSFS_PROTO_VERSION);
 		ns_proto_sendv (client, "ok", version, state_name (sup.state), pid,
 		                sup.stop_reason ? sup.stop_reason : "", pinned, NULL);
@@ -319,6 +326,12 @@ handle_request (int client, char **msg)
 		sup_unpin (&sup);
 		sup.pin_requested = false;
 		ns_proto_sendv (client, "ok", "", NULL);
+	} else if (strcmp (verb, "adopt") == 0 && n == 2 && g_path_is_absolute (msg[1])) {
+		/* A spare became a sandbox: nsfsd renamed our directory (dirfd
+		 * and socket moved with it); only its name changed. */
+		g_free (sup.dir);
+		sup.dir = g_strdup (msg[1]);
+		ns_proto_sendv (client, "ok", NULL);
 	} else if (strcmp (verb, "destroy") == 0) {
 		destroy_everything ();
 		ns_proto_sendv (client, "ok", NULL);
@@ -477,11 +490,13 @@ main (int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'D' },
 		{ "fd", required_argument, NULL, 'F' },
+		{ "prepare", no_argument, NULL, 'P' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	const char *dir = NULL;
 	int first_client = -1, c;
+	bool prepare = false;
 	sigset_t mask;
 	g_autofree char *pidtext = NULL;
 
@@ -489,6 +504,7 @@ main (int argc, char **argv)
 		switch (c) {
 		case 'D': dir = optarg; break;
 		case 'F': first_client = atoi (optarg); break;
+		case 'P': prepare = true; break;
 		case 'V': printf ("nsfs-supervisor %s (protocol %d)\n", NSFS_VERSION, NSFS_PROTO_VERSION); return 0;
 		default: return 2;
 		}
@@ -542,6 +558,11 @@ main (int argc, char **argv)
 	pidtext = g_strdup_printf ("%d\n", getpid ());
 	ns_write_atomic (sup.dirfd, "supervisor.pid", pidtext, false);
 	write_state_record ();
+	if (prepare) {
+		NsError err = { 0 };
+		if (sup_prepare (&sup, &err) < 0)
+			g_warning ("cannot prepare an init: %s", err.msg);
+	}
 
 	serve ();
 

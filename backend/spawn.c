@@ -242,19 +242,17 @@ check_config_startable (const NsSandboxConfig *cfg, NsError *err)
 	return 0;
 }
 
-int
-sup_start (Supervisor *s, NsError *err)
+/* Create the init for CFG (which this takes) and make it the
+ * supervisor's; the caller decides what state that means. */
+static int
+start_init (Supervisor *s, NsSandboxConfig *cfg, NsError *err)
 {
-	g_autofree char *cfg_path = g_build_filename (s->dir, "config", NULL);
-	NsSandboxConfig *cfg = NULL;
 	int go[2] = { -1, -1 }, rep[2] = { -1, -1 };
 	int pidfd = -1, r;
 	InitReport report;
 	ssize_t n;
 	pid_t pid;
 
-	if ((r = ns_config_load (cfg_path, &cfg, err)) < 0)
-		return r;
 	if ((r = check_config_startable (cfg, err)) < 0)
 		goto fail;
 	if (pipe2 (go, O_CLOEXEC) < 0 || pipe2 (rep, O_CLOEXEC) < 0) {
@@ -301,8 +299,6 @@ sup_start (Supervisor *s, NsError *err)
 	s->cfg = cfg;
 	s->init_pid = pid;
 	s->init_pidfd = pidfd;
-	s->state = SUP_RUNNING;
-	g_clear_pointer (&s->stop_reason, g_free);
 	return 0;
 
 kill_init:
@@ -316,6 +312,81 @@ fail:
 	}
 	ns_config_free (cfg);
 	return r;
+}
+
+void
+sup_discard_prepared (Supervisor *s)
+{
+	if (!s->prepared)
+		return;
+	kill (s->init_pid, SIGKILL);
+	while (waitpid (s->init_pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	close (s->init_pidfd);
+	s->init_pidfd = -1;
+	s->init_pid = 0;
+	s->prepared = false;
+}
+
+int
+sup_prepare (Supervisor *s, NsError *err)
+{
+	g_autofree char *cfg_path = g_build_filename (s->dir, "config", NULL);
+	NsSandboxConfig *cfg = NULL;
+	int r;
+
+	if (s->state == SUP_RUNNING || s->prepared)
+		return 0;
+	if ((r = ns_config_load (cfg_path, &cfg, err)) < 0)
+		return r;
+	if ((r = start_init (s, cfg, err)) < 0)
+		return r;
+	s->prepared = true;
+	return 0;
+}
+
+/* Whether an init prepared for A serves a sandbox configured as B: the
+ * same owner, namespaces, maps and root.  The hostname is applied live;
+ * caps and limits apply per job. */
+static bool
+same_namespaces (const NsSandboxConfig *a, const NsSandboxConfig *b)
+{
+	NsIdMap sa, sb;
+	g_autofree char *ua = ns_idmap_format (ns_config_uid_map (a, &sa));
+	g_autofree char *ub = ns_idmap_format (ns_config_uid_map (b, &sb));
+	g_autofree char *ga = ns_idmap_format (ns_config_gid_map (a, &sa));
+	g_autofree char *gb = ns_idmap_format (ns_config_gid_map (b, &sb));
+
+	return a->owner_uid == b->owner_uid && a->owner_gid == b->owner_gid && a->ns == b->ns &&
+	       strcmp (a->rootfs, b->rootfs) == 0 && strcmp (ua, ub) == 0 && strcmp (ga, gb) == 0;
+}
+
+int
+sup_start (Supervisor *s, NsError *err)
+{
+	g_autofree char *cfg_path = g_build_filename (s->dir, "config", NULL);
+	NsSandboxConfig *cfg = NULL;
+	int r;
+
+	if ((r = ns_config_load (cfg_path, &cfg, err)) < 0)
+		return r;
+	if (s->prepared && same_namespaces (s->cfg, cfg)) {
+		g_autofree char *want = ns_config_hostname (cfg);
+		g_autofree char *have = ns_config_hostname (s->cfg);
+		ns_config_free (s->cfg);
+		s->cfg = cfg;
+		s->prepared = false;
+		s->state = SUP_RUNNING;
+		if (strcmp (want, have) != 0 && (r = sup_set_hostname (s, want, err)) < 0)
+			return r;
+	} else {
+		sup_discard_prepared (s);
+		if ((r = start_init (s, cfg, err)) < 0)
+			return r;
+		s->state = SUP_RUNNING;
+	}
+	g_clear_pointer (&s->stop_reason, g_free);
+	return 0;
 }
 
 int

@@ -112,17 +112,26 @@ spares_take (void)
 	Sandbox *sb;
 
 	for (;;) {
-		bool alive;
+		bool alive, ready;
 		g_mutex_lock (&pool_lock);
 		sb = g_queue_pop_head (&pool);
+		if (sb) {
+			g_mutex_lock (&sb->lock);
+			alive = sb->conn != NULL;
+			ready = alive && supclient_ready (sb->conn);
+			g_mutex_unlock (&sb->lock);
+			/* One still starting keeps its place: its directory must
+			 * not move before its supervisor has opened it. */
+			if (alive && !ready) {
+				g_queue_push_head (&pool, sb);
+				sb = NULL;
+			}
+		} else {
+			alive = false;
+		}
 		schedule_refill_locked ();
 		g_mutex_unlock (&pool_lock);
-		if (!sb)
-			return NULL;
-		g_mutex_lock (&sb->lock);
-		alive = sb->conn != NULL;
-		g_mutex_unlock (&sb->lock);
-		if (alive)
+		if (!sb || alive)
 			return sb;
 		/* Its supervisor died while it waited: drop it. */
 		sandbox_remove_tree (sb->dir);

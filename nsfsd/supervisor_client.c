@@ -174,6 +174,17 @@ watch_exit (pid_t pid, bool our_child)
 	g_source_unref (src);
 }
 
+bool
+supclient_ready (SupConn *c)
+{
+	bool ready;
+
+	g_mutex_lock (&c->lock);
+	ready = !c->hello_pending && !c->dead;
+	g_mutex_unlock (&c->lock);
+	return ready;
+}
+
 int
 supclient_wait_exit (SupConn *c, int timeout_ms)
 {
@@ -281,7 +292,9 @@ on_readable (gint fd, GIOCondition cond, gpointer data)
 	}
 	if (c->hello_pending && (strcmp (msg[0], "ok") == 0 || strcmp (msg[0], "err") == 0)) {
 		bool ok = strcmp (msg[0], "ok") == 0 && msg[1] && atoi (msg[1]) == NSFS_PROTO_VERSION;
+		g_mutex_lock (&c->lock);
 		c->hello_pending = false;
+		g_mutex_unlock (&c->lock);
 		if (!ok) {
 			g_warning ("sandbox %s: its supervisor refused our protocol %d: %s", c->sb->name, NSFS_PROTO_VERSION,
 			           msg[1] && msg[2] ? msg[2] : msg[1] ? msg[1] : "");

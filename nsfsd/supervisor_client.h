@@ -26,6 +26,9 @@ int supclient_request (SupConn *c, char *const *fields, char ***reply, NsError *
  * child, been reaped): 0, or -ETIMEDOUT. */
 int supclient_wait_exit (SupConn *c, int timeout_ms);
 
+/* The supervisor answered hello and is still connected. */
+bool supclient_ready (SupConn *c);
+
 SupConn *supclient_ref (SupConn *c);
 void supclient_unref (SupConn *c);
 

@@ -19,7 +19,8 @@ import os
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set
 
-MOUNT_TYPES = ("fuse", "proc", "tmpfs")
+# nsfs: a namespace file bind-mounted somewhere (a pinned namespace).
+MOUNT_TYPES = ("fuse", "proc", "tmpfs", "nsfs")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +29,8 @@ class Snapshot:
     sandbox_procs: int
     # Zombies among nsfsd, the supervisors and all their descendants.
     zombies: int
-    # fuse*, proc and tmpfs mounts (in our mount namespace) under the paths.
+    # fuse*, proc, tmpfs and nsfs (pinned namespace) mounts, in our mount
+    # namespace, under the paths.
     mounts: int
     # Files, directories and links under the state dir.
     state_files: int
@@ -108,7 +110,11 @@ def supervisor_pids(state_dir, table: Optional[Dict[int, tuple]] = None) -> Set[
         table = _proc_table()
     pids = set()
     needle = state_dir + "/"
-    for pidfile in Path(state_dir).rglob("supervisor.pid"):
+    # Spares (state/spares/*) are the daemon's standing stock, not
+    # sandboxes: a spare counts once it was claimed (its directory, pid
+    # file included, moved under sandboxes/), whatever its argv says.
+    spares = state_dir + "/spares/"
+    for pidfile in Path(state_dir).glob("sandboxes/*/supervisor.pid"):
         text = _read(str(pidfile))
         if text and text.strip().isdigit():
             pid = int(text.strip())
@@ -117,7 +123,8 @@ def supervisor_pids(state_dir, table: Optional[Dict[int, tuple]] = None) -> Set[
             if pid in table and (needle in _cmdline(pid) or _exe_name(pid).startswith("nsfs-supervisor")):
                 pids.add(pid)
     for pid in table:
-        if needle in _cmdline(pid):
+        cmdline = _cmdline(pid)
+        if needle in cmdline and spares not in cmdline:
             pids.add(pid)
     return pids
 
@@ -185,9 +192,38 @@ def count_mounts(paths: Iterable, types=MOUNT_TYPES) -> int:
                if _under(mp, roots) and fstype.split(".")[0] in types)
 
 
+def mounts_under(root) -> List[tuple]:
+    """(mount point, fstype) of every mount strictly below ROOT."""
+    root = os.path.realpath(str(root))
+    return [(mp, fstype) for mp, fstype in mounts() if mp.startswith(root.rstrip("/") + "/")]
+
+
+def fuse_mount_count(mnt) -> int:
+    """How many FUSE mounts sit on MNT (more than one: stacked mounts)."""
+    mnt = os.path.realpath(str(mnt))
+    return sum(1 for mp, fstype in mounts() if mp == mnt and fstype.startswith("fuse"))
+
+
+def start_time(pid: int) -> Optional[int]:
+    """PID's start time (clock ticks after boot, /proc/PID/stat field 22),
+    or None if it is gone or a zombie: with the pid, it names one process."""
+    stat = _read(f"/proc/{pid}/stat")
+    if not stat:
+        return None
+    rest = stat[stat.rfind(")") + 2:].split()
+    if rest[0] == "Z":
+        return None
+    return int(rest[19])
+
+
 def count_files(root) -> int:
+    """Files and directories under ROOT, leaving out spares/: the daemon
+    keeps a standing stock of spare sandboxes there, refilled in the
+    background, which belongs to no sandbox."""
     n = 0
-    for _, dirs, files in os.walk(str(root)):
+    for top, dirs, files in os.walk(str(root)):
+        if top == str(root) and "spares" in dirs:
+            dirs.remove("spares")
         n += len(dirs) + len(files)
     return n
 
