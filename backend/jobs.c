@@ -68,9 +68,17 @@ job_child (Supervisor *s, char *const *argv, int null_fd, int out_fd, int err_fd
 	prctl (PR_SET_PDEATHSIG, SIGKILL);
 	if (dup2 (null_fd, 0) < 0 || dup2 (out_fd, 1) < 0 || dup2 (err_fd, 2) < 0)
 		job_fail (report_fd, errno, "exec: redirect output: %s", strerror (errno));
-	/* The supervisor's groups must not follow the job in. */
-	if (getuid () == 0 && setgroups (0, NULL) < 0)
+	/* A job has the owner's supplementary groups, no more and no fewer:
+	 * a group can restrict as well as grant (a file mode 0604 root:G
+	 * keeps G's members out), and in a user namespace with setgroups
+	 * denied the job cannot change them afterwards.  Root's jobs have
+	 * none of the supervisor's. */
+	if (cfg->owner_uid != 0) {
+		if (sup_owner_groups (cfg, &err) < 0)
+			job_fail (report_fd, err.code, "exec: %s", err.msg);
+	} else if (setgroups (0, NULL) < 0) {
 		job_fail (report_fd, errno, "exec: setgroups: %s", strerror (errno));
+	}
 	if (join && setns (s->init_pidfd, (int) join) < 0)
 		job_fail (report_fd, errno, "exec: join the sandbox's namespaces: %s", strerror (errno));
 	if (chdir ("/") < 0)

@@ -24,6 +24,7 @@
 #include "atomic_file.h"
 #include "caps.h"
 #include "cleanup.h"
+#include "cmdline.h"
 #include "config.h"
 #include "names.h"
 #include "nstypes.h"
@@ -261,7 +262,8 @@ handle_request (int client, char **msg)
 		}
 		snprintf (pid, sizeof pid, "%d", sup.init_pid);
 		ns_proto_sendv (client, "ok", pid, NULL);
-	} else if (strcmp (verb, "exec") == 0 && n >= 4) {
+	} else if (strcmp (verb, "exec") == 0 && n == 3) {
+		g_auto (GStrv) argv = NULL;
 		char *end;
 		unsigned long id = strtoul (msg[1], &end, 10);
 		char pidtext[16];
@@ -272,7 +274,10 @@ handle_request (int client, char **msg)
 			reply_err (client, &err);
 			return;
 		}
-		if (ensure_running (&err) < 0 || sup_exec_job (&sup, (unsigned) id, msg[2], msg + 3, &pid, &err) < 0) {
+		/* The line travels once and is split here, by the same parser
+		 * nsfsd checked it with. */
+		if (ns_cmdline_parse (msg[2], strlen (msg[2]), &argv, &err) < 0 || ensure_running (&err) < 0 ||
+		    sup_exec_job (&sup, (unsigned) id, msg[2], argv, &pid, &err) < 0) {
 			reply_err (client, &err);
 			return;
 		}

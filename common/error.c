@@ -4,12 +4,49 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <glib.h>
+
+/* Messages quote what users wrote and end up on terminals (`cat
+ * error`): keep them one line of plain text.  Line breaks become spaces;
+ * other control characters and bytes that are not UTF-8 become \xNN. */
 static void
-flatten_to_one_line (char *s)
+flatten_to_one_line (char *msg)
 {
-	for (; *s; s++)
-		if (*s == '\n' || *s == '\r')
-			*s = ' ';
+	char out[NS_ERROR_MSG_MAX];
+	const char *p = msg;
+	size_t n = 0;
+
+	while (*p && n < sizeof out - 1) {
+		unsigned char c = (unsigned char) *p;
+		if (c == '\n' || c == '\r') {
+			out[n++] = ' ';
+			p++;
+		} else if (c < 0x20 || c == 0x7f) {
+			if (n + 4 >= sizeof out)
+				break;
+			n += (size_t) snprintf (out + n, sizeof out - n, "\\x%02x", c);
+			p++;
+		} else if (c < 0x80) {
+			out[n++] = *p++;
+		} else {
+			gunichar u = g_utf8_get_char_validated (p, -1);
+			if (u == (gunichar) -1 || u == (gunichar) -2 || g_unichar_iscntrl (u)) {
+				if (n + 4 >= sizeof out)
+					break;
+				n += (size_t) snprintf (out + n, sizeof out - n, "\\x%02x", c);
+				p++;
+			} else {
+				size_t len = (size_t) (g_utf8_next_char (p) - p);
+				if (n + len >= sizeof out)
+					break;
+				memcpy (out + n, p, len);
+				n += len;
+				p += len;
+			}
+		}
+	}
+	out[n] = '\0';
+	memcpy (msg, out, n + 1);
 }
 
 int

@@ -107,6 +107,14 @@ ns_idmap_parse (const char *text, size_t len, const char *what, NsIdMap *map, Ns
 			break;
 		p = nl + 1;
 	}
+	{
+		/* The kernel takes a map in one write of less than a page. */
+		g_autofree char *text_form = ns_idmap_format (tmp);
+		size_t bytes = strlen (text_form);
+		if (bytes >= NS_IDMAP_MAX_BYTES)
+			return ns_error (err, EINVAL, "%s: the map is %zu bytes written out; the kernel takes at most %d", what,
+			                 bytes, NS_IDMAP_MAX_BYTES - 1);
+	}
 	memcpy (map, tmp, sizeof *map);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include "error.h"
 
 #define NS_IDMAP_MAX_LINES 340
+#define NS_IDMAP_MAX_BYTES 4096   /* the kernel's limit for one map write */
 
 typedef struct {
 	uint32_t inside;
@@ -22,8 +23,8 @@ typedef struct {
 
 /* Parse TEXT (LEN bytes, one optional trailing newline) into MAP.  WHAT
  * ("uid_map") prefixes messages.  Malformed lines, zero counts, ranges
- * past 4294967295, overlapping ranges: EINVAL; more than 340 lines:
- * EINVAL (as the kernel does).  MAP is written only on success. */
+ * past 4294967295, overlapping ranges: EINVAL; more than 340 lines or
+ * 4096 bytes when written out: EINVAL (as the kernel does).  MAP is written only on success. */
 int ns_idmap_parse (const char *text, size_t len, const char *what, NsIdMap *map, NsError *err);
 
 /* The text form, one "inside outside count\n" per extent; caller frees. */

@@ -11,7 +11,8 @@
 /* Bumped whenever a verb or field changes meaning; both sides say it in
  * `hello` and refuse a peer of another version. */
 #define NSFS_PROTO_VERSION 1
-#define NSFS_PROTO_MAX 65536
+/* Room for the largest write (64 KiB) and its verb and fields. */
+#define NSFS_PROTO_MAX (128 * 1024)
 
 /* Encode NULL-terminated FIELDS into BUF; the length, or -E2BIG. */
 ssize_t ns_proto_encode (char *const *fields, char *buf, size_t size);

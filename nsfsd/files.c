@@ -301,7 +301,7 @@ store_exec (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *e
 		return r;
 	line = g_strndup (buf, len);
 	g_strstrip (line);
-	if ((r = sandbox_exec (sb, line, argv, &id, err)) < 0)
+	if ((r = sandbox_exec (sb, line, &id, err)) < 0)
 		return r;
 	g_mutex_lock (&fh->lock);
 	fh->started_job = id;

@@ -557,7 +557,7 @@ sandbox_commit_config (Sandbox *sb, NsSandboxConfig *cfg, NsError *err)
 }
 
 int
-sandbox_exec (Sandbox *sb, const char *cmdline, char **argv, unsigned *out_id, NsError *err)
+sandbox_exec (Sandbox *sb, const char *cmdline, unsigned *out_id, NsError *err)
 {
 	g_autoptr (GPtrArray) req = g_ptr_array_new_with_free_func (g_free);
 	g_auto (GStrv) reply = NULL;
@@ -584,8 +584,6 @@ sandbox_exec (Sandbox *sb, const char *cmdline, char **argv, unsigned *out_id, N
 	g_ptr_array_add (req, g_strdup ("exec"));
 	g_ptr_array_add (req, g_strdup_printf ("%u", id));
 	g_ptr_array_add (req, g_strdup (cmdline));
-	for (char **a = argv; *a; a++)
-		g_ptr_array_add (req, g_strdup (*a));
 	g_ptr_array_add (req, NULL);
 	r = request (sb, (char *const *) req->pdata, &reply, err);
 

@@ -101,7 +101,8 @@ int sandbox_pin (Sandbox *sb, bool pin, NsError *err);
 int sandbox_check_rootfs (Sandbox *sb, const char *path, NsError *err);
 /* Tell a live supervisor the capabilities later jobs keep. */
 int sandbox_set_caps (Sandbox *sb, const char *caps, NsError *err);
-int sandbox_exec (Sandbox *sb, const char *cmdline, char **argv, unsigned *id, NsError *err);
+/* Start a job running CMDLINE (already checked with ns_cmdline_parse). */
+int sandbox_exec (Sandbox *sb, const char *cmdline, unsigned *id, NsError *err);
 /* Save CFG (a changed copy of sb->cfg) and make it current; takes CFG
  * either way.  Caller holds op_lock. */
 int sandbox_commit_config (Sandbox *sb, NsSandboxConfig *cfg, NsError *err);

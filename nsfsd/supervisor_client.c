@@ -484,6 +484,8 @@ supclient_request (SupConn *c, char *const *fields, char ***reply, NsError *err)
 
 	if ((r = ns_proto_send (c->fd, fields)) < 0) {
 		g_mutex_unlock (&c->request_lock);
+		if (r == -E2BIG)
+			return ns_error (err, E2BIG, "the request is larger than the supervisor protocol allows");
 		return ns_error (err, EIO, "cannot reach the supervisor: %s", strerror (-r));
 	}
 	deadline = g_get_monotonic_time () + REQUEST_TIMEOUT_SECONDS * G_TIME_SPAN_SECOND;

@@ -115,6 +115,22 @@ test_prefix_one_line (void)
 	}
 }
 
+/* What users wrote is quoted in messages that reach terminals: control
+ * characters and bytes that are not UTF-8 come out as \xNN. */
+static void
+test_plain_text (void)
+{
+	NsError e;
+
+	ns_error (&e, EINVAL, "bad '%s'", "\x1b]0;pwned\x07\x1b[2J");
+	g_assert_cmpstr (e.msg, ==, "bad '\\x1b]0;pwned\\x07\\x1b[2J'");
+	ns_error (&e, EINVAL, "bad '%s'", "caf\xc3\xa9 \xff\xfe");
+	g_assert_cmpstr (e.msg, ==, "bad 'caf\xc3\xa9 \\xff\\xfe'");
+	ns_error (&e, EINVAL, "%s", "tab\there\x7f");
+	g_assert_cmpstr (e.msg, ==, "tab\\x09here\\x7f");
+	g_assert_true (g_utf8_validate (e.msg, -1, NULL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -128,5 +144,6 @@ main (int argc, char **argv)
 	g_test_add_func ("/error/clear", test_clear);
 	/* Last: fails until ns_error_prefix keeps the message on one line. */
 	g_test_add_func ("/error/prefix-one-line", test_prefix_one_line);
+	g_test_add_func ("/error/plain-text", test_plain_text);
 	return g_test_run ();
 }

@@ -126,7 +126,7 @@ lines (size_t n, bool trailing_newline)
 {
 	GString *s = g_string_new (NULL);
 	for (size_t i = 0; i < n; i++)
-		g_string_append_printf (s, "%zu %zu 1%s", i, 100000 + i, i + 1 < n || trailing_newline ? "\n" : "");
+		g_string_append_printf (s, "%zu %zu 1%s", i, 1000 + i, i + 1 < n || trailing_newline ? "\n" : "");
 	return s;
 }
 
@@ -141,7 +141,7 @@ test_line_limit (void)
 
 	g_assert_cmpint (ns_idmap_parse (s340->str, s340->len, "uid_map", m, NULL), ==, 0);
 	g_assert_cmpuint (m->n, ==, 340);
-	assert_extent (m, 339, 339, 100339, 1);
+	assert_extent (m, 339, 339, 1339, 1);
 
 	memset (m, 0xa5, sizeof *m);
 	g_assert_cmpint (ns_idmap_parse (s340n->str, s340n->len, "uid_map", m, NULL), ==, 0);
@@ -149,6 +149,15 @@ test_line_limit (void)
 
 	assert_invalid (s341->str, (gssize) s341->len, "more than 340 lines");
 	assert_invalid (s341n->str, (gssize) s341n->len, "more than 340 lines");
+
+	/* 340 lines may still be more than the kernel takes in one write. */
+	{
+		g_autoptr (GString) wide = g_string_new (NULL);
+		for (size_t i = 0; i < 340; i++)
+			g_string_append_printf (wide, "%zu %zu 1\n", i, 300000 + i);
+		g_assert_cmpuint (wide->len, >=, NS_IDMAP_MAX_BYTES);
+		assert_invalid (wide->str, (gssize) wide->len, "the kernel takes at most 4095");
+	}
 }
 
 static void

@@ -187,7 +187,7 @@ test_roundtrip_full (Fixture *f, gconstpointer data)
 	g_autoptr (GString) big = g_string_new (NULL);
 
 	for (int i = 0; i < NS_IDMAP_MAX_LINES; i++)
-		g_string_append_printf (big, "%d %d 1\n", i, 200000 + i);
+		g_string_append_printf (big, "%d %d 1\n", i, 2000 + i);
 	c->ns = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS;
 	parse_map (big->str, &c->uid_map);
 	c->uid_map_set = true;
