@@ -79,6 +79,10 @@ job_child (Supervisor *s, char *const *argv, int null_fd, int out_fd, int err_fd
 	} else if (setgroups (0, NULL) < 0) {
 		job_fail (report_fd, errno, "exec: setgroups: %s", strerror (errno));
 	}
+	/* Without a mount namespace of its own the sandbox shares the host's
+	 * (the supervisor's is a private copy). */
+	if (!(join & CLONE_NEWNS) && s->host_mntns_fd >= 0 && setns (s->host_mntns_fd, CLONE_NEWNS) < 0)
+		job_fail (report_fd, errno, "exec: enter the host's mount namespace: %s", strerror (errno));
 	if (join && setns (s->init_pidfd, (int) join) < 0)
 		job_fail (report_fd, errno, "exec: join the sandbox's namespaces: %s", strerror (errno));
 	if (chdir ("/") < 0)
@@ -249,4 +253,32 @@ sup_signal_jobs (Supervisor *s, int signo)
 		if (kill (-pid, signo) < 0)
 			kill (pid, signo);
 	}
+}
+
+/* A supervisor that starts for a directory with jobs in it follows one
+ * that died: those jobs died with it (PR_SET_PDEATHSIG), so any without
+ * an exit record gets the one its own reaper could not write. */
+void
+sup_record_orphaned_jobs (Supervisor *s)
+{
+	_cleanup_close_ int jobs = openat (s->dirfd, "jobs", O_DIRECTORY | O_CLOEXEC);
+	GDir *d;
+	const char *entry;
+	g_autofree char *path = NULL;
+
+	if (jobs < 0)
+		return;
+	path = g_strdup_printf ("/proc/self/fd/%d", jobs);
+	d = g_dir_open (path, 0, NULL);
+	if (!d)
+		return;
+	while ((entry = g_dir_read_name (d))) {
+		_cleanup_close_ int jobdir = openat (jobs, entry, O_DIRECTORY | O_CLOEXEC);
+		if (jobdir < 0 || faccessat (jobdir, "status", F_OK, 0) == 0)
+			continue;
+		/* A directory without a pid record is an exec that never ran. */
+		if (faccessat (jobdir, "pid", F_OK, 0) == 0)
+			write_record (jobdir, "status", "signaled 9\n");
+	}
+	g_dir_close (d);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -545,6 +546,19 @@ main (int argc, char **argv)
 		return 1;
 	}
 	sup.self_pidns_fd = open ("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	/* A mount namespace of our own, a slave of the host's (mounts made
+	 * there later still reach us and our sandboxes), so nsfs mounts can
+	 * be detached from what sandboxes copy (see sup_detach_nsfs_mounts). */
+	sup.host_mntns_fd = open ("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	sup.self_mntns_fd = -1;
+	if (geteuid () == 0 && sup.host_mntns_fd >= 0) {
+		if (unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
+			fprintf (stderr, "nsfs-supervisor: a mount namespace of its own: %s\n", strerror (errno));
+			return 1;
+		}
+		sup.self_mntns_fd = open ("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+		sup_detach_nsfs_mounts ();
+	}
 	sup.timerfd = timerfd_create (CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	sigemptyset (&mask);
 	sigaddset (&mask, SIGCHLD);
@@ -559,7 +573,8 @@ main (int argc, char **argv)
 		fprintf (stderr, "nsfs-supervisor: setup failed: %s\n", strerror (errno));
 		return 1;
 	}
-	mkdirat (sup.dirfd, "jobs", 0700);
+	if (mkdirat (sup.dirfd, "jobs", 0700) < 0 && errno == EEXIST)
+		sup_record_orphaned_jobs (&sup);
 	pidtext = g_strdup_printf ("%d\n", getpid ());
 	ns_write_atomic (sup.dirfd, "supervisor.pid", pidtext, false);
 	write_state_record ();
@@ -578,6 +593,10 @@ main (int argc, char **argv)
 	close (signal_fd);
 	close (sup.timerfd);
 	close (sup.self_pidns_fd);
+	if (sup.host_mntns_fd >= 0)
+		close (sup.host_mntns_fd);
+	if (sup.self_mntns_fd >= 0)
+		close (sup.self_mntns_fd);
 	close (sup.dirfd);
 	g_hash_table_destroy (sup.jobs);
 	ns_config_free (sup.cfg);

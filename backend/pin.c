@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -20,11 +21,33 @@ pin_path (Supervisor *s, const char *type)
 	return g_build_filename (s->dir, "pinned", type, NULL);
 }
 
+/* Pins are bind mounts in the host's mount namespace, where nsfsd and
+ * nsenter see them; the supervisor's own namespace only receives them. */
+int
+sup_enter_host_mounts (Supervisor *s, NsError *err)
+{
+	if (s->host_mntns_fd >= 0 && setns (s->host_mntns_fd, CLONE_NEWNS) < 0)
+		return ns_error (err, errno, "enter the host's mount namespace: %s", strerror (errno));
+	return 0;
+}
+
+void
+sup_leave_host_mounts (Supervisor *s)
+{
+	if (s->self_mntns_fd >= 0 && setns (s->self_mntns_fd, CLONE_NEWNS) < 0)
+		g_error ("cannot return to the supervisor's mount namespace: %s", strerror (errno));
+}
+
 void
 sup_unpin (Supervisor *s)
 {
 	g_autofree char *dir = g_build_filename (s->dir, "pinned", NULL);
+	NsError err;
 
+	if (sup_enter_host_mounts (s, &err) < 0) {
+		g_warning ("unpin: %s", err.msg);
+		return;
+	}
 	for (size_t i = 0; i < NS_TYPE_COUNT; i++) {
 		g_autofree char *path = pin_path (s, ns_types[i].name);
 		if (umount2 (path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
@@ -33,6 +56,7 @@ sup_unpin (Supervisor *s)
 	}
 	rmdir (dir);
 	s->pinned = 0;
+	sup_leave_host_mounts (s);
 }
 
 int
@@ -43,8 +67,12 @@ sup_pin (Supervisor *s, NsError *err)
 
 	if (s->state != SUP_RUNNING)
 		return ns_error (err, EBUSY, "pin: the sandbox is not running (start it first)");
-	if (mkdir (dir, 0700) < 0 && errno != EEXIST)
+	if (sup_enter_host_mounts (s, err) < 0)
+		return -err->code;
+	if (mkdir (dir, 0700) < 0 && errno != EEXIST) {
+		sup_leave_host_mounts (s);
 		return ns_error (err, errno, "pin: mkdir %s: %s", dir, strerror (errno));
+	}
 	for (size_t i = 0; i < NS_TYPE_COUNT; i++) {
 		const NsType *t = &ns_types[i];
 		g_autofree char *path = NULL, *source = NULL;
@@ -58,6 +86,7 @@ sup_pin (Supervisor *s, NsError *err)
 		fd = open (path, O_CREAT | O_RDONLY | O_CLOEXEC, 0400);
 		if (fd < 0 || mount (source, path, NULL, MS_BIND, NULL) < 0) {
 			int e = errno;
+			sup_leave_host_mounts (s);
 			s->pinned = pinned;
 			sup_unpin (s);
 			return ns_error (err, e, "pin: bind %s: %s", source, strerror (e));
@@ -65,5 +94,6 @@ sup_pin (Supervisor *s, NsError *err)
 		pinned |= t->flag;
 	}
 	s->pinned = pinned;
+	sup_leave_host_mounts (s);
 	return 0;
 }

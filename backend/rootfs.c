@@ -108,12 +108,14 @@ unescape_mountinfo (char *s)
 	*out = '\0';
 }
 
-/* The new mount namespace starts as a copy of the host's, nsfs mounts
- * included.  Such a copy would keep the FUSE connection alive after the
+/* A sandbox's mount namespace starts as a copy of the supervisor's.  A
+ * copy of an nsfs mount would keep the FUSE connection alive after the
  * host unmounts it (fusermount3 -u would not end nsfsd) and would hand
- * jobs the control tree: detach every one. */
-static void
-detach_nsfs_mounts (void)
+ * jobs the control tree, and inside the sandbox's user namespace the
+ * copies are locked and cannot be unmounted.  So the supervisor, in its
+ * own mount namespace, detaches them before every clone. */
+void
+sup_detach_nsfs_mounts (void)
 {
 	g_autofree char *info = NULL;
 	g_auto (GStrv) lines = NULL;
@@ -147,7 +149,6 @@ sup_setup_mounts (const NsSandboxConfig *cfg, NsError *err)
 	/* Nothing we mount may propagate back to the host. */
 	if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return ns_error (err, errno, "make / private: %s", strerror (errno));
-	detach_nsfs_mounts ();
 	if (!cfg->rootfs[0])
 		return fresh_proc ? mount_proc ("/proc", err) : 0;
 

@@ -255,11 +255,19 @@ start_init (Supervisor *s, NsSandboxConfig *cfg, NsError *err)
 
 	if ((r = check_config_startable (cfg, err)) < 0)
 		goto fail;
+	if (cfg->ns & CLONE_NEWNS)
+		sup_detach_nsfs_mounts ();
 	if (pipe2 (go, O_CLOEXEC) < 0 || pipe2 (rep, O_CLOEXEC) < 0) {
 		r = ns_error (err, errno, "start: pipe: %s", strerror (errno));
 		goto fail;
 	}
+	/* Without a mount namespace of its own the sandbox shares the host's,
+	 * not the supervisor's private copy. */
+	if (!(cfg->ns & CLONE_NEWNS) && (r = sup_enter_host_mounts (s, err)) < 0)
+		goto fail;
 	pid = clone_as_owner (cfg, &pidfd);
+	if (pid != 0 && !(cfg->ns & CLONE_NEWNS))
+		sup_leave_host_mounts (s);
 	if (pid < 0) {
 		r = ns_error (err, errno, "start: clone3 into %s: %s", "namespaces", strerror (errno));
 		goto fail;

@@ -27,6 +27,8 @@ typedef struct Supervisor {
 	pid_t init_pid;
 	int init_pidfd;
 	int self_pidns_fd;      /* to return to after forking into the sandbox's */
+	int host_mntns_fd;      /* the mount namespace we were started in */
+	int self_mntns_fd;      /* our own, a slave of the host's */
 	GHashTable *jobs;       /* pid -> SupJob*, running jobs only */
 	char *stop_reason;
 	/* A pending `stop`: who to answer once the init is gone. */
@@ -54,12 +56,18 @@ int sup_set_hostname (Supervisor *s, const char *hostname, NsError *err);
 /* rootfs.c: runs inside the new init, before it reports ready. */
 int sup_setup_mounts (const NsSandboxConfig *cfg, NsError *err);
 int sup_loopback_up (NsError *err);
+/* In the supervisor's own mount namespace: detach every nsfs mount. */
+void sup_detach_nsfs_mounts (void);
+/* Enter the host's mount namespace for a moment (pins live there). */
+int sup_enter_host_mounts (Supervisor *s, NsError *err);
+void sup_leave_host_mounts (Supervisor *s);
 
 /* jobs.c */
 int sup_exec_job (Supervisor *s, unsigned id, const char *cmdline, char *const *argv, pid_t *pid, NsError *err);
 /* A child ended: write its record; returns true if it was a job. */
 bool sup_job_reaped (Supervisor *s, pid_t pid, int wstatus, unsigned *id, char **status);
 void sup_signal_jobs (Supervisor *s, int signo);
+void sup_record_orphaned_jobs (Supervisor *s);
 
 /* pin.c */
 int sup_pin (Supervisor *s, NsError *err);

@@ -795,6 +795,12 @@ adopt_one (const char *name)
 		sb->state = strcmp (state, "running") == 0 ? SB_RUNNING
 		            : strcmp (state, "stopped") == 0 ? SB_STOPPED : SB_CREATED;
 		sb->init_pid = hello[2] && hello[3] ? (pid_t) atoi (hello[3]) : 0;
+		/* It stopped while nobody listened: say why, as if we had. */
+		if (sb->state == SB_STOPPED && hello[3] && hello[4] && hello[4][0] &&
+		    strcmp (hello[4], "stopped on request") != 0) {
+			g_free (sb->error);
+			sb->error = g_strdup_printf ("sandbox stopped: %s", hello[4]);
+		}
 		if (hello[2] && hello[3] && hello[4])
 			sb->pinned = parse_pinned (hello[5]);
 	} else {

@@ -11,8 +11,15 @@ Configuration (a command line option wins over the environment):
   NSFSD_DEBUG=1                        run nsfsd with -d
 
 Each test gets its own nsfsd on its own mount point and state dir (the
-`nsfs` fixture).  Teardown always removes every sandbox, stops the daemon,
-unmounts, and kills (by pid) whatever supervisor of that state dir is left.
+`nsfs` fixture).  A test may stop that nsfsd (SIGTERM or SIGKILL) and start
+another on the same state dir and mount point, from the configured binary
+or another one (nsfs.restart / stop_daemon / launch).  Teardown always
+removes every sandbox, stops the daemon, unmounts (a stale mount too),
+kills (by pid) whatever supervisor of that state dir is left, and detaches
+mounts left in the state dir.
+
+Markers: `soak` marks the long create/run/remove cycles of test_soak.py.
+They run by default (CI requires them); `-m "not soak"` leaves them out.
 """
 
 from __future__ import annotations
@@ -37,6 +44,19 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_NSFSD = REPO / "build" / "nsfsd" / "nsfsd"
 MOUNT_TIMEOUT = 20.0
 TERM_TIMEOUT = 10.0
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "soak: long create/run/remove cycles with leak checks "
+                                       "(run by default; deselect with -m 'not soak')")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The soak tests' figures, in every run's output (not only with -s)."""
+    if resources.soak_reports:
+        terminalreporter.section("soak figures")
+        for line in resources.soak_reports:
+            terminalreporter.write_line(line)
 
 
 def pytest_addoption(parser):
@@ -88,19 +108,158 @@ def _attempt(fn, timeout):
 
 
 class Nsfs:
-    """One running nsfsd and helpers to drive its tree."""
+    """One running nsfsd and helpers to drive its tree.
 
-    def __init__(self, base: Path, mnt: Path, state: Path, proc: subprocess.Popen, log: Path, wrapped: bool):
+    The daemon can be stopped and started again on the same state dir and
+    mount point (stop_daemon, launch, restart), also from another binary,
+    as durability tests need; `proc` and `pid` always name the current one.
+    """
+
+    def __init__(self, base: Path, mnt: Path, state: Path, log: Path, binary: str, wrapper: list):
         self.base = base
         self.mnt = mnt
         self.state = state
-        self.proc = proc
-        self.pid = proc.pid
         self.log = log
-        self.wrapped = wrapped
-        # Set by a test that ends nsfsd on purpose.
+        self.binary = binary
+        self.wrapper = list(wrapper)
+        self.wrapped = bool(wrapper)
+        self.proc = None
+        self.pid = None
+        # Set while nsfsd is down on purpose (a test ended it).
         self.expect_exit = False
         self.final_log = None
+        self.launches = 0
+        self._log_offset = 0
+        # Where the mount point's own directory lives: a stat of MNT that
+        # shows this device means nothing is mounted there.
+        self._under_dev = os.stat(base).st_dev
+
+    # -- the daemon ----------------------------------------------------------
+
+    def argv(self, binary: str = None) -> list:
+        argv = [*self.wrapper, binary or self.binary, "-f"]
+        if os.environ.get("NSFSD_DEBUG") == "1":
+            argv.append("-d")
+        return argv + ["--state-dir", str(self.state), str(self.mnt)]
+
+    def env(self, binary: str = None) -> dict:
+        """nsfsd's environment: the supervisor is the one built beside
+        BINARY (NSFS_SUPERVISOR from the environment wins for the
+        configured binary only)."""
+        binary = binary or self.binary
+        env = dict(os.environ)
+        supervisor = Path(binary).parent.parent / "backend" / "nsfs-supervisor"
+        if binary != self.binary:
+            env.pop("NSFS_SUPERVISOR", None)
+            if supervisor.exists():
+                env["NSFS_SUPERVISOR"] = str(supervisor)
+        elif "NSFS_SUPERVISOR" not in env and supervisor.exists():
+            env["NSFS_SUPERVISOR"] = str(supervisor)
+        return env
+
+    def _mark_log(self, what: str) -> None:
+        with open(self.log, "ab") as f:
+            self._log_offset = f.seek(0, os.SEEK_END)
+            f.write(f"=== test fixture: {what} ===\n".encode())
+
+    def mount_is_live(self) -> bool:
+        """A FUSE mount on MNT that answers (not a stale one)."""
+        if not fuse_mounted(self.mnt):
+            return False
+        try:
+            st = timed(os.stat, self.mnt, what="stat of the mount point")
+        except OSError:
+            return False  # ENOTCONN: a stale mount
+        return st.st_dev != self._under_dev
+
+    def launch(self, binary: str = None) -> None:
+        """Start nsfsd (BINARY, default the configured one) on this state
+        dir and mount point and wait until its mount answers.  A stale mount
+        left there is for nsfsd to clean up."""
+        assert self.proc is None or self.proc.poll() is not None, "nsfsd is still running"
+        self.launches += 1
+        self._mark_log(f"nsfsd start #{self.launches}: {binary or self.binary}")
+        with open(self.log, "ab") as logf:
+            proc = subprocess.Popen(self.argv(binary), stdin=subprocess.DEVNULL, stdout=logf,
+                                    stderr=subprocess.STDOUT, env=self.env(binary))
+        self.proc = proc
+        self.pid = proc.pid
+        self.expect_exit = False
+        timeout = MOUNT_TIMEOUT * (3 if self.wrapped else 1)
+        deadline = time.monotonic() + timeout
+        while not self.mount_is_live():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                alive = proc.poll() is None
+                pytest.fail(f"nsfsd did not mount {self.mnt} within {timeout:.0f}s "
+                            f"({'still running' if alive else f'exited with {proc.returncode}'})"
+                            f"\n--- nsfsd log ---\n{self.log_since_launch()}", pytrace=False)
+            time.sleep(0.02)
+
+    def stop_daemon(self, how: str = "term") -> None:
+        """End nsfsd.  "term": SIGTERM, which must end it cleanly (exit 0,
+        mount gone).  "kill": SIGKILL, which leaves a stale mount behind."""
+        assert how in ("term", "kill"), how
+        proc = self.proc
+        assert proc is not None and proc.poll() is None, "nsfsd is not running"
+        self.expect_exit = True
+        if how == "term":
+            proc.send_signal(signal.SIGTERM)
+            try:
+                rc = proc.wait(TERM_TIMEOUT * (3 if self.wrapped else 1))
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"nsfsd (pid {proc.pid}) did not exit within {TERM_TIMEOUT:.0f}s of SIGTERM")
+            assert rc == 0, f"nsfsd exited with {rc} on SIGTERM\n{self.log_since_launch()}"
+            deadline = time.monotonic() + 5
+            while fuse_mounted(self.mnt):
+                if time.monotonic() > deadline:
+                    pytest.fail("nsfsd exited on SIGTERM but left its mount behind")
+                time.sleep(0.02)
+        else:
+            proc.kill()
+            try:
+                proc.wait(TERM_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"nsfsd (pid {proc.pid}) survived SIGKILL for {TERM_TIMEOUT:.0f}s")
+
+    def restart(self, how: str = "term", binary: str = None, down: float = 0.0, while_down=None) -> None:
+        """stop_daemon(HOW), stay down DOWN seconds (calling WHILE_DOWN() if
+        given), then launch(BINARY) on the same state dir and mount point."""
+        self.stop_daemon(how)
+        if while_down is not None:
+            while_down()
+        if down:
+            time.sleep(down)
+        self.launch(binary)
+
+    def launch_expect_failure(self, binary: str = None, timeout: float = 10.0) -> subprocess.CompletedProcess:
+        """Start nsfsd expecting it to refuse to run: its exit status,
+        stdout and stderr.  If it runs anyway it is killed (by pid) and
+        unmounted, and the test fails."""
+        self._mark_log(f"nsfsd start expected to fail: {binary or self.binary}")
+        proc = subprocess.Popen(self.argv(binary), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=self.env(binary), text=True)
+        try:
+            out, err = proc.communicate(timeout=timeout * (3 if self.wrapped else 1))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            if fuse_mounted(self.mnt):
+                subprocess.run(["fusermount3", "-u", "-z", str(self.mnt)], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=TIMEOUT)
+            pytest.fail(f"nsfsd did not refuse to start (still running after {timeout:.0f}s)\n"
+                        f"stdout: {out}\nstderr: {err}")
+        with open(self.log, "a") as f:
+            f.write(out + err)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+    def log_since_launch(self) -> str:
+        """The log of the latest nsfsd started (launch or launch_expect_failure)."""
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(self._log_offset)
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
 
     # -- plain file operations, each bounded by a timeout ------------------
 
@@ -216,21 +375,10 @@ class Nsfs:
             return ""
 
 
-def _wait_for_mount(proc, mnt, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if fuse_mounted(mnt):
-            return True
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.02)
-    return False
-
-
 def _stop_daemon(proc):
     """SIGTERM, wait, SIGKILL.  Returns 'term', 'kill' or 'dead' (it had
     already exited)."""
-    if proc.poll() is not None:
+    if proc is None or proc.poll() is not None:
         return "dead"
     try:
         proc.send_signal(signal.SIGTERM)
@@ -254,10 +402,10 @@ def _stop_daemon(proc):
 
 def _kill_supervisors(state: Path):
     """SIGKILL every live supervisor recorded in STATE (only this state
-    dir's supervisor.pid files, plus processes naming a dir inside it) and
-    its descendants.  Returns the pids killed."""
+    dir's supervisor.pid files, plus processes naming a dir inside it,
+    spares included) and its descendants.  Returns the pids killed."""
     table = resources._proc_table()
-    sups = resources.supervisor_pids(state, table)
+    sups = resources.supervisor_pids(state, table) | resources.spare_pids(state, table)
     victims = resources.descendants(sups, table)
     # A supervisor answers `destroy` just before it exits: give the ones
     # whose sandbox was removed a moment to go on their own.
@@ -277,6 +425,18 @@ def _kill_supervisors(state: Path):
     return sorted(p for p in victims)
 
 
+def _detach_mounts_under(root: Path):
+    """Lazily unmount whatever is still mounted under ROOT (pinned
+    namespaces of a sandbox whose supervisor teardown killed); the mount
+    points, deepest first."""
+    root = os.path.realpath(str(root))
+    left = sorted({mp for mp, _ in resources.mounts() if mp.startswith(root + "/")}, key=len, reverse=True)
+    for mp in left:
+        subprocess.run(["umount", "-l", mp], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=TIMEOUT)
+    return left
+
+
 @pytest.fixture
 def nsfs(nsfsd_command, request):
     binary, wrapper = nsfsd_command
@@ -288,28 +448,12 @@ def nsfs(nsfsd_command, request):
     mnt.mkdir()
     state.mkdir(mode=0o700)
     log = base / "nsfsd.log"
+    log.touch()
 
-    env = dict(os.environ)
-    supervisor = Path(binary).parent.parent / "backend" / "nsfs-supervisor"
-    if "NSFS_SUPERVISOR" not in env and supervisor.exists():
-        env["NSFS_SUPERVISOR"] = str(supervisor)
-    argv = [*wrapper, binary, "-f"]
-    if os.environ.get("NSFSD_DEBUG") == "1":
-        argv.append("-d")
-    argv += ["--state-dir", str(state), str(mnt)]
-
-    with open(log, "wb") as logf:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, env=env)
-    fs = Nsfs(base, mnt, state, proc, log, bool(wrapper))
-
-    timeout = MOUNT_TIMEOUT * (3 if wrapper else 1)
+    fs = Nsfs(base, mnt, state, log, binary, wrapper)
     problems = []
     try:
-        if not _wait_for_mount(proc, mnt, timeout):
-            alive = proc.poll() is None
-            problems.append(f"nsfsd did not mount {mnt} within {timeout:.0f}s "
-                            f"({'still running' if alive else f'exited with {proc.returncode}'})")
-            pytest.fail(problems[-1] + "\n--- nsfsd log ---\n" + fs.log_text(), pytrace=False)
+        fs.launch()
         yield fs
     finally:
         problems += _teardown(fs)
@@ -321,10 +465,18 @@ def nsfs(nsfsd_command, request):
 def _teardown(fs: Nsfs):
     """Tear everything down; returns a list of problems that fail the test."""
     problems = []
-    crashed = fs.proc.poll() is not None and not fs.expect_exit
+
+    def warn(msg):
+        # Under -W error a warning raises: teardown must still finish.
+        try:
+            warnings.warn(msg)
+        except Warning:
+            problems.append(msg)
+
+    crashed = fs.proc is not None and fs.proc.poll() is not None and not fs.expect_exit
 
     # 1. Remove every sandbox while the daemon still serves.
-    if fs.proc.poll() is None and fuse_mounted(fs.mnt):
+    if fs.proc is not None and fs.proc.poll() is None and fuse_mounted(fs.mnt):
         names = []
         _attempt(lambda: names.extend(os.listdir(fs.mnt)), 10)
         for name in names:
@@ -333,24 +485,32 @@ def _teardown(fs: Nsfs):
     # 2. Stop the daemon: SIGTERM, then SIGKILL to that pid only.
     how = _stop_daemon(fs.proc)
     if how == "kill":
-        warnings.warn(f"nsfsd (pid {fs.pid}) ignored SIGTERM for {TERM_TIMEOUT:.0f}s and was killed")
+        warn(f"nsfsd (pid {fs.pid}) ignored SIGTERM for {TERM_TIMEOUT:.0f}s and was killed")
     if crashed:
         problems.append(f"nsfsd exited during the test with status {fs.proc.returncode}")
 
-    # 3. A mount the daemon left behind.
-    if fuse_mounted(fs.mnt):
-        if how == "term":
-            warnings.warn("nsfsd exited on SIGTERM but left its mount behind")
+    # 3. A mount the daemon left behind (a stale one of a killed nsfsd
+    #    too; several if mounts were stacked).
+    if fuse_mounted(fs.mnt) and how == "term":
+        warn("nsfsd exited on SIGTERM but left its mount behind")
+    for _ in range(5):
+        if not fuse_mounted(fs.mnt):
+            break
         subprocess.run(["fusermount3", "-u", "-z", str(fs.mnt)], stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=TIMEOUT)
 
     # 4. Supervisors of this state dir that outlived their sandboxes.
     killed = _kill_supervisors(fs.state)
     if killed:
-        warnings.warn(f"teardown killed leftover sandbox processes {killed} of {fs.state}")
+        warn(f"teardown killed leftover sandbox processes {killed} of {fs.state}")
 
-    # 5. The wrapper (valgrind) found errors.
-    if fs.wrapped and fs.proc.returncode == 99:
+    # 5. Mounts (pinned namespaces) left in the state dir.
+    left = _detach_mounts_under(fs.state)
+    if left:
+        warn(f"teardown detached mounts left under {fs.state}: {left}")
+
+    # 6. The wrapper (valgrind) found errors.
+    if fs.wrapped and fs.proc is not None and fs.proc.returncode == 99:
         problems.append("the nsfsd wrapper reported errors (exit code 99)")
 
     fs.final_log = fs.log_text()

@@ -72,14 +72,17 @@ class Background:
         return self._result.get("value")
 
 
-def wait_until(cond, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"):
-    """Poll COND until it returns something true; fail after TIMEOUT."""
+def wait_until(cond, timeout: float = 10.0, interval: float = 0.05, what: str = "condition", fail: bool = True):
+    """Poll COND until it returns something true; fail after TIMEOUT (or,
+    with FAIL false, return that last false value)."""
     deadline = time.monotonic() + timeout
     while True:
         v = cond()
         if v:
             return v
         if time.monotonic() > deadline:
+            if not fail:
+                return v
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
 

@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set
 
 # nsfs: a namespace file bind-mounted somewhere (a pinned namespace).
+# Lines the soak tests report; conftest prints them in the terminal summary.
+soak_reports: List[str] = []
+
 MOUNT_TYPES = ("fuse", "proc", "tmpfs", "nsfs")
 
 
@@ -99,6 +102,16 @@ def _exe_name(pid: int) -> str:
         return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
     except OSError:
         return ""
+
+
+def spare_pids(state_dir, table: Optional[Dict[int, tuple]] = None) -> Set[int]:
+    """Live processes whose command line names a directory of STATE_DIR's
+    spares/ (unclaimed spares' supervisors; claimed ones are in
+    supervisor_pids too, through their pid files)."""
+    needle = os.path.realpath(str(state_dir)) + "/spares/"
+    if table is None:
+        table = _proc_table()
+    return {pid for pid in table if needle in _cmdline(pid)}
 
 
 def supervisor_pids(state_dir, table: Optional[Dict[int, tuple]] = None) -> Set[int]:

@@ -111,11 +111,18 @@ def test_map_readback(nsfs, web, name, value, expected):
 
 @pytest.mark.parametrize("name", MAPS)
 def test_map_340_lines(nsfs, web, name):
-    text = "".join(f"{k} {100000 + k} 1\n" for k in range(340))
+    # 340 lines is the kernel's limit, and so is one write under 4096 bytes:
+    # short lines fit both.
+    text = "".join(f"{k} {1000 + k} 1\n" for k in range(340))
+    assert len(text) < 4096
     nsfs.write(web / name, text)
     assert nsfs.read(web / name) == text
-    too_many = text + "340 100340 1\n"
+    too_many = text + "340 1340 1\n"
     rejected(nsfs, web, name, too_many, (errno.EINVAL, errno.E2BIG))
+    # 340 lines the kernel could not take in one write are refused too.
+    too_wide = "".join(f"{k} {100000 + k} 1\n" for k in range(340))
+    assert len(too_wide) >= 4096
+    rejected(nsfs, web, name, too_wide, (errno.EINVAL,))
 
 
 @pytest.mark.parametrize("name", MAPS)

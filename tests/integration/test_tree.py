@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import textwrap
+import time
 
 import pytest
 
@@ -496,3 +497,31 @@ def test_sigterm_unmounts_cleanly(nsfs):
         pytest.fail("nsfsd did not exit on SIGTERM")
     assert rc == 0, f"nsfsd exited with {rc} on SIGTERM"
     wait_until(lambda: not fuse_mounted(nsfs.mnt), timeout=5, what="the mount to go away")
+
+
+def test_fusermount_u_ends_nsfsd_while_sandboxes_run(nsfs):
+    """INTERFACE §0: `fusermount3 -u` is a clean unmount, also while
+    sandboxes (and nsfsd's spares) hold mount namespaces: copies of the
+    nsfs mount in them must not keep the FUSE connection alive."""
+    sb = nsfs.sandbox("web")
+    nsfs.exec(sb, "sleep 30")
+    time.sleep(0.5)  # let the spare sandboxes come up too
+    nsfs.expect_exit = True
+    r = subprocess.run(["fusermount3", "-u", str(nsfs.mnt)], capture_output=True, text=True, timeout=TIMEOUT,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    try:
+        rc = nsfs.proc.wait(TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail("nsfsd still runs after fusermount3 -u")
+    assert rc == 0
+
+
+def test_jobs_do_not_see_the_control_tree(nsfs):
+    """A sandbox's mount namespace starts as a copy of the host's; the
+    nsfs mount is detached from it."""
+    sb = nsfs.sandbox("web")
+    status, out, _ = nsfs.run(sb, "cat /proc/self/mountinfo")
+    assert status == "exited 0"
+    assert "fuse.nsfsd" not in out
+    assert str(nsfs.mnt) not in out
