@@ -43,20 +43,15 @@ static bool quit;
 void
 sup_broadcast (Supervisor *s, const char *verb, ...)
 {
-	GPtrArray *v = g_ptr_array_new ();
-	const char *f;
+	g_autofree char **fields = NULL;
 	va_list ap;
 
-	g_ptr_array_add (v, (gpointer) verb);
 	va_start (ap, verb);
-	while ((f = va_arg (ap, const char *)))
-		g_ptr_array_add (v, (gpointer) f);
+	fields = ns_proto_fields_va (verb, ap);
 	va_end (ap);
-	g_ptr_array_add (v, NULL);
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (clients[i] >= 0)
-			ns_proto_send (clients[i], (char *const *) v->pdata);
-	g_ptr_array_free (v, TRUE);
+			ns_proto_send (clients[i], fields);
 }
 
 static int

@@ -57,23 +57,29 @@ ns_proto_send (int fd, char *const *fields)
 	return 0;
 }
 
-int
-ns_proto_sendv (int fd, const char *verb, ...)
+char **
+ns_proto_fields_va (const char *verb, va_list ap)
 {
 	GPtrArray *v = g_ptr_array_new ();
 	const char *f;
-	va_list ap;
-	int r;
 
 	g_ptr_array_add (v, (gpointer) verb);
-	va_start (ap, verb);
 	while ((f = va_arg (ap, const char *)))
 		g_ptr_array_add (v, (gpointer) f);
-	va_end (ap);
 	g_ptr_array_add (v, NULL);
-	r = ns_proto_send (fd, (char *const *) v->pdata);
-	g_ptr_array_free (v, TRUE);
-	return r;
+	return (char **) g_ptr_array_free (v, FALSE);
+}
+
+int
+ns_proto_sendv (int fd, const char *verb, ...)
+{
+	g_autofree char **fields = NULL;
+	va_list ap;
+
+	va_start (ap, verb);
+	fields = ns_proto_fields_va (verb, ap);
+	va_end (ap);
+	return ns_proto_send (fd, fields);
 }
 
 int

@@ -5,6 +5,7 @@
  * is the verb.  See docs/design.md for the verbs. */
 #pragma once
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -26,6 +27,10 @@ int ns_proto_send (int fd, char *const *fields);
 
 /* Send with a variable argument list ending in NULL. */
 int ns_proto_sendv (int fd, const char *verb, ...) __attribute__ ((sentinel));
+
+/* VERB and the arguments of AP up to NULL as a NULL-terminated vector of
+ * borrowed strings (free the array with g_free, not the strings). */
+char **ns_proto_fields_va (const char *verb, va_list ap);
 
 /* Receive one packet.  *OUT is NULL at end of stream (returns 0). */
 int ns_proto_recv (int fd, char ***out);

@@ -273,20 +273,28 @@ nsfs_lookup (fuse_req_t req, fuse_ino_t parent, const char *name)
 	node_clear (&child);
 }
 
+/* Answer with N's attributes, or with -R if R already failed; clears N. */
 static void
-nsfs_getattr (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+reply_attr_of (fuse_req_t req, Node *n, int r)
 {
 	struct stat st;
-	Node n;
-	int r = resolve (ino, &n);
 
 	if (r == 0)
-		r = stat_node (&n, &st);
-	node_clear (&n);
+		r = stat_node (n, &st);
+	node_clear (n);
 	if (r < 0)
 		fuse_reply_err (req, -r);
 	else
 		fuse_reply_attr (req, &st, ATTR_TIMEOUT);
+}
+
+static void
+nsfs_getattr (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	Node n;
+	int r = resolve (ino, &n);
+
+	reply_attr_of (req, &n, r);
 }
 
 typedef struct {
@@ -932,7 +940,6 @@ nsfs_setattr (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, str
 {
 	const int times = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
 	                  FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME;
-	struct stat st;
 	Node n;
 	int r = resolve (ino, &n);
 
@@ -946,13 +953,7 @@ nsfs_setattr (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, str
 		else if (attr->st_size != 0)
 			r = -EINVAL;
 	}
-	if (r == 0)
-		r = stat_node (&n, &st);
-	node_clear (&n);
-	if (r < 0)
-		fuse_reply_err (req, -r);
-	else
-		fuse_reply_attr (req, &st, ATTR_TIMEOUT);
+	reply_attr_of (req, &n, r);
 }
 
 static void
