@@ -515,6 +515,11 @@ def test_fusermount_u_ends_nsfsd_while_sandboxes_run(nsfs):
     except subprocess.TimeoutExpired:
         pytest.fail("nsfsd still runs after fusermount3 -u")
     assert rc == 0
+    # The sandbox outlived the unmount (INTERFACE §0, §6); a new nsfsd
+    # shows it, and rmdir ends it as usual.
+    nsfs.launch()
+    assert nsfs.status(sb)["state"] == "running"
+    timed(os.rmdir, sb)
 
 
 def test_jobs_do_not_see_the_control_tree(nsfs):
