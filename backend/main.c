@@ -332,6 +332,8 @@ handle_request (int client, char **msg)
 		 * and socket moved with it); only its name changed. */
 		g_free (sup.dir);
 		sup.dir = g_strdup (msg[1]);
+		/* Now a sandbox's: it outlives nsfsd like any other. */
+		prctl (PR_SET_PDEATHSIG, 0);
 		ns_proto_sendv (client, "ok", NULL);
 	} else if (strcmp (verb, "destroy") == 0) {
 		destroy_everything ();
@@ -529,6 +531,14 @@ main (int argc, char **argv)
 		return 1;
 	}
 	detach ();
+	/* A spare belongs to the nsfsd that made it and must not outlive it
+	 * (it holds namespaces nobody asked for); `adopt` lifts this. */
+	if (prepare) {
+		pid_t parent = getppid ();
+		prctl (PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid () != parent)
+			return 1;
+	}
 	redirect_stdio (dir);
 	if (first_client >= 0) {
 		fcntl (first_client, F_SETFD, FD_CLOEXEC);

@@ -99,7 +99,10 @@ void
 spares_init (unsigned count)
 {
 	clear_leftovers ();
-	refiller = g_thread_pool_new (refill, NULL, 1, FALSE, NULL);
+	/* One thread for the daemon's life: spares die with the thread that
+	 * spawned them (PR_SET_PDEATHSIG), so it must not be an idle thread
+	 * GLib may end. */
+	refiller = g_thread_pool_new (refill, NULL, 1, TRUE, NULL);
 	g_mutex_lock (&pool_lock);
 	wanted = count;
 	schedule_refill_locked ();
