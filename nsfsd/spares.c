@@ -1,6 +1,7 @@
 #include "spares.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +103,14 @@ spares_init (unsigned count)
 	/* One thread for the daemon's life: spares die with the thread that
 	 * spawned them (PR_SET_PDEATHSIG), so it must not be an idle thread
 	 * GLib may end. */
-	refiller = g_thread_pool_new (refill, NULL, 1, TRUE, NULL);
+	{
+		/* Signals are for the main thread (see supclient_init). */
+		sigset_t all, old;
+		sigfillset (&all);
+		pthread_sigmask (SIG_BLOCK, &all, &old);
+		refiller = g_thread_pool_new (refill, NULL, 1, TRUE, NULL);
+		pthread_sigmask (SIG_SETMASK, &old, NULL);
+	}
 	g_mutex_lock (&pool_lock);
 	wanted = count;
 	schedule_refill_locked ();

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -217,7 +218,16 @@ supclient_init (void)
 	live_supervisors = g_hash_table_new (g_direct_hash, g_direct_equal);
 	event_ctx = g_main_context_new ();
 	event_loop = g_main_loop_new (event_ctx, FALSE);
-	event_thread = g_thread_new ("nsfs-events", event_thread_main, NULL);
+	{
+		/* Signals are for the main thread: libfuse's SIGTERM handler
+		 * wakes the loop only when it runs there (its workers block them
+		 * too), so threads of ours start with every signal blocked. */
+		sigset_t all, old;
+		sigfillset (&all);
+		pthread_sigmask (SIG_BLOCK, &all, &old);
+		event_thread = g_thread_new ("nsfs-events", event_thread_main, NULL);
+		pthread_sigmask (SIG_SETMASK, &old, NULL);
+	}
 }
 
 void

@@ -3,6 +3,7 @@ tools walking the mount."""
 
 import errno
 import os
+import signal
 import stat
 import subprocess
 import textwrap
@@ -530,3 +531,23 @@ def test_jobs_do_not_see_the_control_tree(nsfs):
     assert status == "exited 0"
     assert "fuse.nsfsd" not in out
     assert str(nsfs.mnt) not in out
+
+
+def test_only_the_main_thread_takes_signals(nsfs):
+    """libfuse's SIGTERM handler ends the FUSE loop only when it runs on
+    the main thread (which waits in sem_wait); a signal delivered to any
+    other thread of nsfsd left it running for good.  So every thread but
+    the main one blocks SIGTERM, SIGINT and SIGHUP."""
+    sb = nsfs.sandbox("web")
+    nsfs.run(sb, "true")  # the event thread, spares' thread and FUSE workers exist
+    tasks = os.listdir(f"/proc/{nsfs.pid}/task")
+    assert len(tasks) > 2
+    for tid in tasks:
+        status = open(f"/proc/{nsfs.pid}/task/{tid}/status").read()
+        blocked = int(next(l.split()[1] for l in status.splitlines() if l.startswith("SigBlk:")), 16)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            bit = bool(blocked & (1 << (sig - 1)))
+            if int(tid) == nsfs.pid:
+                assert not bit, f"the main thread blocks {sig.name}"
+            else:
+                assert bit, f"thread {tid} of nsfsd does not block {sig.name}"
