@@ -130,13 +130,7 @@ reap_children (void)
 		g_autofree char *status = NULL;
 		unsigned id;
 
-		if (pid == sup.init_pid && sup.prepared) {
-			/* A prepared init that died is simply not there any more. */
-			close (sup.init_pidfd);
-			sup.init_pidfd = -1;
-			sup.init_pid = 0;
-			sup.prepared = false;
-		} else if (pid == sup.init_pid) {
+		if (pid == sup.init_pid) {
 			g_autofree char *why = NULL;
 			if (sup.stopping) {
 				why = g_strdup ("stopped on request");
@@ -327,14 +321,6 @@ handle_request (int client, char **msg)
 		sup_unpin (&sup);
 		sup.pin_requested = false;
 		ns_proto_sendv (client, "ok", "", NULL);
-	} else if (strcmp (verb, "adopt") == 0 && n == 2 && g_path_is_absolute (msg[1])) {
-		/* A spare became a sandbox: nsfsd renamed our directory (dirfd
-		 * and socket moved with it); only its name changed. */
-		g_free (sup.dir);
-		sup.dir = g_strdup (msg[1]);
-		/* Now a sandbox's: it outlives nsfsd like any other. */
-		prctl (PR_SET_PDEATHSIG, 0);
-		ns_proto_sendv (client, "ok", NULL);
 	} else if (strcmp (verb, "destroy") == 0) {
 		destroy_everything ();
 		ns_proto_sendv (client, "ok", NULL);
@@ -493,13 +479,11 @@ main (int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'D' },
 		{ "fd", required_argument, NULL, 'F' },
-		{ "prepare", no_argument, NULL, 'P' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	const char *dir = NULL;
 	int first_client = -1, c;
-	bool prepare = false;
 	sigset_t mask;
 	g_autofree char *pidtext = NULL;
 
@@ -507,7 +491,6 @@ main (int argc, char **argv)
 		switch (c) {
 		case 'D': dir = optarg; break;
 		case 'F': first_client = atoi (optarg); break;
-		case 'P': prepare = true; break;
 		case 'V': printf ("nsfs-supervisor %s (protocol %d)\n", NSFS_VERSION, NSFS_PROTO_VERSION); return 0;
 		default: return 2;
 		}
@@ -531,14 +514,6 @@ main (int argc, char **argv)
 		return 1;
 	}
 	detach ();
-	/* A spare belongs to the nsfsd that made it and must not outlive it
-	 * (it holds namespaces nobody asked for); `adopt` lifts this. */
-	if (prepare) {
-		pid_t parent = getppid ();
-		prctl (PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid () != parent)
-			return 1;
-	}
 	redirect_stdio (dir);
 	if (first_client >= 0) {
 		fcntl (first_client, F_SETFD, FD_CLOEXEC);
@@ -583,11 +558,6 @@ main (int argc, char **argv)
 	pidtext = g_strdup_printf ("%d\n", getpid ());
 	ns_write_atomic (sup.dirfd, "supervisor.pid", pidtext, false);
 	write_state_record ();
-	if (prepare) {
-		NsError err = { 0 };
-		if (sup_prepare (&sup, &err) < 0)
-			g_warning ("cannot prepare an init: %s", err.msg);
-	}
 
 	serve ();
 

@@ -322,53 +322,6 @@ fail:
 	return r;
 }
 
-void
-sup_discard_prepared (Supervisor *s)
-{
-	if (!s->prepared)
-		return;
-	kill (s->init_pid, SIGKILL);
-	while (waitpid (s->init_pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	close (s->init_pidfd);
-	s->init_pidfd = -1;
-	s->init_pid = 0;
-	s->prepared = false;
-}
-
-int
-sup_prepare (Supervisor *s, NsError *err)
-{
-	g_autofree char *cfg_path = g_build_filename (s->dir, "config", NULL);
-	NsSandboxConfig *cfg = NULL;
-	int r;
-
-	if (s->state == SUP_RUNNING || s->prepared)
-		return 0;
-	if ((r = ns_config_load (cfg_path, &cfg, err)) < 0)
-		return r;
-	if ((r = start_init (s, cfg, err)) < 0)
-		return r;
-	s->prepared = true;
-	return 0;
-}
-
-/* Whether an init prepared for A serves a sandbox configured as B: the
- * same owner, namespaces, maps and root.  The hostname is applied live;
- * caps and limits apply per job. */
-static bool
-same_namespaces (const NsSandboxConfig *a, const NsSandboxConfig *b)
-{
-	NsIdMap sa, sb;
-	g_autofree char *ua = ns_idmap_format (ns_config_uid_map (a, &sa));
-	g_autofree char *ub = ns_idmap_format (ns_config_uid_map (b, &sb));
-	g_autofree char *ga = ns_idmap_format (ns_config_gid_map (a, &sa));
-	g_autofree char *gb = ns_idmap_format (ns_config_gid_map (b, &sb));
-
-	return a->owner_uid == b->owner_uid && a->owner_gid == b->owner_gid && a->ns == b->ns &&
-	       strcmp (a->rootfs, b->rootfs) == 0 && strcmp (ua, ub) == 0 && strcmp (ga, gb) == 0;
-}
-
 int
 sup_start (Supervisor *s, NsError *err)
 {
@@ -378,21 +331,9 @@ sup_start (Supervisor *s, NsError *err)
 
 	if ((r = ns_config_load (cfg_path, &cfg, err)) < 0)
 		return r;
-	if (s->prepared && same_namespaces (s->cfg, cfg)) {
-		g_autofree char *want = ns_config_hostname (cfg);
-		g_autofree char *have = ns_config_hostname (s->cfg);
-		ns_config_free (s->cfg);
-		s->cfg = cfg;
-		s->prepared = false;
-		s->state = SUP_RUNNING;
-		if (strcmp (want, have) != 0 && (r = sup_set_hostname (s, want, err)) < 0)
-			return r;
-	} else {
-		sup_discard_prepared (s);
-		if ((r = start_init (s, cfg, err)) < 0)
-			return r;
-		s->state = SUP_RUNNING;
-	}
+	if ((r = start_init (s, cfg, err)) < 0)
+		return r;
+	s->state = SUP_RUNNING;
 	g_clear_pointer (&s->stop_reason, g_free);
 	return 0;
 }

@@ -39,17 +39,10 @@ typedef struct Supervisor {
 	 * new start should pin again. */
 	unsigned long pinned;
 	bool pin_requested;
-	/* An init made ahead of time (a spare): the sandbox is still
-	 * `created` to its users; the first start takes it if its
-	 * configuration still matches. */
-	bool prepared;
 } Supervisor;
 
 /* spawn.c: create the namespaces and the init from the saved config. */
 int sup_start (Supervisor *s, NsError *err);
-/* Create an init ahead of time, without starting the sandbox. */
-int sup_prepare (Supervisor *s, NsError *err);
-void sup_discard_prepared (Supervisor *s);
 /* Apply a new hostname to the running sandbox's UTS namespace. */
 int sup_set_hostname (Supervisor *s, const char *hostname, NsError *err);
 

@@ -19,7 +19,6 @@
 #include "ops.h"
 #include "proto.h"
 #include "sandbox.h"
-#include "spares.h"
 #include "statedir.h"
 #include "supervisor_client.h"
 
@@ -29,7 +28,6 @@ typedef struct {
 	const char *state_dir;
 	const char *mountpoint;
 	SandboxLimits limits;
-	unsigned spares;
 } Options;
 
 static void
@@ -42,7 +40,6 @@ usage (FILE *out)
 	              "  --max-sandboxes-per-user N   sandboxes one non-root uid may own (default 64, 0: no limit)\n"
 	              "  --max-jobs-per-sandbox N     jobs one sandbox may have started (default 4096, 0: no limit)\n"
 	              "  --max-job-output BYTES       output kept per job and stream (default 8G; K, M, G suffixes)\n"
-	              "  --spares N         sandboxes kept ready for root's mkdir (default 2, 0: none)\n"
 	              "  MOUNTPOINT         default /mnt/ns\n");
 }
 
@@ -87,14 +84,13 @@ parse_options (int argc, char **argv, Options *o)
 		{ "max-sandboxes-per-user", required_argument, NULL, 'U' },
 		{ "max-jobs-per-sandbox", required_argument, NULL, 'J' },
 		{ "max-job-output", required_argument, NULL, 'O' },
-		{ "spares", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	int c;
 
-	*o = (Options) { .state_dir = "/run/nsfs", .mountpoint = "/mnt/ns", .limits = SANDBOX_DEFAULT_LIMITS, .spares = 2 };
+	*o = (Options) { .state_dir = "/run/nsfs", .mountpoint = "/mnt/ns", .limits = SANDBOX_DEFAULT_LIMITS };
 	while ((c = getopt_long (argc, argv, "fdhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->foreground = true; break;
@@ -103,12 +99,6 @@ parse_options (int argc, char **argv, Options *o)
 		case 'U':
 		case 'J':
 			if (!parse_count (optarg, c == 'U' ? &o->limits.sandboxes_per_uid : &o->limits.jobs_per_sandbox)) {
-				fprintf (stderr, "nsfsd: not a count: %s\n", optarg);
-				return -1;
-			}
-			break;
-		case 'S':
-			if (!parse_count (optarg, &o->spares)) {
 				fprintf (stderr, "nsfsd: not a count: %s\n", optarg);
 				return -1;
 			}
@@ -229,7 +219,6 @@ main (int argc, char **argv)
 		goto out_unmount;
 	supclient_init ();
 	sandbox_adopt_all ();
-	spares_init (geteuid () == 0 ? o.spares : 0);
 
 	loop_cfg = fuse_loop_cfg_create ();
 	fuse_loop_cfg_set_clone_fd (loop_cfg, 0);
@@ -241,7 +230,6 @@ main (int argc, char **argv)
 
 	ops_cancel_waiters ();
 	ops_free_handles ();
-	spares_shutdown ();
 	sandbox_registry_shutdown ();
 	supclient_shutdown ();
 out_unmount:

@@ -13,7 +13,6 @@
 
 #include "names.h"
 #include "nstypes.h"
-#include "spares.h"
 #include "statedir.h"
 #include "supervisor_client.h"
 
@@ -86,7 +85,7 @@ sandbox_unref (Sandbox *sb)
 	g_free (sb);
 }
 
-Sandbox *
+static Sandbox *
 sandbox_new_in (const char *name, const char *dir, NsSandboxConfig *cfg)
 {
 	Sandbox *sb = g_new0 (Sandbox, 1);
@@ -253,7 +252,7 @@ remove_entry (const char *path, const struct stat *st, int type, struct FTW *ftw
 	return type == FTW_DP ? rmdir (path) : unlink (path);
 }
 
-void
+static void
 sandbox_remove_tree (const char *dir)
 {
 	nftw (dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -273,45 +272,8 @@ create_fresh (const char *name, uid_t uid, gid_t gid, NsError *err)
 		return NULL;
 	}
 	cfg_path = g_build_filename (sb->dir, "config", NULL);
-	if (ns_config_save (sb->cfg, cfg_path, err) < 0 || supclient_spawn (sb, false, &sb->conn, err) < 0) {
+	if (ns_config_save (sb->cfg, cfg_path, err) < 0 || supclient_spawn (sb, &sb->conn, err) < 0) {
 		sandbox_remove_tree (sb->dir);
-		sandbox_unref (sb);
-		return NULL;
-	}
-	return sb;
-}
-
-/* Turn a spare (a supervisor whose init was prepared ahead of time with
- * the default configuration of a root-owned sandbox) into sandbox NAME:
- * its directory is renamed into place and the supervisor told. */
-static Sandbox *
-claim_spare (const char *name, gid_t gid)
-{
-	g_autofree char *dir = statedir_sandbox_path (name);
-	g_autofree char *cfg_path = g_build_filename (dir, "config", NULL);
-	char *req[] = { "adopt", dir, NULL };
-	NsSandboxConfig *cfg;
-	NsError err = { 0 };
-	Sandbox *sb = spares_take ();
-
-	if (!sb)
-		return NULL;
-	cfg = ns_config_new (name, 0, gid);
-	cfg->max_output = limits.job_output;
-	if (rename (sb->dir, dir) < 0 || ns_config_save (cfg, cfg_path, &err) < 0) {
-		ns_config_free (cfg);
-		sandbox_destroy (sb, &err);
-		sandbox_unref (sb);
-		return NULL;
-	}
-	g_free (sb->name);
-	sb->name = g_strdup (name);
-	g_free (sb->dir);
-	sb->dir = g_steal_pointer (&dir);
-	ns_config_free (sb->cfg);
-	sb->cfg = cfg;
-	if (request (sb, req, NULL, &err) < 0) {
-		sandbox_destroy (sb, &err);
 		sandbox_unref (sb);
 		return NULL;
 	}
@@ -339,10 +301,7 @@ sandbox_create (const char *name, uid_t uid, gid_t gid, Sandbox **out, NsError *
 	g_hash_table_insert (reserved, g_strdup (name), GUINT_TO_POINTER (uid));
 	g_mutex_unlock (&registry_lock);
 
-	if (uid == 0)
-		sb = claim_spare (name, gid);
-	if (!sb)
-		sb = create_fresh (name, uid, gid, err);
+	sb = create_fresh (name, uid, gid, err);
 
 	g_mutex_lock (&registry_lock);
 	g_hash_table_remove (reserved, name);
@@ -410,7 +369,7 @@ ensure_supervisor (Sandbox *sb, NsError *err)
 
 	if (sb->conn)
 		return 0;
-	if ((r = supclient_spawn (sb, false, &conn, err)) < 0)
+	if ((r = supclient_spawn (sb, &conn, err)) < 0)
 		return r;
 	g_mutex_lock (&sb->lock);
 	sb->conn = conn;

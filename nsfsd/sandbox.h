@@ -75,11 +75,6 @@ guint sandbox_count (void);
 /* Names of all sandboxes with their serials, for readdir. */
 GPtrArray *sandbox_list (void);                    /* Sandbox* refs; free with g_ptr_array_unref */
 
-/* A sandbox object for directory DIR, not registered (spares). */
-Sandbox *sandbox_new_in (const char *name, const char *dir, NsSandboxConfig *cfg);
-/* rm -r of a state directory. */
-void sandbox_remove_tree (const char *dir);
-
 /* mkdir: create, persist and give the sandbox a supervisor. */
 int sandbox_create (const char *name, uid_t uid, gid_t gid, Sandbox **out, NsError *err);
 /* rmdir: end everything, remove the state, drop from the registry. */

@@ -48,14 +48,3 @@ statedir_sandbox_path (const char *name)
 	return g_build_filename (state_dir, "sandboxes", name, NULL);
 }
 
-char *
-statedir_spares_path (void)
-{
-	return g_build_filename (state_dir, "spares", NULL);
-}
-
-char *
-statedir_spare_path (const char *name)
-{
-	return g_build_filename (state_dir, "spares", name, NULL);
-}

@@ -11,5 +11,4 @@ int statedir_init (const char *dir, NsError *err);
 
 char *statedir_sandboxes_path (void);
 char *statedir_sandbox_path (const char *name);
-char *statedir_spares_path (void);
-char *statedir_spare_path (const char *name);
+

@@ -175,17 +175,6 @@ watch_exit (pid_t pid, bool our_child)
 	g_source_unref (src);
 }
 
-bool
-supclient_ready (SupConn *c)
-{
-	bool ready;
-
-	g_mutex_lock (&c->lock);
-	ready = !c->hello_pending && !c->dead;
-	g_mutex_unlock (&c->lock);
-	return ready;
-}
-
 int
 supclient_wait_exit (SupConn *c, int timeout_ms)
 {
@@ -393,13 +382,13 @@ supervisor_environment (void)
 }
 
 int
-supclient_spawn (Sandbox *sb, bool prepare, SupConn **out, NsError *err)
+supclient_spawn (Sandbox *sb, SupConn **out, NsError *err)
 {
 	int sv[2];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
-	char *argv[] = { supervisor_path, "--dir", sb->dir, "--fd", "3", prepare ? "--prepare" : NULL, NULL };
+	char *argv[] = { supervisor_path, "--dir", sb->dir, "--fd", "3", NULL };
 	char version[16], **envp;
 	pid_t pid;
 	int r;

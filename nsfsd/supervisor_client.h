@@ -9,9 +9,8 @@
 void supclient_init (void);
 void supclient_shutdown (void);
 
-/* Spawn the supervisor for SB (state dir sb->dir) and connect to it.
- * PREPARE: it creates an init ahead of time (a spare). */
-int supclient_spawn (Sandbox *sb, bool prepare, SupConn **out, NsError *err);
+/* Spawn the supervisor for SB (state dir sb->dir) and connect to it. */
+int supclient_spawn (Sandbox *sb, SupConn **out, NsError *err);
 
 /* Connect to an already running supervisor through its socket.  Fills
  * HELLO with the `ok` reply's fields (version, state, pid, reason). */
@@ -25,9 +24,6 @@ int supclient_request (SupConn *c, char *const *fields, char ***reply, NsError *
 /* Wait until the supervisor behind C has exited (and, if it is our
  * child, been reaped): 0, or -ETIMEDOUT. */
 int supclient_wait_exit (SupConn *c, int timeout_ms);
-
-/* The supervisor answered hello and is still connected. */
-bool supclient_ready (SupConn *c);
 
 SupConn *supclient_ref (SupConn *c);
 void supclient_unref (SupConn *c);

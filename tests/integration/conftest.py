@@ -402,10 +402,10 @@ def _stop_daemon(proc):
 
 def _kill_supervisors(state: Path):
     """SIGKILL every live supervisor recorded in STATE (only this state
-    dir's supervisor.pid files, plus processes naming a dir inside it,
-    spares included) and its descendants.  Returns the pids killed."""
+    dir's supervisor.pid files, plus processes naming a dir inside it)
+    and its descendants.  Returns the pids killed."""
     table = resources._proc_table()
-    sups = resources.supervisor_pids(state, table) | resources.spare_pids(state, table)
+    sups = resources.supervisor_pids(state, table)
     victims = resources.descendants(sups, table)
     # A supervisor answers `destroy` just before it exits: give the ones
     # whose sandbox was removed a moment to go on their own.

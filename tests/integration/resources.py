@@ -104,16 +104,6 @@ def _exe_name(pid: int) -> str:
         return ""
 
 
-def spare_pids(state_dir, table: Optional[Dict[int, tuple]] = None) -> Set[int]:
-    """Live processes whose command line names a directory of STATE_DIR's
-    spares/ (unclaimed spares' supervisors; claimed ones are in
-    supervisor_pids too, through their pid files)."""
-    needle = os.path.realpath(str(state_dir)) + "/spares/"
-    if table is None:
-        table = _proc_table()
-    return {pid for pid in table if needle in _cmdline(pid)}
-
-
 def supervisor_pids(state_dir, table: Optional[Dict[int, tuple]] = None) -> Set[int]:
     """Live supervisors of STATE_DIR: the pids recorded in its
     supervisor.pid files, and any process whose command line names a
@@ -123,10 +113,6 @@ def supervisor_pids(state_dir, table: Optional[Dict[int, tuple]] = None) -> Set[
         table = _proc_table()
     pids = set()
     needle = state_dir + "/"
-    # Spares (state/spares/*) are the daemon's standing stock, not
-    # sandboxes: a spare counts once it was claimed (its directory, pid
-    # file included, moved under sandboxes/), whatever its argv says.
-    spares = state_dir + "/spares/"
     for pidfile in Path(state_dir).glob("sandboxes/*/supervisor.pid"):
         text = _read(str(pidfile))
         if text and text.strip().isdigit():
@@ -136,8 +122,7 @@ def supervisor_pids(state_dir, table: Optional[Dict[int, tuple]] = None) -> Set[
             if pid in table and (needle in _cmdline(pid) or _exe_name(pid).startswith("nsfs-supervisor")):
                 pids.add(pid)
     for pid in table:
-        cmdline = _cmdline(pid)
-        if needle in cmdline and spares not in cmdline:
+        if needle in _cmdline(pid):
             pids.add(pid)
     return pids
 
@@ -230,13 +215,8 @@ def start_time(pid: int) -> Optional[int]:
 
 
 def count_files(root) -> int:
-    """Files and directories under ROOT, leaving out spares/: the daemon
-    keeps a standing stock of spare sandboxes there, refilled in the
-    background, which belongs to no sandbox."""
     n = 0
-    for top, dirs, files in os.walk(str(root)):
-        if top == str(root) and "spares" in dirs:
-            dirs.remove("spares")
+    for _, dirs, files in os.walk(str(root)):
         n += len(dirs) + len(files)
     return n
 

@@ -427,56 +427,6 @@ def test_supervisor_killed_while_nsfsd_down(nsfs):
     assert supervisor_pid(nsfs, "web") != sup
 
 
-def spare_supervisors(nsfs):
-    """{pid: start time} of the live supervisors of unclaimed spares."""
-    out = {}
-    for pidfile in (nsfs.state / "spares").glob("*/supervisor.pid"):
-        try:
-            text = pidfile.read_text().strip()
-        except OSError:
-            continue
-        if text.isdigit() and start_time(int(text)) is not None:
-            out[int(text)] = start_time(int(text))
-    return out
-
-
-def test_spares_do_not_outlive_nsfsd(nsfs):
-    """design.md, spares: spare sandboxes are destroyed when nsfsd exits;
-    one left by a killed nsfsd is killed and removed by the next; neither
-    kind turns up as a sandbox."""
-    if not wait_until(lambda: spare_supervisors(nsfs) or None, timeout=10, what="a spare", fail=False):
-        pytest.skip("this nsfsd keeps no spares")
-    web = nsfs.sandbox("web")
-    jid = nsfs.exec(web, "sleep 1000")
-    keep = {(p, start_time(p)) for p in resources.descendants([supervisor_pid(nsfs, "web")])}
-
-    for how in ("term", "kill"):
-        wait_until(lambda: len(spare_supervisors(nsfs)) >= 1, what="spares")
-        old = resources.descendants(spare_supervisors(nsfs))
-        old = {(p, start_time(p)) for p in old}
-        if how == "term":
-            nsfs.stop_daemon("term")
-            wait_until(lambda: not any(start_time(p) == st for p, st in old), timeout=5,
-                       what="the spares of the nsfsd that exited to end")
-            assert list((nsfs.state / "spares").iterdir()) == [], "spare directories outlived nsfsd"
-            nsfs.launch()
-        else:
-            nsfs.stop_daemon("kill")
-            nsfs.launch()
-            wait_until(lambda: not any(start_time(p) == st for p, st in old), timeout=10,
-                       what="the killed nsfsd's spares to be killed by the next one")
-        assert timed(os.listdir, nsfs.mnt) == ["web"], "a spare shows up as a sandbox"
-        assert_same_processes(keep, f"after a restart ({how})")
-        assert nsfs.read(nsfs.job(web, jid) / "status") == "running\n"
-    # The new nsfsd's spares work.
-    wait_until(lambda: len(spare_supervisors(nsfs)) >= 1, what="new spares")
-    other = nsfs.sandbox("other")
-    assert nsfs.run(other, "echo ok")[:2] == ("exited 0", "ok\n")
-
-
-# ---------------------------------------------------------------- upgrades
-
-
 def copy_build(nsfs, dest):
     """Copy the nsfsd and supervisor binaries into DEST/nsfsd/ and
     DEST/backend/ (another build's layout); the copied nsfsd's path."""

@@ -502,11 +502,10 @@ def test_sigterm_unmounts_cleanly(nsfs):
 
 def test_fusermount_u_ends_nsfsd_while_sandboxes_run(nsfs):
     """INTERFACE §0: `fusermount3 -u` is a clean unmount, also while
-    sandboxes (and nsfsd's spares) hold mount namespaces: copies of the
-    nsfs mount in them must not keep the FUSE connection alive."""
+    sandboxes hold mount namespaces: copies of the nsfs mount in them must
+    not keep the FUSE connection alive."""
     sb = nsfs.sandbox("web")
     nsfs.exec(sb, "sleep 30")
-    time.sleep(0.5)  # let the spare sandboxes come up too
     nsfs.expect_exit = True
     r = subprocess.run(["fusermount3", "-u", str(nsfs.mnt)], capture_output=True, text=True, timeout=TIMEOUT,
                        stdin=subprocess.DEVNULL)
@@ -539,7 +538,7 @@ def test_only_the_main_thread_takes_signals(nsfs):
     other thread of nsfsd left it running for good.  So every thread but
     the main one blocks SIGTERM, SIGINT and SIGHUP."""
     sb = nsfs.sandbox("web")
-    nsfs.run(sb, "true")  # the event thread, spares' thread and FUSE workers exist
+    nsfs.run(sb, "true")  # the event thread and FUSE workers exist
     tasks = os.listdir(f"/proc/{nsfs.pid}/task")
     assert len(tasks) > 2
     for tid in tasks:
