@@ -20,6 +20,7 @@
 #define LINK_ENTRY_TIMEOUT 0.0  /* ns/<type>, root, last change target */
 #define ENTRY_TIMEOUT 1.0
 #define ATTR_TIMEOUT 0.0        /* sizes and mtimes move (tail -f polls them) */
+#define OUTPUT_BLKSIZE (1024 * 1024)
 
 static struct fuse_session *session;
 static struct timespec mount_time;
@@ -162,6 +163,10 @@ stat_node (const Node *n, struct stat *st)
 	if (n->spec->read == READ_OUTPUT && S_ISREG (st->st_mode)) {
 		g_autofree char *path = sandbox_job_path (sb, n->job_id, n->spec->output);
 		struct stat out;
+		/* Readers size their buffers by st_blksize (cat uses the larger
+		 * of it and 128 KiB): a megabyte per request is an eighth of the
+		 * round trips for big output. */
+		st->st_blksize = OUTPUT_BLKSIZE;
 		if (stat (path, &out) == 0) {
 			st->st_size = out.st_size;
 			st->st_mtim = out.st_mtim;
@@ -656,20 +661,38 @@ read_job_id (fuse_req_t req, FileHandle *fh, size_t size)
 
 /* A plain copy rather than splice: libfuse's splice path keeps a pipe
  * pair per worker thread, which makes the daemon's descriptor count
- * depend on how many threads happen to exist. */
+ * depend on how many threads happen to exist.  The buffer is per thread
+ * and kept: a fresh megabyte per read would be an mmap, page faults and
+ * an munmap every time. */
+static __thread char *output_buf;
+static __thread size_t output_buf_size;
+
+static void
+free_output_buf (void *buf)
+{
+	g_free (buf);
+}
+
 static void
 read_output (fuse_req_t req, FileHandle *fh, size_t size, off_t off)
 {
-	g_autofree char *buf = g_malloc (size);
+	static GPrivate cleanup = G_PRIVATE_INIT (free_output_buf);
 	ssize_t n;
 
+	if (output_buf_size < size) {
+		g_free (output_buf);
+		output_buf = g_malloc (size);
+		output_buf_size = size;
+		/* Freed when the worker thread ends. */
+		g_private_set (&cleanup, output_buf);
+	}
 	do
-		n = pread (fh->output_fd, buf, size, off);
+		n = pread (fh->output_fd, output_buf, size, off);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		fuse_reply_err (req, errno);
 	else
-		fuse_reply_buf (req, buf, (size_t) n);
+		fuse_reply_buf (req, output_buf, (size_t) n);
 }
 
 /* --- wait: deferred replies --------------------------------------------- */
