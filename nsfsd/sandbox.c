@@ -86,13 +86,13 @@ sandbox_unref (Sandbox *sb)
 }
 
 static Sandbox *
-sandbox_new_in (const char *name, const char *dir, NsSandboxConfig *cfg)
+sandbox_new (const char *name, NsSandboxConfig *cfg)
 {
 	Sandbox *sb = g_new0 (Sandbox, 1);
 
 	sb->refcount = 1;
 	sb->name = g_strdup (name);
-	sb->dir = g_strdup (dir);
+	sb->dir = statedir_sandbox_path (name);
 	sb->cfg = cfg;
 	sb->state = SB_CREATED;
 	sb->jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) job_free);
@@ -101,13 +101,6 @@ sandbox_new_in (const char *name, const char *dir, NsSandboxConfig *cfg)
 	clock_gettime (CLOCK_REALTIME, &sb->ctime);
 	sb->mtime = sb->ctime;
 	return sb;
-}
-
-static Sandbox *
-sandbox_new (const char *name, NsSandboxConfig *cfg)
-{
-	g_autofree char *dir = statedir_sandbox_path (name);
-	return sandbox_new_in (name, dir, cfg);
 }
 
 void
@@ -253,7 +246,7 @@ remove_entry (const char *path, const struct stat *st, int type, struct FTW *ftw
 }
 
 static void
-sandbox_remove_tree (const char *dir)
+remove_tree (const char *dir)
 {
 	nftw (dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -273,7 +266,7 @@ create_fresh (const char *name, uid_t uid, gid_t gid, NsError *err)
 	}
 	cfg_path = g_build_filename (sb->dir, "config", NULL);
 	if (ns_config_save (sb->cfg, cfg_path, err) < 0 || supclient_spawn (sb, &sb->conn, err) < 0) {
-		sandbox_remove_tree (sb->dir);
+		remove_tree (sb->dir);
 		sandbox_unref (sb);
 		return NULL;
 	}
@@ -355,7 +348,7 @@ sandbox_destroy (Sandbox *sb, NsError *err)
 	supclient_close (conn);
 	/* Readers blocked in `wait` get the jobs' last word before it goes. */
 	refresh_jobs_from_records (sb, false);
-	sandbox_remove_tree (sb->dir);
+	remove_tree (sb->dir);
 	unregister (sb);
 	g_mutex_unlock (&sb->op_lock);
 	return 0;
