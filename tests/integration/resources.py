@@ -276,3 +276,16 @@ def settled_leaks(before: Snapshot, nsfsd_pid: Optional[int], state_dir, paths: 
         if not leaks or time.monotonic() > deadline:
             return leaks
         time.sleep(0.05)
+
+
+def rss_is_nsfsds(nsfs) -> bool:
+    """RSS is nsfsd's own only without a wrapper (valgrind) and without
+    sanitizers (whose quarantine holds freed memory); those report leaks
+    themselves, so tests check RSS only when this is true."""
+    if nsfs.wrapped or os.environ.get("ASAN_OPTIONS") is not None:
+        return False
+    try:
+        with open(nsfs.binary, "rb") as f:
+            return b"__asan_init" not in f.read()
+    except OSError:
+        return True

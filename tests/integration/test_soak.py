@@ -55,19 +55,6 @@ def measure_rss_stable(nsfs):
     return resources.snapshot(nsfs.pid, nsfs.state, paths=[nsfs.mnt])
 
 
-def baseline_checks_apply(nsfs):
-    """RSS is nsfsd's own only without a wrapper (valgrind) and without
-    sanitizers (whose quarantine holds freed memory); those report leaks
-    themselves."""
-    if nsfs.wrapped or os.environ.get("ASAN_OPTIONS") is not None:
-        return False
-    try:
-        with open(nsfs.binary, "rb") as f:
-            return b"__asan_init" not in f.read()
-    except OSError:
-        return True
-
-
 def report(kind, cycles, seconds, before, after, leaks):
     lines = [
         f"soak {kind}: {cycles} cycles in {seconds:.1f} s ({1000 * seconds / max(cycles, 1):.1f} ms/cycle); "
@@ -83,7 +70,7 @@ def report(kind, cycles, seconds, before, after, leaks):
 
 
 def check(nsfs, kind, cycles, seconds, before):
-    slack = RSS_SLACK_KB if baseline_checks_apply(nsfs) else 1 << 30
+    slack = RSS_SLACK_KB if resources.rss_is_nsfsds(nsfs) else 1 << 30
     leaks = resources.settled_leaks(before, nsfs.pid, nsfs.state, paths=[nsfs.mnt], timeout=10,
                                     rss_slack_kb=slack)
     after = resources.snapshot(nsfs.pid, nsfs.state, paths=[nsfs.mnt])
