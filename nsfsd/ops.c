@@ -19,8 +19,14 @@
 
 #define LINK_ENTRY_TIMEOUT 0.0  /* ns/<type>, root, last change target */
 #define ENTRY_TIMEOUT 1.0
-#define ATTR_TIMEOUT 0.0        /* sizes and mtimes move (tail -f polls them) */
+/* Sizes and mtimes move (tail -f polls them); and a positive timeout on
+ * the root would let a stat of a dead mount (nsfsd killed) succeed from
+ * the cache, so the mount would look alive when it is not. */
+#define ATTR_TIMEOUT 0.0
 #define OUTPUT_BLKSIZE (1024 * 1024)
+/* libfuse splices a reply only if it fits its pipe with a few pages to
+ * spare, and pipes stop at 1 MiB without CAP_SYS_RESOURCE. */
+#define SPLICE_MAX (1024 * 1024 - 16 * 4096)
 
 static struct fuse_session *session;
 static struct timespec mount_time;
@@ -361,8 +367,31 @@ list_dir (const Node *dir, fuse_ino_t self)
 	return a;
 }
 
+/* Add E to BUF; with PLUS, with its attributes, so that `ls -l` needs no
+ * lookup per entry.  Returns the space it needs, as fuse_add_direntry does. */
+static size_t
+add_listed (fuse_req_t req, char *buf, size_t room, const DirEntry *e, bool plus)
+{
+	struct fuse_entry_param p = { .attr = { .st_ino = e->ino, .st_mode = e->mode } };
+	Node n;
+
+	if (!plus)
+		return fuse_add_direntry (req, buf, room, e->name, &p.attr, e->cookie);
+	/* "." and ".." and entries gone since the listing go without
+	 * attributes (ino 0): the kernel then looks them up if it must. */
+	if (e->cookie > 2 && resolve (e->ino, &n) == 0) {
+		if (stat_node (&n, &p.attr) == 0) {
+			p.ino = p.attr.st_ino;
+			p.attr_timeout = ATTR_TIMEOUT;
+			p.entry_timeout = S_ISLNK (p.attr.st_mode) ? LINK_ENTRY_TIMEOUT : ENTRY_TIMEOUT;
+		}
+		node_clear (&n);
+	}
+	return fuse_add_direntry_plus (req, buf, room, e->name, &p, e->cookie);
+}
+
 static void
-nsfs_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+reply_listing (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
 {
 	g_autofree char *buf = NULL;
 	g_autoptr (GArray) entries = NULL;
@@ -382,17 +411,28 @@ nsfs_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fus
 	buf = g_malloc (size);
 	for (guint i = 0; i < entries->len; i++) {
 		DirEntry *e = &g_array_index (entries, DirEntry, i);
-		struct stat st = { .st_ino = e->ino, .st_mode = e->mode };
 		size_t need;
 
 		if (e->cookie <= off)
 			continue;
-		need = fuse_add_direntry (req, buf + used, size - used, e->name, &st, e->cookie);
+		need = add_listed (req, buf + used, size - used, e, plus);
 		if (need > size - used)
 			break;
 		used += need;
 	}
 	fuse_reply_buf (req, buf, used);
+}
+
+static void
+nsfs_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	reply_listing (req, ino, size, off, false);
+}
+
+static void
+nsfs_readdirplus (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	reply_listing (req, ino, size, off, true);
 }
 
 static void
@@ -551,6 +591,26 @@ file_handle_free (FileHandle *fh)
 	g_free (fh);
 }
 
+/* Output of an ended job changes no more (the exceptions, a background
+ * process still holding the file, or truncating it, change its size and
+ * mtime, and the kernel drops its cached pages when a getattr shows
+ * that), so it is read through the page cache and kept there across
+ * opens: re-reading it is a read from memory.  Inode numbers are never
+ * reused for other output within a mount, so no stale pages can show
+ * up elsewhere.  Running jobs' output is direct I/O: its size moves. */
+static bool
+output_is_final (FileHandle *fh)
+{
+	Job *job;
+	bool ended;
+
+	g_mutex_lock (&fh->sb->lock);
+	job = sandbox_job_locked (fh->sb, fh->job_id);
+	ended = job && job->status;
+	g_mutex_unlock (&fh->sb->lock);
+	return ended;
+}
+
 static void
 nsfs_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -589,6 +649,10 @@ nsfs_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	track_handle (fh, true);
 	/* Sizes of generated files are not known in advance. */
 	fi->direct_io = 1;
+	if (fh->spec->read == READ_OUTPUT && output_is_final (fh)) {
+		fi->direct_io = 0;
+		fi->keep_cache = 1;
+	}
 	fi->fh = (uint64_t) (uintptr_t) fh;
 	if (fuse_reply_open (req, fi) == -ENOENT)
 		file_handle_free (fh); /* the opener was interrupted */
@@ -659,11 +723,15 @@ read_job_id (fuse_req_t req, FileHandle *fh, size_t size)
 	fuse_reply_buf (req, text + start, size);
 }
 
-/* A plain copy rather than splice: libfuse's splice path keeps a pipe
- * pair per worker thread, which makes the daemon's descriptor count
- * depend on how many threads happen to exist.  The buffer is per thread
- * and kept: a fresh megabyte per read would be an mmap, page faults and
- * an munmap every time. */
+/* Output goes to the kernel by splice where it fits (SPLICE_MAX): file
+ * to pipe to /dev/fuse moves page references, so the only copy is the
+ * kernel's into the reader's buffer or page cache.  libfuse keeps the
+ * pipe (one per worker thread, freed with the thread).  Bigger direct
+ * reads (cat asks for st_blksize, a megabyte) are copied. */
+static bool splice_output;
+
+/* Without splice: a copy through a buffer kept per thread, since a fresh
+ * megabyte per read would be an mmap, page faults and an munmap each time. */
 static __thread char *output_buf;
 static __thread size_t output_buf_size;
 
@@ -674,7 +742,7 @@ free_output_buf (void *buf)
 }
 
 static void
-read_output (fuse_req_t req, FileHandle *fh, size_t size, off_t off)
+copy_output (fuse_req_t req, int fd, size_t size, off_t off)
 {
 	static GPrivate cleanup = G_PRIVATE_INIT (free_output_buf);
 	ssize_t n;
@@ -687,12 +755,44 @@ read_output (fuse_req_t req, FileHandle *fh, size_t size, off_t off)
 		g_private_set (&cleanup, output_buf);
 	}
 	do
-		n = pread (fh->output_fd, output_buf, size, off);
+		n = pread (fd, output_buf, size, off);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		fuse_reply_err (req, errno);
 	else
 		fuse_reply_buf (req, output_buf, (size_t) n);
+}
+
+static void
+read_output (fuse_req_t req, FileHandle *fh, size_t size, off_t off)
+{
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT (0);
+	struct stat st;
+
+	if (!splice_output) {
+		copy_output (req, fh->output_fd, size, off);
+		return;
+	}
+	/* Ask for no more than there is: a short splice makes libfuse redo
+	 * the whole request as a copy. */
+	if (fstat (fh->output_fd, &st) < 0) {
+		fuse_reply_err (req, errno);
+		return;
+	}
+	if (off >= st.st_size) {
+		fuse_reply_buf (req, NULL, 0);
+		return;
+	}
+	size = MIN (size, (size_t) (st.st_size - off));
+	if (size > SPLICE_MAX) {
+		copy_output (req, fh->output_fd, size, off);
+		return;
+	}
+	bv.buf[0].size = size;
+	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	bv.buf[0].fd = fh->output_fd;
+	bv.buf[0].pos = off;
+	fuse_reply_data (req, &bv, 0);
 }
 
 /* --- wait: deferred replies --------------------------------------------- */
@@ -985,6 +1085,10 @@ nsfs_init (void *userdata, struct fuse_conn_info *conn)
 	/* O_TRUNC arrives as setattr(size=0), which the config files accept. */
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->max_write = 1024 * 1024;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE) {
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+		splice_output = true;
+	}
 	clock_gettime (CLOCK_REALTIME, &mount_time);
 	sandbox_set_job_end_hook (on_job_end);
 }
@@ -1007,6 +1111,7 @@ const struct fuse_lowlevel_ops nsfs_ops = {
 	.write = nsfs_write,
 	.release = nsfs_release,
 	.readdir = nsfs_readdir,
+	.readdirplus = nsfs_readdirplus,
 	.create = nsfs_create,
 	.poll = nsfs_poll,
 };

@@ -223,6 +223,23 @@ def check_adopted_world_works(nsfs, world, before, next_ids):
 # ---------------------------------------------------------------- graceful restart
 
 
+
+def test_dead_mount_reads_as_dead_at_once(nsfs):
+    """Once nsfsd is gone, its mount answers ENOTCONN right away, also for
+    what was just looked at: nothing is served from the kernel's cache, so
+    `stat` tells a live mount from a stale one."""
+    web = nsfs.sandbox("web")
+    for _ in range(3):
+        os.stat(nsfs.mnt)
+        os.listdir(nsfs.mnt)
+        os.stat(web)
+    nsfs.stop_daemon("kill")
+    expect_errno(errno.ENOTCONN, os.stat, nsfs.mnt)
+    expect_errno(errno.ENOTCONN, os.stat, web)
+    expect_errno(errno.ENOTCONN, os.listdir, nsfs.mnt)
+    nsfs.launch()
+    assert os.path.isdir(web)
+
 def test_graceful_restart_keeps_sandboxes_and_jobs(nsfs, world):
     """INTERFACE §0/§6: on SIGTERM nsfsd unmounts cleanly; sandboxes and
     jobs keep running and their output keeps being kept; a new nsfsd on the

@@ -272,6 +272,23 @@ def test_large_output(nsfs, web):
     assert r.stdout == "100000\n1\n2\n100000\n"
 
 
+def test_output_written_after_the_job_ended_shows(nsfs, web):
+    """An ended job's output is read through the page cache and kept
+    there; a background process that still holds the file and writes to
+    it (or truncates it) must still show, on the next read."""
+    jid = nsfs.exec(web, "sh -c 'echo first; (sleep 1; echo late; sleep 1; : > /proc/self/fd/1; echo new) &'")
+    assert nsfs.wait(web, jid) == "exited 0"
+    stdout = nsfs.job(web, jid) / "stdout"
+    assert nsfs.read(stdout) == "first\n"
+    assert nsfs.read(stdout) == "first\n"
+    wait_until(lambda: nsfs.read(stdout) == "first\nlate\n", what="output appended after the job ended")
+    with open(stdout) as f:
+        assert f.read() == "first\nlate\n"
+        wait_until(lambda: nsfs.read(stdout) == "new\n", what="output truncated and rewritten")
+        f.seek(0)
+        assert f.read() == "new\n"
+
+
 def test_output_readable_while_running(nsfs, web):
     jid = nsfs.exec(web, "sh -c 'echo early; sleep 60'")
     stdout = nsfs.job(web, jid) / "stdout"

@@ -405,6 +405,81 @@ def test_cat_every_file_but_wait(busy_tree):
     _tool(busy_tree, f"du -a {busy_tree.mnt} > /dev/null")
 
 
+def _ls_columns(nsfs, path):
+    """`ls -lan PATH` as {name: (mode, links, uid, gid, size)}."""
+    out = _tool(nsfs, f"ls -lan --time-style=+ {path}")
+    cols = {}
+    for line in out.splitlines()[1:]:
+        mode, links, uid, gid, size, *rest = line.split()
+        cols[rest[0]] = (mode, int(links), int(uid), int(gid), int(size))
+    return cols
+
+
+def _stat_columns(path):
+    st = os.lstat(path)
+    return (stat.filemode(st.st_mode), st.st_nlink, st.st_uid, st.st_gid, st.st_size)
+
+
+def test_listing_attributes_match_stat(busy_tree):
+    """`ls -l` takes attributes from the listing itself (READDIRPLUS):
+    they must be what a stat of each entry says."""
+    mnt = busy_tree.mnt
+    for d in (mnt, mnt / "run", mnt / "run" / "jobs", mnt / "run" / "jobs" / "1", mnt / "run" / "ns",
+              mnt / "stopped", mnt / "idle"):
+        listed = _ls_columns(busy_tree, d)
+        names = set(os.listdir(d))
+        assert set(listed) == names | {".", ".."}, d
+        for name in names:
+            assert listed[name] == _stat_columns(d / name), f"{d / name}"
+
+
+def test_long_listing_needs_no_lookup_per_entry(nsfs, monkeypatch):
+    """`ls -l` of many sandboxes is answered by the listing: the kernel
+    gets names and attributes together and looks none of them up."""
+    names = [f"many{i}" for i in range(24)]
+    for name in names:
+        nsfs.sandbox(name)
+    # -d makes libfuse log every request; the restart also empties the
+    # kernel's dentry cache for the mount.
+    monkeypatch.setenv("NSFSD_DEBUG", "1")
+    nsfs.restart()
+    listed = _ls_columns(nsfs, nsfs.mnt)
+    assert set(names) <= set(listed)
+    log = nsfs.log_since_launch()
+    assert "READDIRPLUS" in log, "the kernel did not use READDIRPLUS"
+    lookups = log.count("opcode: LOOKUP")
+    assert lookups < len(names) // 2, f"{lookups} lookups for a listing of {len(names)} sandboxes"
+
+
+def test_output_read_at_any_offset_and_size(nsfs, web):
+    """Job output goes out by splice for large reads and by copy for small
+    ones; both must give the file's bytes wherever a read starts and ends,
+    also across the end of the file."""
+    size = 5 * 1024 * 1024 + 123
+    jid = nsfs.exec(web, f"head -c {size} /dev/urandom")
+    assert nsfs.wait(web, jid) == "exited 0"
+    path = nsfs.job(web, jid) / "stdout"
+    data = nsfs.read_bytes(path)
+    assert len(data) == size
+
+    def reads():
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            got = []
+            for off, n in ((0, 1 << 20), (1, 1 << 20), (4095, 3 * 4096 + 7), (size - 10, 1 << 20),
+                           (size - (1 << 20) + 1, 1 << 20), (size, 4096), (size + 4096, 1 << 20),
+                           (123457, 2 * 4096), (3 << 20, 5)):
+                got.append((off, n, os.pread(fd, n, off)))
+            return got
+        finally:
+            os.close(fd)
+
+    for off, n, got in timed(reads):
+        assert got == data[off:off + n], f"pread({n}, {off}) gave {len(got)} bytes"
+    r = subprocess.run(["cat", str(path)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=TIMEOUT)
+    assert r.stdout == data
+
+
 def test_wait_of_running_job_has_size_zero(nsfs, web):
     jid = nsfs.exec(web, "sleep 60")
     assert os.stat(nsfs.job(web, jid) / "wait").st_size == 0
