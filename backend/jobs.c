@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -55,33 +56,46 @@ reset_signals (void)
 	sigprocmask (SIG_SETMASK, &none, NULL);
 }
 
-static void __attribute__ ((noreturn))
-job_child (Supervisor *s, char *const *argv, int null_fd, int out_fd, int err_fd, int report_fd)
+/* What the job child needs, all prepared by the supervisor: the child
+ * shares its memory (see start_job_process), so it must not allocate
+ * anything that outlives it, nor look anything up. */
+typedef struct {
+	Supervisor *s;
+	char *const *argv;
+	int null_fd, out_fd, err_fd, report_fd;
+	gid_t groups[SUP_MAX_GROUPS];
+	size_t n_groups;
+} JobStart;
+
+static int
+job_child (void *data)
 {
+	JobStart *js = data;
+	Supervisor *s = js->s;
 	const NsSandboxConfig *cfg = s->cfg;
-	unsigned long join = cfg->ns;
+	/* The pid and time namespaces are the supervisor's to enter (see
+	 * start_job_process); a process sharing memory cannot join a time
+	 * namespace, and the pid namespace is where it was born already. */
+	unsigned long join = cfg->ns & ~(unsigned long) (CLONE_NEWPID | CLONE_NEWTIME);
 	bool userns = cfg->ns & CLONE_NEWUSER;
+	int report_fd = js->report_fd;
 	NsError err = { 0 };
 
 	reset_signals ();
 	setsid ();
 	prctl (PR_SET_PDEATHSIG, SIGKILL);
-	if (dup2 (null_fd, 0) < 0 || dup2 (out_fd, 1) < 0 || dup2 (err_fd, 2) < 0)
+	if (dup2 (js->null_fd, 0) < 0 || dup2 (js->out_fd, 1) < 0 || dup2 (js->err_fd, 2) < 0)
 		job_fail (report_fd, errno, "exec: redirect output: %s", strerror (errno));
 	/* A job has the owner's supplementary groups, no more and no fewer:
 	 * a group can restrict as well as grant (a file mode 0604 root:G
 	 * keeps G's members out), and in a user namespace with setgroups
 	 * denied the job cannot change them afterwards.  Root's jobs have
 	 * none of the supervisor's. */
-	if (cfg->owner_uid != 0) {
-		if (sup_owner_groups (cfg, &err) < 0)
-			job_fail (report_fd, err.code, "exec: %s", err.msg);
-	} else if (setgroups (0, NULL) < 0) {
+	if (setgroups (js->n_groups, js->groups) < 0)
 		job_fail (report_fd, errno, "exec: setgroups: %s", strerror (errno));
-	}
 	/* Without a mount namespace of its own the sandbox shares the host's
 	 * (the supervisor's is a private copy). */
-	if (!(join & CLONE_NEWNS) && s->host_mntns_fd >= 0 && setns (s->host_mntns_fd, CLONE_NEWNS) < 0)
+	if (!(cfg->ns & CLONE_NEWNS) && s->host_mntns_fd >= 0 && setns (s->host_mntns_fd, CLONE_NEWNS) < 0)
 		job_fail (report_fd, errno, "exec: enter the host's mount namespace: %s", strerror (errno));
 	if (join && setns (s->init_pidfd, (int) join) < 0)
 		job_fail (report_fd, errno, "exec: join the sandbox's namespaces: %s", strerror (errno));
@@ -89,9 +103,10 @@ job_child (Supervisor *s, char *const *argv, int null_fd, int out_fd, int err_fd
 		job_fail (report_fd, errno, "exec: chdir /: %s", strerror (errno));
 	if (sup_restrict_job (cfg, userns, &err) < 0)
 		job_fail (report_fd, err.code, "exec: %s", err.msg);
+	/* The supervisor puts its own environ back when we are gone. */
 	environ = (char **) (getuid () == 0 ? clean_env_root : clean_env_user);
-	execvp (argv[0], argv);
-	job_fail (report_fd, errno, "exec: %s: %s", argv[0], strerror (errno));
+	execvp (js->argv[0], js->argv);
+	job_fail (report_fd, errno, "exec: %s: %s", js->argv[0], strerror (errno));
 }
 
 static int
@@ -125,22 +140,73 @@ remove_job_dir (Supervisor *s, const char *name)
 	unlinkat (s->dirfd, name, AT_REMOVEDIR);
 }
 
+/* Jobs start the way posix_spawn starts a process: a child that shares
+ * our memory while we wait (CLONE_VM | CLONE_VFORK), so nothing of the
+ * supervisor is copied for execve to throw away.  Under AddressSanitizer
+ * a plain fork: its shadow stack bookkeeping does not expect a second
+ * process on a stack of ours. */
+#if defined(__SANITIZE_ADDRESS__)
+#define JOB_SHARES_MEMORY 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define JOB_SHARES_MEMORY 0
+#endif
+#endif
+#ifndef JOB_SHARES_MEMORY
+#define JOB_SHARES_MEMORY 1
+#endif
+
+#define JOB_STACK_SIZE (256 * 1024)
+
 static pid_t
-fork_into_pidns (Supervisor *s, NsError *err)
+clone_job_child (JobStart *js)
 {
-	bool pidns = s->cfg->ns & CLONE_NEWPID;
+	static char *stack;
 	pid_t pid;
 
-	/* setns(CLONE_NEWPID) only changes where our children go, so the
-	 * job is forked straight into the sandbox's pid namespace and stays
-	 * our child; then we step back. */
-	if (pidns && setns (s->init_pidfd, CLONE_NEWPID) < 0)
-		return ns_error (err, errno, "exec: enter the pid namespace: %s", strerror (errno));
-	pid = fork ();
-	if (pid < 0)
-		ns_error (err, errno, "exec: fork: %s", strerror (errno));
-	if (pid != 0 && pidns && setns (s->self_pidns_fd, CLONE_NEWPID) < 0)
+	if (!JOB_SHARES_MEMORY) {
+		pid = fork ();
+		if (pid == 0)
+			_exit (job_child (js));
+		return pid;
+	}
+	/* One stack serves every job: we are suspended while a child uses it. */
+	if (!stack) {
+		void *p = mmap (NULL, JOB_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (p == MAP_FAILED)
+			return -1;
+		stack = p;
+	}
+	return clone (job_child, stack + JOB_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, js);
+}
+
+static void
+return_to_own_namespaces (Supervisor *s, unsigned long entered)
+{
+	if ((entered & CLONE_NEWPID) && setns (s->self_pidns_fd, CLONE_NEWPID) < 0)
 		g_error ("cannot return to the supervisor's pid namespace: %s", strerror (errno));
+	if ((entered & CLONE_NEWTIME) && setns (s->self_timens_fd, CLONE_NEWTIME) < 0)
+		g_error ("cannot return to the supervisor's time namespace: %s", strerror (errno));
+}
+
+static pid_t
+start_job_process (Supervisor *s, JobStart *js, NsError *err)
+{
+	unsigned long enter = s->cfg->ns & (CLONE_NEWPID | CLONE_NEWTIME);
+	char **own_environ = environ;
+	pid_t pid;
+
+	/* setns(CLONE_NEWPID) changes only where our children go, and
+	 * setns(CLONE_NEWTIME) is for single-threaded callers: we enter
+	 * both, the child is born in them and stays our child, and we step
+	 * back. */
+	if (enter && setns (s->init_pidfd, (int) enter) < 0)
+		return ns_error (err, errno, "exec: enter the pid and time namespaces: %s", strerror (errno));
+	pid = clone_job_child (js);
+	if (pid < 0)
+		ns_error (err, errno, "exec: clone: %s", strerror (errno));
+	environ = own_environ;
+	return_to_own_namespaces (s, enter);
 	return pid < 0 ? -err->code : pid;
 }
 
@@ -148,7 +214,8 @@ int
 sup_exec_job (Supervisor *s, unsigned id, const char *cmdline, char *const *argv, pid_t *out_pid, NsError *err)
 {
 	char name[32];
-	_cleanup_close_ int jobdir = -1, null_fd = -1, out_fd = -1, err_fd = -1;
+	_cleanup_close_ int jobdir = -1;
+	JobStart js = { .s = s, .argv = argv, .null_fd = -1, .out_fd = -1, .err_fd = -1 };
 	int report[2] = { -1, -1 };
 	ExecReport rep;
 	ssize_t n;
@@ -163,31 +230,28 @@ sup_exec_job (Supervisor *s, unsigned id, const char *cmdline, char *const *argv
 		r = ns_error (err, errno, "exec: open job dir: %s", strerror (errno));
 		goto undo;
 	}
-	if ((out_fd = open_output (jobdir, "stdout", err)) < 0 || (err_fd = open_output (jobdir, "stderr", err)) < 0) {
+	if ((js.out_fd = open_output (jobdir, "stdout", err)) < 0 || (js.err_fd = open_output (jobdir, "stderr", err)) < 0) {
 		r = -err->code;
 		goto undo;
 	}
-	null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (null_fd < 0 || pipe2 (report, O_CLOEXEC) < 0) {
+	js.null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (js.null_fd < 0 || pipe2 (report, O_CLOEXEC) < 0) {
 		r = ns_error (err, errno, "exec: %s", strerror (errno));
 		goto undo;
 	}
-	pid = fork_into_pidns (s, err);
+	js.report_fd = report[1];
+	if (s->cfg->owner_uid != 0)
+		js.n_groups = sup_owner_group_list (s->cfg, js.groups, G_N_ELEMENTS (js.groups));
+	pid = start_job_process (s, &js, err);
 	if (pid < 0) {
 		r = (int) pid;
 		goto undo;
 	}
-	if (pid == 0) {
-		close (report[0]);
-		job_child (s, argv, null_fd, out_fd, err_fd, report[1]);
-	}
-	close (report[1]);
-	report[1] = -1;
+	ns_close_fdp (&report[1]);
 	do
 		n = read (report[0], &rep, sizeof rep);
 	while (n < 0 && errno == EINTR);
-	close (report[0]);
-	report[0] = -1;
+	ns_close_fdp (&report[0]);
 	if (n == (ssize_t) sizeof rep) {
 		rep.msg[sizeof rep.msg - 1] = '\0';
 		while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
@@ -195,15 +259,11 @@ sup_exec_job (Supervisor *s, unsigned id, const char *cmdline, char *const *argv
 		r = ns_error (err, rep.code, "%s", rep.msg);
 		goto undo;
 	}
-
+	ns_close_fdp (&js.null_fd);
+	ns_close_fdp (&js.out_fd);
+	ns_close_fdp (&js.err_fd);
 	{
-		char pidtext[16];
-		g_autofree char *cmd = g_strconcat (cmdline, "\n", NULL);
 		SupJob *job = g_new0 (SupJob, 1);
-
-		snprintf (pidtext, sizeof pidtext, "%d\n", pid);
-		write_record (jobdir, "cmd", cmd);
-		write_record (jobdir, "pid", pidtext);
 		job->id = id;
 		job->pid = pid;
 		g_hash_table_insert (s->jobs, GINT_TO_POINTER (pid), job);
@@ -214,8 +274,25 @@ sup_exec_job (Supervisor *s, unsigned id, const char *cmdline, char *const *argv
 undo:
 	ns_close_fdp (&report[0]);
 	ns_close_fdp (&report[1]);
+	ns_close_fdp (&js.null_fd);
+	ns_close_fdp (&js.out_fd);
+	ns_close_fdp (&js.err_fd);
 	remove_job_dir (s, name);
 	return r;
+}
+
+void
+sup_record_job_start (Supervisor *s, unsigned id, const char *cmdline, pid_t pid)
+{
+	char name[32], pidtext[16];
+	g_autofree char *cmd = g_strconcat (cmdline, "\n", NULL);
+	_cleanup_close_ int jobdir = -1;
+
+	snprintf (name, sizeof name, "jobs/%u", id);
+	snprintf (pidtext, sizeof pidtext, "%d\n", pid);
+	jobdir = openat (s->dirfd, name, O_DIRECTORY | O_CLOEXEC);
+	if (jobdir < 0 || write_record (jobdir, "cmd", cmd) < 0 || write_record (jobdir, "pid", pidtext) < 0)
+		g_warning ("job %u: cannot write its cmd and pid records", id);
 }
 
 bool

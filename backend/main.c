@@ -273,6 +273,7 @@ handle_request (int client, char **msg)
 		}
 		snprintf (pidtext, sizeof pidtext, "%d", pid);
 		ns_proto_sendv (client, "ok", pidtext, NULL);
+		sup_record_job_start (&sup, (unsigned) id, msg[2], pid);
 	} else if (strcmp (verb, "stop") == 0) {
 		begin_stop (client);
 	} else if (strcmp (verb, "kill") == 0 && n == 2) {
@@ -526,6 +527,7 @@ main (int argc, char **argv)
 		return 1;
 	}
 	sup.self_pidns_fd = open ("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	sup.self_timens_fd = open ("/proc/self/ns/time", O_RDONLY | O_CLOEXEC);
 	/* A mount namespace of our own, a slave of the host's (mounts made
 	 * there later still reach us and our sandboxes), so nsfs mounts can
 	 * be detached from what sandboxes copy (see sup_detach_nsfs_mounts). */
@@ -568,6 +570,8 @@ main (int argc, char **argv)
 	close (signal_fd);
 	close (sup.timerfd);
 	close (sup.self_pidns_fd);
+	if (sup.self_timens_fd >= 0)
+		close (sup.self_timens_fd);
 	if (sup.host_mntns_fd >= 0)
 		close (sup.host_mntns_fd);
 	if (sup.self_mntns_fd >= 0)

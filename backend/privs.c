@@ -7,6 +7,7 @@
 #include <pwd.h>
 #include <sys/wait.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <sched.h>
 #include <string.h>
@@ -39,20 +40,30 @@ sup_drop_to_owner (const NsSandboxConfig *cfg, bool in_userns, NsError *err)
 	return 0;
 }
 
-int
-sup_owner_groups (const NsSandboxConfig *cfg, NsError *err)
+/* The owner's supplementary groups (the primary one if the account is
+ * unknown); at most MAX, which holds at least one. */
+size_t
+sup_owner_group_list (const NsSandboxConfig *cfg, gid_t *groups, size_t max)
 {
 	struct passwd pw, *pwp = NULL;
 	char buf[4096];
-	gid_t groups[256];
-	int n = G_N_ELEMENTS (groups);
+	int n = (int) MIN (max, (size_t) INT_MAX);
 
 	getpwuid_r (cfg->owner_uid, &pw, buf, sizeof buf, &pwp);
 	if (!pwp || getgrouplist (pwp->pw_name, cfg->owner_gid, groups, &n) < 0) {
 		groups[0] = cfg->owner_gid;
 		n = 1;
 	}
-	if (setgroups ((size_t) n, groups) < 0)
+	return (size_t) n;
+}
+
+int
+sup_owner_groups (const NsSandboxConfig *cfg, NsError *err)
+{
+	gid_t groups[SUP_MAX_GROUPS];
+	size_t n = sup_owner_group_list (cfg, groups, G_N_ELEMENTS (groups));
+
+	if (setgroups (n, groups) < 0)
 		return ns_error (err, errno, "setgroups: %s", strerror (errno));
 	return 0;
 }

@@ -27,6 +27,7 @@ typedef struct Supervisor {
 	pid_t init_pid;
 	int init_pidfd;
 	int self_pidns_fd;      /* to return to after forking into the sandbox's */
+	int self_timens_fd;     /* the same for the time namespace (-1 if none) */
 	int host_mntns_fd;      /* the mount namespace we were started in */
 	int self_mntns_fd;      /* our own, a slave of the host's */
 	GHashTable *jobs;       /* pid -> SupJob*, running jobs only */
@@ -57,6 +58,9 @@ void sup_leave_host_mounts (Supervisor *s);
 
 /* jobs.c */
 int sup_exec_job (Supervisor *s, unsigned id, const char *cmdline, char *const *argv, pid_t *pid, NsError *err);
+/* The cmd and pid records of a job sup_exec_job started (after the reply:
+ * nsfsd has both already, the records are for its successors). */
+void sup_record_job_start (Supervisor *s, unsigned id, const char *cmdline, pid_t pid);
 /* A child ended: write its record; returns true if it was a job. */
 bool sup_job_reaped (Supervisor *s, pid_t pid, int wstatus, unsigned *id, char **status);
 void sup_signal_jobs (Supervisor *s, int signo);
@@ -71,6 +75,8 @@ int sup_drop_to_owner (const NsSandboxConfig *cfg, bool in_userns, NsError *err)
 int sup_restrict_job (const NsSandboxConfig *cfg, bool in_userns, NsError *err);
 /* Take the owner's supplementary groups (the caller is root). */
 int sup_owner_groups (const NsSandboxConfig *cfg, NsError *err);
+#define SUP_MAX_GROUPS 256
+size_t sup_owner_group_list (const NsSandboxConfig *cfg, gid_t *groups, size_t max);
 /* Whether the owner, with its own credentials, can open PATH as a
  * directory: 0, or EACCES/ENOENT with ERR saying so. */
 int sup_check_path_as_owner (const NsSandboxConfig *cfg, const char *path, NsError *err);

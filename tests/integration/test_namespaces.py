@@ -164,6 +164,23 @@ def test_time_namespace(nsfs, web):
     assert inside == os.readlink(f"/proc/{init}/ns/time")
 
 
+def test_supervisor_steps_back_out_after_starting_jobs(nsfs, web):
+    """The supervisor enters the sandbox's pid and time namespaces for
+    each job start and must step back: later jobs, and the init of the
+    next start, are made from where it stands."""
+    nsfs.start(web)
+    for _ in range(3):
+        run_ok(nsfs, web, "true")
+    with open(nsfs.state / "sandboxes" / "web" / "supervisor.pid") as f:
+        sup = int(f.read())
+    for t in ("pid", "pid_for_children", "time", "time_for_children"):
+        assert os.stat(f"/proc/{sup}/ns/{t}").st_ino == host_ino(t.split("_")[0]), t
+    nsfs.ctl(web, "stop")
+    init = nsfs.start(web)
+    inside = run_ok(nsfs, web, "readlink /proc/self/ns/time /proc/self/ns/pid").split()
+    assert inside == [os.readlink(f"/proc/{init}/ns/time"), os.readlink(f"/proc/{init}/ns/pid")]
+
+
 def test_mounts_stay_inside(nsfs, web):
     out = run_ok(nsfs, web, "sh -c 'mount -t tmpfs nsfs-it-tmpfs /mnt && grep -c nsfs-it-tmpfs /proc/self/mountinfo'")
     assert out == "1\n"
