@@ -44,6 +44,11 @@ sup_unpin (Supervisor *s)
 	g_autofree char *dir = g_build_filename (s->dir, "pinned", NULL);
 	NsError err;
 
+	/* Most sandboxes never pin: spare them two mount namespace switches
+	 * on every stop and destroy.  The directory, not s->pinned, tells:
+	 * pins of a supervisor that died are ours to remove too. */
+	if (!s->pinned && faccessat (s->dirfd, "pinned", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		return;
 	if (sup_enter_host_mounts (s, &err) < 0) {
 		g_warning ("unpin: %s", err.msg);
 		return;
