@@ -23,6 +23,12 @@
  * the root would let a stat of a dead mount (nsfsd killed) succeed from
  * the cache, so the mount would look alive when it is not. */
 #define ATTR_TIMEOUT 0.0
+/* A sandbox's directory changes only in its mtime, and nsfsd drops the
+ * kernel's copy whenever that moves (on_sandbox_touched), so it may be
+ * cached: `ls -l` of the mount then needs no getattr per entry, and every
+ * path through the sandbox one fewer.  The root stays uncached (above),
+ * so a path walk still finds a dead mount dead. */
+#define SANDBOX_DIR_ATTR_TIMEOUT 1.0
 #define OUTPUT_BLKSIZE (1024 * 1024)
 /* libfuse splices a reply only if it fits its pipe with a few pages to
  * spare, and pipes stop at 1 MiB without CAP_SYS_RESOURCE. */
@@ -86,6 +92,14 @@ static fuse_ino_t
 node_ino (const Node *n)
 {
 	return ino_make (n->sb->serial, n->job_id, n->node);
+}
+
+static double
+attr_timeout_of (const Node *n)
+{
+	bool sandbox_dir = n->sb && !n->job_id && n->node == SB_NODE_DIR;
+
+	return sandbox_dir ? SANDBOX_DIR_ATTR_TIMEOUT : ATTR_TIMEOUT;
 }
 
 /* --- attributes --------------------------------------------------------- */
@@ -195,7 +209,7 @@ reply_entry (fuse_req_t req, const Node *n)
 		return;
 	}
 	e.ino = e.attr.st_ino;
-	e.attr_timeout = ATTR_TIMEOUT;
+	e.attr_timeout = attr_timeout_of (n);
 	e.entry_timeout = S_ISLNK (e.attr.st_mode) ? LINK_ENTRY_TIMEOUT : ENTRY_TIMEOUT;
 	fuse_reply_entry (req, &e);
 }
@@ -289,6 +303,7 @@ static void
 reply_attr_of (fuse_req_t req, Node *n, int r)
 {
 	struct stat st;
+	double timeout = r == 0 ? attr_timeout_of (n) : 0;
 
 	if (r == 0)
 		r = stat_node (n, &st);
@@ -296,7 +311,7 @@ reply_attr_of (fuse_req_t req, Node *n, int r)
 	if (r < 0)
 		fuse_reply_err (req, -r);
 	else
-		fuse_reply_attr (req, &st, ATTR_TIMEOUT);
+		fuse_reply_attr (req, &st, timeout);
 }
 
 static void
@@ -382,7 +397,7 @@ add_listed (fuse_req_t req, char *buf, size_t room, const DirEntry *e, bool plus
 	if (e->cookie > 2 && resolve (e->ino, &n) == 0) {
 		if (stat_node (&n, &p.attr) == 0) {
 			p.ino = p.attr.st_ino;
-			p.attr_timeout = ATTR_TIMEOUT;
+			p.attr_timeout = attr_timeout_of (&n);
 			p.entry_timeout = S_ISLNK (p.attr.st_mode) ? LINK_ENTRY_TIMEOUT : ENTRY_TIMEOUT;
 		}
 		node_clear (&n);
@@ -882,6 +897,18 @@ typedef struct {
 	Waiter *w;
 } Ready;
 
+static void
+on_sandbox_touched (const Sandbox *sb)
+{
+	fuse_ino_t dir = ino_make (sb->serial, 0, SB_NODE_DIR);
+
+	/* A negative offset drops the attributes only; the kernel takes no
+	 * lock that a request in flight could hold, so this cannot wait on
+	 * nsfsd.  -ENOENT: the kernel does not know the directory yet. */
+	if (session)
+		fuse_lowlevel_notify_inval_inode (session, dir, -1, 0);
+}
+
 /* A job ended: answer its blocked readers and wake its pollers. */
 static void
 on_job_end (Sandbox *sb, unsigned id)
@@ -1091,6 +1118,7 @@ nsfs_init (void *userdata, struct fuse_conn_info *conn)
 	}
 	clock_gettime (CLOCK_REALTIME, &mount_time);
 	sandbox_set_job_end_hook (on_job_end);
+	sandbox_set_touch_hook (on_sandbox_touched);
 }
 
 const struct fuse_lowlevel_ops nsfs_ops = {

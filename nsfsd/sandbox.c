@@ -22,6 +22,7 @@ static GHashTable *by_serial;  /* serial -> Sandbox* (borrowed) */
 static GHashTable *reserved;   /* names being created -> owner uid */
 static uint32_t next_serial = 1;
 static SandboxJobEndHook job_end_hook;
+static SandboxTouchHook touch_hook;
 static SandboxLimits limits = SANDBOX_DEFAULT_LIMITS;
 
 void
@@ -51,6 +52,12 @@ void
 sandbox_set_job_end_hook (SandboxJobEndHook hook)
 {
 	job_end_hook = hook;
+}
+
+void
+sandbox_set_touch_hook (SandboxTouchHook hook)
+{
+	touch_hook = hook;
 }
 
 static void
@@ -217,6 +224,8 @@ static void
 touch (Sandbox *sb)
 {
 	clock_gettime (CLOCK_REALTIME, &sb->mtime);
+	if (touch_hook)
+		touch_hook (sb);
 }
 
 void

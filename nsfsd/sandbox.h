@@ -106,6 +106,12 @@ int sandbox_commit_config (Sandbox *sb, NsSandboxConfig *cfg, NsError *err);
 typedef void (*SandboxJobEndHook) (Sandbox *sb, unsigned id);
 void sandbox_set_job_end_hook (SandboxJobEndHook hook);
 
+/* Called with sb->lock held whenever the sandbox's mtime moves, so the
+ * kernel's cached attributes of its directory can be dropped; it must
+ * neither block nor take sandbox locks. */
+typedef void (*SandboxTouchHook) (const Sandbox *sb);
+void sandbox_set_touch_hook (SandboxTouchHook hook);
+
 /* Supervisor events, called from the event thread. */
 void sandbox_on_exit (Sandbox *sb, unsigned id, const char *status);
 void sandbox_on_state (Sandbox *sb, const char *state, const char *arg);

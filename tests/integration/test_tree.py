@@ -3,6 +3,7 @@ tools walking the mount."""
 
 import errno
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -449,6 +450,29 @@ def test_long_listing_needs_no_lookup_per_entry(nsfs, monkeypatch):
     assert "READDIRPLUS" in log, "the kernel did not use READDIRPLUS"
     lookups = log.count("opcode: LOOKUP")
     assert lookups < len(names) // 2, f"{lookups} lookups for a listing of {len(names)} sandboxes"
+    # The sandboxes' directory attributes came with the listing and stay
+    # cached; only the root (never cached) is asked again.
+    entry_getattrs = [n for n in re.findall(r"opcode: GETATTR \(\d+\), nodeid: (\d+)", log) if n != "1"]
+    assert len(entry_getattrs) < len(names) // 2, \
+        f"{len(entry_getattrs)} getattrs of entries for a listing of {len(names)} sandboxes"
+
+
+def test_sandbox_directory_mtime_moves_at_once(nsfs, web):
+    """A sandbox's directory attributes are cached by the kernel; every
+    change must still show in its mtime on the next stat, whether it came
+    from a write or from the supervisor (a job ending)."""
+    d = nsfs.mnt / web
+    before = os.stat(d).st_mtime_ns
+    (d / "hostname").write_text("moved\n")
+    after_write = os.stat(d).st_mtime_ns
+    assert after_write > before
+    jid = nsfs.exec(web, "sleep 0.2")
+    after_exec = os.stat(d).st_mtime_ns
+    assert after_exec > after_write
+    assert nsfs.wait(web, jid) == "exited 0"
+    # The end is recorded before `wait` answers, so no retry: a missed
+    # invalidation would show the old mtime for the cache's whole second.
+    assert os.stat(d).st_mtime_ns > after_exec
 
 
 def test_output_read_at_any_offset_and_size(nsfs, web):
