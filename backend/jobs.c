@@ -32,7 +32,7 @@ static char *const clean_env_user[] = {
 	"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/", "TERM=dumb", NULL
 };
 
-static void __attribute__ ((noreturn))
+static void __attribute__ ((noreturn, format (printf, 3, 4)))
 job_fail (int fd, int code, const char *fmt, ...)
 {
 	ExecReport rep = { .code = code };
