@@ -278,14 +278,18 @@ def settled_leaks(before: Snapshot, nsfsd_pid: Optional[int], state_dir, paths: 
         time.sleep(0.05)
 
 
-def rss_is_nsfsds(nsfs) -> bool:
-    """RSS is nsfsd's own only without a wrapper (valgrind) and without
+RSS_UNCHECKED_KB = 1 << 40
+
+
+def rss_slack_kb(nsfs, slack_kb: int) -> int:
+    """SLACK_KB where nsfsd's RSS is its own, else a bound never reached.
+    RSS is nsfsd's own only without a wrapper (valgrind) and without
     sanitizers (whose quarantine holds freed memory); those report leaks
-    themselves, so tests check RSS only when this is true."""
+    themselves."""
     if nsfs.wrapped or os.environ.get("ASAN_OPTIONS") is not None:
-        return False
+        return RSS_UNCHECKED_KB
     try:
         with open(nsfs.binary, "rb") as f:
-            return b"__asan_init" not in f.read()
+            return RSS_UNCHECKED_KB if b"__asan_init" in f.read() else slack_kb
     except OSError:
-        return True
+        return slack_kb

@@ -223,7 +223,6 @@ def check_adopted_world_works(nsfs, world, before, next_ids):
 # ---------------------------------------------------------------- graceful restart
 
 
-
 def test_dead_mount_reads_as_dead_at_once(nsfs):
     """Once nsfsd is gone, its mount answers ENOTCONN right away, also for
     what was just looked at: nothing is served from the kernel's cache, so
@@ -239,6 +238,7 @@ def test_dead_mount_reads_as_dead_at_once(nsfs):
     expect_errno(errno.ENOTCONN, os.listdir, nsfs.mnt)
     nsfs.launch()
     assert os.path.isdir(web)
+
 
 def test_graceful_restart_keeps_sandboxes_and_jobs(nsfs, world):
     """INTERFACE §0/§6: on SIGTERM nsfsd unmounts cleanly; sandboxes and

@@ -70,9 +70,8 @@ def report(kind, cycles, seconds, before, after, leaks):
 
 
 def check(nsfs, kind, cycles, seconds, before):
-    slack = RSS_SLACK_KB if resources.rss_is_nsfsds(nsfs) else 1 << 30
     leaks = resources.settled_leaks(before, nsfs.pid, nsfs.state, paths=[nsfs.mnt], timeout=10,
-                                    rss_slack_kb=slack)
+                                    rss_slack_kb=resources.rss_slack_kb(nsfs, RSS_SLACK_KB))
     after = resources.snapshot(nsfs.pid, nsfs.state, paths=[nsfs.mnt])
     report(kind, cycles, seconds, before, after, leaks)
     assert timed(os.listdir, nsfs.mnt) == []

@@ -64,10 +64,8 @@ def test_mkdir_rmdir_cycles_release_everything(nsfs):
     before = resources.snapshot(nsfs.pid, nsfs.state, paths=[nsfs.mnt])
     for i in range(10):
         cycle(f"web{i}")
-    # Under valgrind or a sanitizer the RSS is theirs, not nsfsd's.
-    rss_slack = 8192 if resources.rss_is_nsfsds(nsfs) else 1 << 40
     leaks = resources.settled_leaks(before, nsfs.pid, nsfs.state, paths=[nsfs.mnt], fd_slack=2,
-                                    rss_slack_kb=rss_slack)
+                                    rss_slack_kb=resources.rss_slack_kb(nsfs, 8192))
     assert leaks == {}, f"before {before}\nafter  {resources.snapshot(nsfs.pid, nsfs.state, paths=[nsfs.mnt])}"
 
 
