@@ -474,6 +474,40 @@ redirect_stdio (const char *dir)
 	}
 }
 
+/* Process-wide and the same for every sandbox, so a zygote does it once
+ * for all of its copies. */
+static int
+setup_process (void)
+{
+	/* Nothing of nsfsd's groups may reach a sandbox. */
+	if (geteuid () == 0 && setgroups (0, NULL) < 0) {
+		fprintf (stderr, "nsfs-supervisor: setgroups: %s\n", strerror (errno));
+		return -1;
+	}
+	sup.self_pidns_fd = open ("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	sup.self_timens_fd = open ("/proc/self/ns/time", O_RDONLY | O_CLOEXEC);
+	/* A mount namespace of our own, a slave of the host's (mounts made
+	 * there later still reach us and our sandboxes), so nsfs mounts can
+	 * be detached from what sandboxes copy (see sup_detach_nsfs_mounts).
+	 * A zygote's copies share its namespace: detaching there and
+	 * creating it was a third of a supervisor's start. */
+	sup.host_mntns_fd = open ("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	sup.self_mntns_fd = -1;
+	if (geteuid () == 0 && sup.host_mntns_fd >= 0) {
+		if (unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
+			fprintf (stderr, "nsfs-supervisor: a mount namespace of its own: %s\n", strerror (errno));
+			return -1;
+		}
+		sup.self_mntns_fd = open ("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+		sup_detach_nsfs_mounts ();
+	}
+	if (sup.self_pidns_fd < 0) {
+		fprintf (stderr, "nsfs-supervisor: open /proc/self/ns/pid: %s\n", strerror (errno));
+		return -1;
+	}
+	return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -481,28 +515,47 @@ main (int argc, char **argv)
 		{ "dir", required_argument, NULL, 'D' },
 		{ "fd", required_argument, NULL, 'F' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "zygote", no_argument, NULL, 'Z' },
+		{ "title-room", required_argument, NULL, 'T' },
 		{ 0 },
 	};
 	const char *dir = NULL;
+	g_autofree char *zygote_dir = NULL;
+	char *title = argv[0] + strlen (argv[0]) + 1;
+	size_t title_len = 0;
+	bool zygote = false;
 	int first_client = -1, c;
 	sigset_t mask;
 	g_autofree char *pidtext = NULL;
 
+	for (int i = 1; i < argc; i++)
+		title_len = MAX (title_len, (size_t) (argv[i] + strlen (argv[i]) + 1 - title));
 	while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'D': dir = optarg; break;
 		case 'F': first_client = atoi (optarg); break;
+		case 'Z': zygote = true; break;
+		case 'T': break; /* room for sup_zygote_serve's retitle */
 		case 'V': printf ("nsfs-supervisor %s (protocol %d)\n", NSFS_VERSION, NSFS_PROTO_VERSION); return 0;
 		default: return 2;
 		}
 	}
-	if (!dir || !g_path_is_absolute (dir)) {
-		fprintf (stderr, "usage: nsfs-supervisor --dir ABSOLUTE_SANDBOX_DIR [--fd N]\n");
+	if (zygote ? first_client < 0 : !dir || !g_path_is_absolute (dir)) {
+		fprintf (stderr, "usage: nsfs-supervisor --dir ABSOLUTE_SANDBOX_DIR [--fd N]\n"
+		                 "       nsfs-supervisor --zygote --fd N [--title-room SPACES]\n");
 		return 2;
+	}
+	/* What every supervisor shares is done once, before the zygote's
+	 * copies are made. */
+	if (setup_process () < 0)
+		return 1;
+	if (zygote) {
+		if (sup_zygote_serve (first_client, title, title_len, &zygote_dir, &first_client) != 0)
+			return 0;
+		dir = zygote_dir;
 	}
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		clients[i] = -1;
-	memset (&sup, 0, sizeof sup);
 	sup.dir = g_strdup (dir);
 	sup.init_pidfd = -1;
 	sup.stop_client = -1;
@@ -521,26 +574,6 @@ main (int argc, char **argv)
 		add_client (first_client);
 	}
 	prctl (PR_SET_CHILD_SUBREAPER, 1);
-	/* Nothing of nsfsd's groups may reach a sandbox. */
-	if (geteuid () == 0 && setgroups (0, NULL) < 0) {
-		fprintf (stderr, "nsfs-supervisor: setgroups: %s\n", strerror (errno));
-		return 1;
-	}
-	sup.self_pidns_fd = open ("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-	sup.self_timens_fd = open ("/proc/self/ns/time", O_RDONLY | O_CLOEXEC);
-	/* A mount namespace of our own, a slave of the host's (mounts made
-	 * there later still reach us and our sandboxes), so nsfs mounts can
-	 * be detached from what sandboxes copy (see sup_detach_nsfs_mounts). */
-	sup.host_mntns_fd = open ("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-	sup.self_mntns_fd = -1;
-	if (geteuid () == 0 && sup.host_mntns_fd >= 0) {
-		if (unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
-			fprintf (stderr, "nsfs-supervisor: a mount namespace of its own: %s\n", strerror (errno));
-			return 1;
-		}
-		sup.self_mntns_fd = open ("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-		sup_detach_nsfs_mounts ();
-	}
 	sup.timerfd = timerfd_create (CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	sigemptyset (&mask);
 	sigaddset (&mask, SIGCHLD);
@@ -551,7 +584,7 @@ main (int argc, char **argv)
 	sigprocmask (SIG_BLOCK, &mask, NULL);
 	signal_fd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	listen_fd = listen_on_dir (sup.dirfd);
-	if (sup.self_pidns_fd < 0 || sup.timerfd < 0 || signal_fd < 0 || listen_fd < 0) {
+	if (sup.timerfd < 0 || signal_fd < 0 || listen_fd < 0) {
 		fprintf (stderr, "nsfs-supervisor: setup failed: %s\n", strerror (errno));
 		return 1;
 	}

@@ -81,5 +81,11 @@ size_t sup_owner_group_list (const NsSandboxConfig *cfg, gid_t *groups, size_t m
  * directory: 0, or EACCES/ENOENT with ERR saying so. */
 int sup_check_path_as_owner (const NsSandboxConfig *cfg, const char *path, NsError *err);
 
+/* zygote.c: serve `spawn` requests on SOCK until nsfsd goes (returns 1).
+ * Returns 0 in each copy it makes, with the sandbox's DIR and the socket
+ * of its FIRST_CLIENT, for the copy to go on as that supervisor; TITLE is
+ * the argument area the copy rewrites to name DIR. */
+int sup_zygote_serve (int sock, char *title, size_t title_len, char **dir, int *first_client);
+
 /* main.c: tell every connected nsfsd. */
 void sup_broadcast (Supervisor *s, const char *verb, ...) __attribute__ ((sentinel));

@@ -389,9 +389,13 @@ def main():
     p.add_argument("--load-seconds", type=float, default=60)
     p.add_argument("--cases", default="cold,cold_shell,job,floor,rootfs,output,rest,load")
     args = p.parse_args()
+    cases = args.cases.split(",")
+    unknown = [c for c in cases if not hasattr(Bench, "case_" + c)]
+    if unknown:
+        p.error(f"unknown case {', '.join(unknown)}; the cases: {p.get_default('cases')}")
 
     b = Bench(args)
-    for case in args.cases.split(","):
+    for case in cases:
         t = time.monotonic()
         getattr(b, "case_" + case)()
         print(f"# {case}: {time.monotonic() - t:.1f}s", file=sys.stderr)

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +16,8 @@
 #include <glib-unix.h>
 
 #include "cleanup.h"
-#include "config.h"
 #include "proto.h"
+#include "supervisor_spawn.h"
 
 #define REQUEST_TIMEOUT_SECONDS 30
 
@@ -57,7 +56,6 @@ supclient_unref (SupConn *c)
 
 static GMainLoop *event_loop;
 static GThread *event_thread;
-static char *supervisor_path;
 
 static void
 conn_free (SupConn *c)
@@ -70,23 +68,6 @@ conn_free (SupConn *c)
 	g_mutex_clear (&c->lock);
 	g_cond_clear (&c->cond);
 	g_free (c);
-}
-
-/* The supervisor binary sits beside nsfsd in a build tree and in
- * libexecdir when installed; NSFS_SUPERVISOR overrides both. */
-static char *
-find_supervisor (void)
-{
-	const char *env = getenv ("NSFS_SUPERVISOR");
-	g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
-	g_autofree char *dir = exe ? g_path_get_dirname (exe) : NULL;
-	g_autofree char *built = dir ? g_build_filename (dir, "..", "backend", "nsfs-supervisor", NULL) : NULL;
-
-	if (env && *env)
-		return g_strdup (env);
-	if (built && access (built, X_OK) == 0)
-		return g_steal_pointer (&built);
-	return g_build_filename (NSFS_LIBEXECDIR, "nsfs-supervisor", NULL);
 }
 
 /* Supervisors still alive, watched through pidfds: we reap those that are
@@ -203,7 +184,7 @@ event_thread_main (gpointer data)
 void
 supclient_init (void)
 {
-	supervisor_path = find_supervisor ();
+	supspawn_init ();
 	live_supervisors = g_hash_table_new (g_direct_hash, g_direct_equal);
 	event_ctx = g_main_context_new ();
 	event_loop = g_main_loop_new (event_ctx, FALSE);
@@ -232,7 +213,7 @@ supclient_shutdown (void)
 	g_main_loop_unref (event_loop);
 	g_main_context_unref (event_ctx);
 	g_clear_pointer (&live_supervisors, g_hash_table_destroy);
-	g_free (supervisor_path);
+	supspawn_shutdown ();
 	event_loop = NULL;
 }
 
@@ -364,56 +345,20 @@ hello_sync (int fd, char ***fields, NsError *err)
 	return 0;
 }
 
-/* Supervisors start with an empty environment but for the sanitizers'
- * settings, so a test build reports from every process. */
-static char **
-supervisor_environment (void)
-{
-	static const char *const keep[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
-	GPtrArray *env = g_ptr_array_new ();
-
-	for (size_t i = 0; i < G_N_ELEMENTS (keep); i++) {
-		const char *v = getenv (keep[i]);
-		if (v)
-			g_ptr_array_add (env, g_strdup_printf ("%s=%s", keep[i], v));
-	}
-	g_ptr_array_add (env, NULL);
-	return (char **) g_ptr_array_free (env, FALSE);
-}
-
 int
 supclient_spawn (Sandbox *sb, SupConn **out, NsError *err)
 {
-	int sv[2];
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	char *argv[] = { supervisor_path, "--dir", sb->dir, "--fd", "3", NULL };
-	char version[16], **envp;
+	char version[16];
 	pid_t pid;
-	int r;
+	int sv[2], r;
 
 	if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return ns_error (err, errno, "socketpair: %s", strerror (errno));
-	posix_spawn_file_actions_init (&fa);
-	posix_spawn_file_actions_adddup2 (&fa, sv[1], 3);
-	/* The supervisor must hold nothing of ours, /dev/fuse least of all. */
-	posix_spawn_file_actions_addclosefrom_np (&fa, 4);
-	posix_spawnattr_init (&attr);
-	sigemptyset (&none);
-	sigfillset (&all);
-	posix_spawnattr_setsigmask (&attr, &none);
-	posix_spawnattr_setsigdefault (&attr, &all);
-	posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	envp = supervisor_environment ();
-	r = posix_spawn (&pid, supervisor_path, &fa, &attr, argv, envp);
-	g_strfreev (envp);
-	posix_spawn_file_actions_destroy (&fa);
-	posix_spawnattr_destroy (&attr);
+	r = supspawn_start (sb->dir, sv[1], &pid, err);
 	close (sv[1]);
-	if (r != 0) {
+	if (r < 0) {
 		close (sv[0]);
-		return ns_error (err, r, "cannot start %s: %s", supervisor_path, strerror (r));
+		return r;
 	}
 	/* The supervisor stays our child while we run (we reap it); after a
 	 * restart it is an orphan and the system's init reaps it. */

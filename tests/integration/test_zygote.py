@@ -1,0 +1,139 @@
+"""How supervisors come to exist (design.md "The zygote"): nsfsd executes
+one supervisor, the zygote, when it starts, and every sandbox's supervisor
+is a copy of it made with CLONE_PARENT, so it is nsfsd's child named by its
+sandbox's directory.  The copies share the zygote's mount namespace, from
+which nsfs mounts are detached.  Without a zygote (NSFS_ZYGOTE=0, or one
+that died) supervisors are executed one by one, and nothing else changes.
+"""
+
+import os
+import signal
+
+import pytest
+
+from nsfs_util import needs_root, pid_alive, wait_until
+
+pytestmark = needs_root
+
+
+def cmdline(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return [a.decode() for a in f.read().split(b"\0") if a]
+
+
+def parent_of(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("PPid:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no PPid for {pid}")
+
+
+def process_state(pid):
+    """The state letter of PID (Z for a zombie), or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+def zygotes(nsfsd_pid):
+    """nsfsd's live children that are zygotes."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        try:
+            if parent_of(pid) == nsfsd_pid and "--zygote" in cmdline(pid) and process_state(pid) != "Z":
+                found.append(pid)
+        except (FileNotFoundError, ProcessLookupError, AssertionError):
+            continue
+    return found
+
+
+def supervisor_of(nsfs, name):
+    path = nsfs.state / "sandboxes" / name / "supervisor.pid"
+
+    def read():
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        return int(text) if text.strip().isdigit() else None
+
+    return wait_until(read, what=str(path))
+
+
+def run_one(nsfs, name):
+    sb = nsfs.sandbox(name)
+    assert nsfs.exec(sb, "true") == 1
+    assert nsfs.wait(sb, 1) == "exited 0"
+    return sb
+
+
+def test_supervisor_is_a_copy_of_the_zygote_and_nsfsds_child(nsfs):
+    [zygote] = wait_until(lambda: zygotes(nsfs.pid) or None, what="nsfsd's zygote")
+    run_one(nsfs, "a")
+    sup = supervisor_of(nsfs, "a")
+    assert parent_of(sup) == nsfs.pid, "the supervisor is not nsfsd's child (CLONE_PARENT)"
+    assert os.path.realpath(f"/proc/{sup}/exe") == os.path.realpath(f"/proc/{zygote}/exe")
+    # Named by its sandbox, where ps(1) and the teardown look.
+    args = cmdline(sup)
+    assert args[1:3] == ["--dir", str(nsfs.state / "sandboxes" / "a")], args
+    assert "--zygote" not in args
+    assert zygotes(nsfs.pid) == [zygote], "a copy of the zygote took its place"
+
+
+def test_supervisors_share_the_zygotes_mount_namespace_without_nsfs(nsfs):
+    [zygote] = wait_until(lambda: zygotes(nsfs.pid) or None, what="nsfsd's zygote")
+    run_one(nsfs, "a")
+    run_one(nsfs, "b")
+    a, b = supervisor_of(nsfs, "a"), supervisor_of(nsfs, "b")
+    mntns = {os.readlink(f"/proc/{p}/ns/mnt") for p in (zygote, a, b)}
+    assert len(mntns) == 1, f"supervisors and zygote in different mount namespaces: {mntns}"
+    assert mntns != {os.readlink("/proc/self/ns/mnt")}, "the zygote has no mount namespace of its own"
+    with open(f"/proc/{a}/mountinfo") as f:
+        assert " fuse.nsfsd " not in f.read(), "nsfs is still mounted where sandboxes are copied from"
+
+
+def test_a_killed_zygote_is_replaced(nsfs):
+    [zygote] = wait_until(lambda: zygotes(nsfs.pid) or None, what="nsfsd's zygote")
+    os.kill(zygote, signal.SIGKILL)
+    wait_until(lambda: process_state(zygote) in (None, "Z"), what="the zygote's end")
+    # The first sandbox after the loss still gets a supervisor.
+    sb = run_one(nsfs, "after")
+    assert parent_of(supervisor_of(nsfs, "after")) == nsfs.pid
+    [second] = wait_until(lambda: zygotes(nsfs.pid) or None, what="a new zygote")
+    assert second != zygote
+    assert process_state(zygote) is None, "nsfsd did not reap the dead zygote"
+    run_one(nsfs, "later")
+    sup = supervisor_of(nsfs, "later")
+    assert cmdline(sup)[1:3] == ["--dir", str(nsfs.state / "sandboxes" / "later")]
+    os.rmdir(sb)
+
+
+def test_without_a_zygote_supervisors_are_executed(nsfs, monkeypatch):
+    monkeypatch.setenv("NSFS_ZYGOTE", "0")
+    nsfs.restart("term")
+    assert zygotes(nsfs.pid) == []
+    sb = run_one(nsfs, "plain")
+    sup = supervisor_of(nsfs, "plain")
+    assert parent_of(sup) == nsfs.pid
+    assert cmdline(sup)[1:] == ["--dir", str(nsfs.state / "sandboxes" / "plain"), "--fd", "3"]
+    os.rmdir(sb)
+    wait_until(lambda: not pid_alive(sup), what="the supervisor's end")
+
+
+@pytest.mark.parametrize("how", ["term", "kill"])
+def test_the_zygote_ends_with_nsfsd(nsfs, how):
+    [zygote] = wait_until(lambda: zygotes(nsfs.pid) or None, what="nsfsd's zygote")
+    sb = run_one(nsfs, "kept")
+    sup = supervisor_of(nsfs, "kept")
+    nsfs.restart(how)
+    # End of its socket ends the zygote; the sandbox's supervisor stays.
+    wait_until(lambda: process_state(zygote) in (None, "Z"), what="the zygote's end")
+    assert pid_alive(sup)
+    assert nsfs.exec(sb, "true") == 2
+    assert nsfs.wait(sb, 2) == "exited 0"
