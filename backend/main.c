@@ -487,19 +487,19 @@ setup_process (void)
 	sup.self_pidns_fd = open ("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 	sup.self_timens_fd = open ("/proc/self/ns/time", O_RDONLY | O_CLOEXEC);
 	/* A mount namespace of our own, a slave of the host's (mounts made
-	 * there later still reach us and our sandboxes), so nsfs mounts can
-	 * be detached from what sandboxes copy (see sup_detach_nsfs_mounts).
-	 * A zygote's copies share its namespace: detaching there and
-	 * creating it was a third of a supervisor's start. */
+	 * there later still reach us and our sandboxes where they propagate),
+	 * so nsfs mounts can be detached from what sandboxes copy (mountns.c).
+	 * A zygote's copies share its namespace: making it and detaching
+	 * there was a third of a supervisor's start. */
 	sup.host_mntns_fd = open ("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	sup.self_mntns_fd = -1;
+	sup.host_mounts_fd = -1;
 	if (geteuid () == 0 && sup.host_mntns_fd >= 0) {
-		if (unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
-			fprintf (stderr, "nsfs-supervisor: a mount namespace of its own: %s\n", strerror (errno));
+		NsError err;
+		if (sup_private_mounts (&sup, &err) < 0) {
+			fprintf (stderr, "nsfs-supervisor: %s\n", err.msg);
 			return -1;
 		}
-		sup.self_mntns_fd = open ("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-		sup_detach_nsfs_mounts ();
 	}
 	if (sup.self_pidns_fd < 0) {
 		fprintf (stderr, "nsfs-supervisor: open /proc/self/ns/pid: %s\n", strerror (errno));
@@ -546,14 +546,20 @@ main (int argc, char **argv)
 		return 2;
 	}
 	/* What every supervisor shares is done once, before the zygote's
-	 * copies are made. */
+	 * copies are made; a supervisor executed on its own logs it. */
+	if (!zygote)
+		redirect_stdio (dir);
 	if (setup_process () < 0)
 		return 1;
 	if (zygote) {
-		if (sup_zygote_serve (first_client, title, title_len, &zygote_dir, &first_client) != 0)
+		if (sup_zygote_serve (&sup, first_client, title, title_len, &zygote_dir, &first_client) != 0)
 			return 0;
 		dir = zygote_dir;
+		redirect_stdio (dir);
 	}
+	/* Only the zygote watches the host's mounts. */
+	ns_close_fdp (&sup.host_mounts_fd);
+	sup.host_mounts_fd = -1;
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		clients[i] = -1;
 	sup.dir = g_strdup (dir);
@@ -568,7 +574,6 @@ main (int argc, char **argv)
 		return 1;
 	}
 	detach ();
-	redirect_stdio (dir);
 	if (first_client >= 0) {
 		fcntl (first_client, F_SETFD, FD_CLOEXEC);
 		add_client (first_client);

@@ -90,53 +90,6 @@ pivot_into (const char *rootfs, NsError *err)
 	return 0;
 }
 
-/* Mount points in mountinfo escape space, tab, newline and backslash as
- * octal; undo that in place. */
-static void
-unescape_mountinfo (char *s)
-{
-	char *out = s;
-
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*out++ = (char) ((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 4;
-		} else {
-			*out++ = *s++;
-		}
-	}
-	*out = '\0';
-}
-
-/* A sandbox's mount namespace starts as a copy of the supervisor's.  A
- * copy of an nsfs mount would keep the FUSE connection alive after the
- * host unmounts it (fusermount3 -u would not end nsfsd) and would hand
- * jobs the control tree, and inside the sandbox's user namespace the
- * copies are locked and cannot be unmounted.  So the supervisor, in its
- * own mount namespace, detaches them before every clone. */
-void
-sup_detach_nsfs_mounts (void)
-{
-	g_autofree char *info = NULL;
-	g_auto (GStrv) lines = NULL;
-
-	if (!g_file_get_contents ("/proc/self/mountinfo", &info, NULL, NULL))
-		return;
-	lines = g_strsplit (info, "\n", -1);
-	/* Innermost first, so nested mounts go before their parents. */
-	for (gint i = (gint) g_strv_length (lines) - 1; i >= 0; i--) {
-		g_auto (GStrv) f = NULL;
-		const char *sep = strstr (lines[i], " - ");
-		if (!sep || strncmp (sep + 3, "fuse.nsfsd ", 11) != 0)
-			continue;
-		f = g_strsplit (lines[i], " ", 6);
-		if (g_strv_length (f) < 5)
-			continue;
-		unescape_mountinfo (f[4]);
-		umount2 (f[4], MNT_DETACH);
-	}
-}
-
 int
 sup_setup_mounts (const NsSandboxConfig *cfg, NsError *err)
 {

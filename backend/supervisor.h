@@ -30,6 +30,7 @@ typedef struct Supervisor {
 	int self_timens_fd;     /* the same for the time namespace (-1 if none) */
 	int host_mntns_fd;      /* the mount namespace we were started in */
 	int self_mntns_fd;      /* our own, a slave of the host's */
+	int host_mounts_fd;     /* the host's mountinfo, polled for changes */
 	GHashTable *jobs;       /* pid -> SupJob*, running jobs only */
 	char *stop_reason;
 	/* A pending `stop`: who to answer once the init is gone. */
@@ -50,11 +51,17 @@ int sup_set_hostname (Supervisor *s, const char *hostname, NsError *err);
 /* rootfs.c: runs inside the new init, before it reports ready. */
 int sup_setup_mounts (const NsSandboxConfig *cfg, NsError *err);
 int sup_loopback_up (NsError *err);
-/* In the supervisor's own mount namespace: detach every nsfs mount. */
-void sup_detach_nsfs_mounts (void);
 /* Enter the host's mount namespace for a moment (pins live there). */
 int sup_enter_host_mounts (Supervisor *s, NsError *err);
 void sup_leave_host_mounts (Supervisor *s);
+
+/* mountns.c: the mount namespace supervisors live in.  Make it (a slave
+ * copy of the host's, nsfs mounts detached), or make it again if the
+ * host's mount table changed since; then detach nsfs mounts that came in
+ * (before every clone of a sandbox). */
+int sup_private_mounts (Supervisor *s, NsError *err);
+void sup_private_mounts_refresh (Supervisor *s);
+void sup_detach_nsfs_mounts (void);
 
 /* jobs.c */
 int sup_exec_job (Supervisor *s, unsigned id, const char *cmdline, char *const *argv, pid_t *pid, NsError *err);
@@ -85,7 +92,7 @@ int sup_check_path_as_owner (const NsSandboxConfig *cfg, const char *path, NsErr
  * Returns 0 in each copy it makes, with the sandbox's DIR and the socket
  * of its FIRST_CLIENT, for the copy to go on as that supervisor; TITLE is
  * the argument area the copy rewrites to name DIR. */
-int sup_zygote_serve (int sock, char *title, size_t title_len, char **dir, int *first_client);
+int sup_zygote_serve (Supervisor *s, int sock, char *title, size_t title_len, char **dir, int *first_client);
 
 /* main.c: tell every connected nsfsd. */
 void sup_broadcast (Supervisor *s, const char *verb, ...) __attribute__ ((sentinel));

@@ -21,17 +21,19 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "proto.h"
 
 /* One request: `spawn DIR` with the new supervisor's first client
- * socket attached.  Returns the message's fields (NULL at end of
- * stream or on a malformed request) and the descriptor in *FD. */
+ * socket attached.  Returns the message's fields (NULL at end of stream
+ * or on a malformed request) and the descriptor in *FD, -1 unless exactly
+ * one came (any others are closed). */
 static char **
 receive_request (int sock, int *fd, bool *eof)
 {
 	g_autofree char *buf = g_malloc (NSFS_PROTO_MAX);
 	union {
-		char space[CMSG_SPACE (sizeof (int))];
+		char space[CMSG_SPACE (4 * sizeof (int))];
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = { .iov_base = buf, .iov_len = NSFS_PROTO_MAX };
@@ -41,6 +43,7 @@ receive_request (int sock, int *fd, bool *eof)
 		.msg_control = control.space,
 		.msg_controllen = sizeof control.space,
 	};
+	size_t received = 0;
 	ssize_t n;
 
 	*fd = -1;
@@ -53,11 +56,22 @@ receive_request (int sock, int *fd, bool *eof)
 		return NULL;
 	}
 	for (struct cmsghdr *c = CMSG_FIRSTHDR (&msg); c; c = CMSG_NXTHDR (&msg, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN (sizeof (int)))
-			memcpy (fd, CMSG_DATA (c), sizeof (int));
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t off = 0; CMSG_LEN (off + sizeof (int)) <= c->cmsg_len; off += sizeof (int)) {
+			int got;
+			memcpy (&got, CMSG_DATA (c) + off, sizeof got);
+			if (received++ == 0)
+				*fd = got;
+			else
+				close (got);
+		}
 	}
-	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+	if (received != 1 || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		ns_close_fdp (fd);
+		*fd = -1;
 		return NULL;
+	}
 	return ns_proto_decode (buf, (size_t) n);
 }
 
@@ -85,11 +99,15 @@ clone_as_nsfsd_child (void)
 }
 
 int
-sup_zygote_serve (int sock, char *title_area, size_t title_len, char **dir, int *first_client)
+sup_zygote_serve (Supervisor *s, int sock, char *title_area, size_t title_len, char **dir, int *first_client)
 {
 	/* Out of nsfsd's session, like every supervisor: its terminal's
 	 * signals must not end the zygote. */
 	setsid ();
+	/* nsfsd counts on the zygote only once it has said so: one that
+	 * cannot set itself up makes nsfsd execute supervisors instead. */
+	if (ns_proto_sendv (sock, "ready", NULL) < 0)
+		return 1;
 	for (;;) {
 		g_auto (GStrv) req = NULL;
 		char pidtext[16];
@@ -107,6 +125,7 @@ sup_zygote_serve (int sock, char *title_area, size_t title_len, char **dir, int 
 			ns_proto_sendv (sock, "err", "22", "zygote: expected `spawn DIR` and a socket", NULL);
 			continue;
 		}
+		sup_private_mounts_refresh (s);
 		pid = clone_as_nsfsd_child ();
 		if (pid == 0) {
 			close (sock);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,9 +23,10 @@
 /* Room for a copy of the zygote to write `--dir DIR` in (its argument
  * area is all the title it has). */
 #define TITLE_ROOM 4096
+#define ZYGOTE_TIMEOUT_SECONDS 10
 
 static char *supervisor_path;
-static GMutex zygote_lock;  /* one request in flight; guards the two below */
+static GMutex zygote_lock;  /* one request in flight; guards the three below */
 static int zygote_fd = -1;
 static pid_t zygote_pid = -1;
 static bool zygote_wanted;
@@ -90,12 +92,17 @@ execute_supervisor (char **argv, int sock, pid_t *pid)
 	return r;
 }
 
-/* Called with zygote_lock held. */
+static void zygote_stop (void);
+
+/* Called with zygote_lock held: the zygote is usable once it said
+ * `ready`; one that cannot set itself up turns the zygote off for good. */
 static void
 zygote_start (void)
 {
 	g_autofree char *room = g_strnfill (TITLE_ROOM, ' ');
 	char *argv[] = { supervisor_path, "--zygote", "--fd", "3", "--title-room", room, NULL };
+	struct timeval tv = { .tv_sec = ZYGOTE_TIMEOUT_SECONDS };
+	g_auto (GStrv) hello = NULL;
 	int sv[2], r;
 
 	if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -108,9 +115,17 @@ zygote_start (void)
 		g_warning ("no zygote (%s); supervisors are executed one by one", strerror (r));
 		close (sv[0]);
 		zygote_pid = -1;
+		zygote_wanted = false;
 		return;
 	}
 	zygote_fd = sv[0];
+	/* A zygote that hangs must not hold mkdir for ever. */
+	setsockopt (zygote_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (ns_proto_recv (zygote_fd, &hello) < 0 || !hello || strcmp (hello[0], "ready") != 0) {
+		g_warning ("the zygote did not start (see nsfsd's stderr); supervisors are executed one by one");
+		zygote_stop ();
+		zygote_wanted = false;
+	}
 }
 
 /* Called with zygote_lock held: end a zygote that failed a request (a
@@ -180,17 +195,17 @@ zygote_request (const char *dir, int sock, pid_t *pid)
 		zygote_stop ();
 		return -EPIPE;
 	}
-	/* It died with our request: whether it made a copy first is unknown,
-	 * so no other supervisor may be given this socket. */
-	if ((r = ns_proto_recv (zygote_fd, &reply)) < 0 || !reply) {
-		g_warning ("the zygote died while starting a supervisor (%s)", r < 0 ? strerror (-r) : "it closed");
+	/* It died (or hung, or spoke nonsense) with our request: whether it
+	 * made a copy first is unknown, so no other supervisor may be given
+	 * this socket. */
+	if ((r = ns_proto_recv (zygote_fd, &reply)) < 0 || !reply ||
+	    (strcmp (reply[0], "ok") == 0 && (!reply[1] || (*pid = atoi (reply[1])) <= 0))) {
+		g_warning ("the zygote failed while starting a supervisor (%s)", r < 0 ? strerror (-r) : "no answer");
 		zygote_stop ();
 		return -ECONNRESET;
 	}
-	if (strcmp (reply[0], "ok") == 0 && reply[1]) {
-		*pid = atoi (reply[1]);
-		return *pid > 0 ? 0 : -EPROTO;
-	}
+	if (strcmp (reply[0], "ok") == 0)
+		return 0;
 	g_warning ("the zygote refused: %s", reply[1] && reply[2] ? reply[2] : "?");
 	return reply[1] ? -atoi (reply[1]) : -EPROTO;
 }
@@ -202,11 +217,10 @@ zygote_spawn (const char *dir, int sock, pid_t *pid)
 {
 	int r = -ENOENT;
 
-	if (!zygote_wanted)
-		return r;
 	g_mutex_lock (&zygote_lock);
-	r = zygote_request (dir, sock, pid);
-	if (r == -EPIPE)
+	if (zygote_wanted)
+		r = zygote_request (dir, sock, pid);
+	if (r == -EPIPE && zygote_wanted)
 		r = zygote_request (dir, sock, pid);
 	g_mutex_unlock (&zygote_lock);
 	return r;
@@ -229,14 +243,7 @@ void
 supspawn_shutdown (void)
 {
 	g_mutex_lock (&zygote_lock);
-	/* End of stream is the zygote's cue to exit. */
-	if (zygote_fd >= 0)
-		close (zygote_fd);
-	zygote_fd = -1;
-	if (zygote_pid > 0)
-		while (waitpid (zygote_pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	zygote_pid = -1;
+	zygote_stop ();
 	g_mutex_unlock (&zygote_lock);
 	g_clear_pointer (&supervisor_path, g_free);
 }

@@ -8,6 +8,7 @@ that died) supervisors are executed one by one, and nothing else changes.
 
 import os
 import signal
+import subprocess
 
 import pytest
 
@@ -137,3 +138,51 @@ def test_the_zygote_ends_with_nsfsd(nsfs, how):
     assert pid_alive(sup)
     assert nsfs.exec(sb, "true") == 2
     assert nsfs.wait(sb, 2) == "exited 0"
+
+
+def test_a_zygote_that_cannot_start_is_not_used(nsfs, monkeypatch):
+    """A supervisor binary that fails as a zygote (here: refuses the
+    option) must leave nsfsd executing supervisors, not failing mkdir."""
+    real = os.path.realpath(nsfs.env()["NSFS_SUPERVISOR"])
+    wrapper = nsfs.base / "no-zygote-supervisor"
+    wrapper.write_text("#!/bin/sh\n"
+                       "case \" $* \" in *\" --zygote \"*) exit 3;; esac\n"
+                       f"exec '{real}' \"$@\"\n")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("NSFS_SUPERVISOR", str(wrapper))
+    nsfs.restart("term")
+    sb = run_one(nsfs, "plain")
+    assert zygotes(nsfs.pid) == []
+    sup = supervisor_of(nsfs, "plain")
+    assert parent_of(sup) == nsfs.pid
+    assert cmdline(sup)[-2:] == ["--fd", "3"], cmdline(sup)
+    os.rmdir(sb)
+
+
+def test_host_mounts_made_after_nsfsd_started_reach_new_sandboxes(nsfs, busybox_rootfs):
+    """Supervisors share the zygote's mount namespace; one made when nsfsd
+    started would not have mounts made since under a private host mount
+    (they do not propagate), so the zygote makes it again when the host's
+    mount table changed."""
+    priv = nsfs.base / "priv"
+    root = priv / "root"
+    priv.mkdir()
+    mounted = []
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "nsfs-priv", str(priv)], check=True)
+        mounted.insert(0, priv)
+        subprocess.run(["mount", "--make-private", str(priv)], check=True)
+        root.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "nsfs-root", str(root)], check=True)
+        mounted.insert(0, root)
+        subprocess.run(["cp", "-a", f"{busybox_rootfs}/.", str(root)], check=True)
+        sb = nsfs.sandbox("late")
+        nsfs.write(sb / "rootfs", str(root))
+        assert nsfs.exec(sb, "cat /etc/nsfs-rootfs-marker") == 1
+        assert nsfs.wait(sb, 1) == "exited 0"
+        marker = (busybox_rootfs / "etc" / "nsfs-rootfs-marker").read_text()
+        assert nsfs.read(nsfs.job(sb, 1) / "stdout") == marker
+        os.rmdir(sb)
+    finally:
+        for m in mounted:
+            subprocess.run(["umount", "-l", str(m)], check=False)
