@@ -124,3 +124,18 @@ def parse_status(text: str) -> dict:
         key, _, value = line.partition(" ")
         out[key] = value
     return out
+
+
+def supervisor_pid(nsfs, name):
+    """The pid in the sandbox's supervisor.pid (which a supervisor just
+    spawned may not have written yet)."""
+    path = nsfs.state / "sandboxes" / name / "supervisor.pid"
+
+    def read():
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        return int(text) if text.strip().isdigit() else None
+
+    return wait_until(read, what=f"{path}")

@@ -21,7 +21,7 @@ import pytest
 
 import resources
 from resources import fuse_mounted, start_time
-from nsfs_util import TIMEOUT, Background, expect_errno, needs_root, pid_alive, timed, wait_until
+from nsfs_util import TIMEOUT, Background, expect_errno, needs_root, pid_alive, supervisor_pid, timed, wait_until
 
 # The configurations below (maps of host root, namespace sets without
 # `user`, nsenter on pinned namespaces) are root's.
@@ -39,21 +39,6 @@ def job_pid(nsfs, sb, jid):
     text = nsfs.read(nsfs.job(sb, jid) / "pid")
     assert text.endswith("\n") and text[:-1].isdigit(), f"pid reads {text!r}"
     return int(text)
-
-
-def supervisor_pid(nsfs, name):
-    """The pid in the sandbox's supervisor.pid (which a supervisor just
-    spawned may not have written yet)."""
-    path = nsfs.state / "sandboxes" / name / "supervisor.pid"
-
-    def read():
-        try:
-            text = path.read_text()
-        except FileNotFoundError:
-            return None
-        return int(text) if text.strip().isdigit() else None
-
-    return wait_until(read, what=f"{path}")
 
 
 def state_file(nsfs, name, *parts):

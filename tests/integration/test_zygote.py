@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from nsfs_util import needs_root, pid_alive, wait_until
+from nsfs_util import needs_root, pid_alive, supervisor_pid, wait_until
 
 pytestmark = needs_root
 
@@ -54,19 +54,6 @@ def zygotes(nsfsd_pid):
     return found
 
 
-def supervisor_of(nsfs, name):
-    path = nsfs.state / "sandboxes" / name / "supervisor.pid"
-
-    def read():
-        try:
-            text = path.read_text()
-        except FileNotFoundError:
-            return None
-        return int(text) if text.strip().isdigit() else None
-
-    return wait_until(read, what=str(path))
-
-
 def run_one(nsfs, name):
     sb = nsfs.sandbox(name)
     assert nsfs.exec(sb, "true") == 1
@@ -77,7 +64,7 @@ def run_one(nsfs, name):
 def test_supervisor_is_a_copy_of_the_zygote_and_nsfsds_child(nsfs):
     [zygote] = wait_until(lambda: zygotes(nsfs.pid) or None, what="nsfsd's zygote")
     run_one(nsfs, "a")
-    sup = supervisor_of(nsfs, "a")
+    sup = supervisor_pid(nsfs, "a")
     assert parent_of(sup) == nsfs.pid, "the supervisor is not nsfsd's child (CLONE_PARENT)"
     assert os.path.realpath(f"/proc/{sup}/exe") == os.path.realpath(f"/proc/{zygote}/exe")
     # Named by its sandbox, where ps(1) and the teardown look.
@@ -91,7 +78,7 @@ def test_supervisors_share_the_zygotes_mount_namespace_without_nsfs(nsfs):
     [zygote] = wait_until(lambda: zygotes(nsfs.pid) or None, what="nsfsd's zygote")
     run_one(nsfs, "a")
     run_one(nsfs, "b")
-    a, b = supervisor_of(nsfs, "a"), supervisor_of(nsfs, "b")
+    a, b = supervisor_pid(nsfs, "a"), supervisor_pid(nsfs, "b")
     mntns = {os.readlink(f"/proc/{p}/ns/mnt") for p in (zygote, a, b)}
     assert len(mntns) == 1, f"supervisors and zygote in different mount namespaces: {mntns}"
     assert mntns != {os.readlink("/proc/self/ns/mnt")}, "the zygote has no mount namespace of its own"
@@ -105,12 +92,12 @@ def test_a_killed_zygote_is_replaced(nsfs):
     wait_until(lambda: process_state(zygote) in (None, "Z"), what="the zygote's end")
     # The first sandbox after the loss still gets a supervisor.
     sb = run_one(nsfs, "after")
-    assert parent_of(supervisor_of(nsfs, "after")) == nsfs.pid
+    assert parent_of(supervisor_pid(nsfs, "after")) == nsfs.pid
     [second] = wait_until(lambda: zygotes(nsfs.pid) or None, what="a new zygote")
     assert second != zygote
     assert process_state(zygote) is None, "nsfsd did not reap the dead zygote"
     run_one(nsfs, "later")
-    sup = supervisor_of(nsfs, "later")
+    sup = supervisor_pid(nsfs, "later")
     assert cmdline(sup)[1:3] == ["--dir", str(nsfs.state / "sandboxes" / "later")]
     os.rmdir(sb)
 
@@ -120,7 +107,7 @@ def test_without_a_zygote_supervisors_are_executed(nsfs, monkeypatch):
     nsfs.restart("term")
     assert zygotes(nsfs.pid) == []
     sb = run_one(nsfs, "plain")
-    sup = supervisor_of(nsfs, "plain")
+    sup = supervisor_pid(nsfs, "plain")
     assert parent_of(sup) == nsfs.pid
     assert cmdline(sup)[1:] == ["--dir", str(nsfs.state / "sandboxes" / "plain"), "--fd", "3"]
     os.rmdir(sb)
@@ -131,7 +118,7 @@ def test_without_a_zygote_supervisors_are_executed(nsfs, monkeypatch):
 def test_the_zygote_ends_with_nsfsd(nsfs, how):
     [zygote] = wait_until(lambda: zygotes(nsfs.pid) or None, what="nsfsd's zygote")
     sb = run_one(nsfs, "kept")
-    sup = supervisor_of(nsfs, "kept")
+    sup = supervisor_pid(nsfs, "kept")
     nsfs.restart(how)
     # End of its socket ends the zygote; the sandbox's supervisor stays.
     wait_until(lambda: process_state(zygote) in (None, "Z"), what="the zygote's end")
@@ -153,7 +140,7 @@ def test_a_zygote_that_cannot_start_is_not_used(nsfs, monkeypatch):
     nsfs.restart("term")
     sb = run_one(nsfs, "plain")
     assert zygotes(nsfs.pid) == []
-    sup = supervisor_of(nsfs, "plain")
+    sup = supervisor_pid(nsfs, "plain")
     assert parent_of(sup) == nsfs.pid
     assert cmdline(sup)[-2:] == ["--fd", "3"], cmdline(sup)
     os.rmdir(sb)
