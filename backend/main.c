@@ -54,8 +54,8 @@ sup_broadcast (Supervisor *s, const char *verb, ...)
 			ns_proto_send (clients[i], fields);
 }
 
-static int
-reply_err (int fd, const NsError *err)
+int
+sup_reply_err (int fd, const NsError *err)
 {
 	char code[16];
 	snprintf (code, sizeof code, "%d", err->code ? err->code : EIO);
@@ -236,7 +236,7 @@ handle_request (int client, char **msg)
 		if (n < 2 || atoi (msg[1]) != NSFS_PROTO_VERSION) {
 			ns_error (&err, EPROTO, "supervisor speaks protocol %d, nsfsd spoke %s", NSFS_PROTO_VERSION,
 			          n < 2 ? "none" : msg[1]);
-			reply_err (client, &err);
+			sup_reply_err (client, &err);
 			return;
 		}
 		g_autofree char *pinned = pinned_text ();
@@ -247,7 +247,7 @@ handle_request (int client, char **msg)
 	} else if (strcmp (verb, "start") == 0) {
 		char pid[16];
 		if (ensure_running (&err) < 0) {
-			reply_err (client, &err);
+			sup_reply_err (client, &err);
 			return;
 		}
 		snprintf (pid, sizeof pid, "%d", sup.init_pid);
@@ -261,14 +261,14 @@ handle_request (int client, char **msg)
 
 		if (*end || id == 0 || id > UINT32_MAX) {
 			ns_error (&err, EINVAL, "exec: bad job id");
-			reply_err (client, &err);
+			sup_reply_err (client, &err);
 			return;
 		}
 		/* The line travels once and is split here, by the same parser
 		 * nsfsd checked it with. */
 		if (ns_cmdline_parse (msg[2], strlen (msg[2]), &argv, &err) < 0 || ensure_running (&err) < 0 ||
 		    sup_exec_job (&sup, (unsigned) id, msg[2], argv, &pid, &err) < 0) {
-			reply_err (client, &err);
+			sup_reply_err (client, &err);
 			return;
 		}
 		snprintf (pidtext, sizeof pidtext, "%d", pid);
@@ -279,14 +279,14 @@ handle_request (int client, char **msg)
 	} else if (strcmp (verb, "kill") == 0 && n == 2) {
 		int signo;
 		if (ns_signal_parse (msg[1], &signo, &err) < 0) {
-			reply_err (client, &err);
+			sup_reply_err (client, &err);
 			return;
 		}
 		sup_signal_jobs (&sup, signo);
 		ns_proto_sendv (client, "ok", NULL);
 	} else if (strcmp (verb, "hostname") == 0 && n == 2) {
 		if (sup_set_hostname (&sup, msg[1], &err) < 0) {
-			reply_err (client, &err);
+			sup_reply_err (client, &err);
 			return;
 		}
 		ns_proto_sendv (client, "ok", NULL);
@@ -295,7 +295,7 @@ handle_request (int client, char **msg)
 		/* Later jobs keep this set; a sandbox not started yet reads it
 		 * from its configuration when it starts. */
 		if (ns_caps_parse (msg[1], strlen (msg[1]), &keep, &err) < 0) {
-			reply_err (client, &err);
+			sup_reply_err (client, &err);
 			return;
 		}
 		if (sup.cfg)
@@ -305,14 +305,14 @@ handle_request (int client, char **msg)
 		g_autofree char *cfg_path = g_build_filename (sup.dir, "config", NULL);
 		g_autoptr (NsSandboxConfig) cfg = NULL;
 		if (ns_config_load (cfg_path, &cfg, &err) < 0 || sup_check_path_as_owner (cfg, msg[1], &err) < 0) {
-			reply_err (client, &err);
+			sup_reply_err (client, &err);
 			return;
 		}
 		ns_proto_sendv (client, "ok", NULL);
 	} else if (strcmp (verb, "pin") == 0) {
 		g_autofree char *pinned = NULL;
 		if (sup_pin (&sup, &err) < 0) {
-			reply_err (client, &err);
+			sup_reply_err (client, &err);
 			return;
 		}
 		sup.pin_requested = true;
@@ -328,7 +328,7 @@ handle_request (int client, char **msg)
 		quit = true;
 	} else {
 		ns_error (&err, EINVAL, "unknown request '%.32s'", verb);
-		reply_err (client, &err);
+		sup_reply_err (client, &err);
 	}
 }
 

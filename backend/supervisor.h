@@ -94,5 +94,7 @@ int sup_check_path_as_owner (const NsSandboxConfig *cfg, const char *path, NsErr
  * the argument area the copy rewrites to name DIR. */
 int sup_zygote_serve (Supervisor *s, int sock, char *title, size_t title_len, char **dir, int *first_client);
 
+/* main.c: answer FD's request with ERR (`err CODE MESSAGE`). */
+int sup_reply_err (int fd, const NsError *err);
 /* main.c: tell every connected nsfsd. */
 void sup_broadcast (Supervisor *s, const char *verb, ...) __attribute__ ((sentinel));

@@ -24,57 +24,6 @@
 #include "cleanup.h"
 #include "proto.h"
 
-/* One request: `spawn DIR` with the new supervisor's first client
- * socket attached.  Returns the message's fields (NULL at end of stream
- * or on a malformed request) and the descriptor in *FD, -1 unless exactly
- * one came (any others are closed). */
-static char **
-receive_request (int sock, int *fd, bool *eof)
-{
-	g_autofree char *buf = g_malloc (NSFS_PROTO_MAX);
-	union {
-		char space[CMSG_SPACE (4 * sizeof (int))];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = { .iov_base = buf, .iov_len = NSFS_PROTO_MAX };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.space,
-		.msg_controllen = sizeof control.space,
-	};
-	size_t received = 0;
-	ssize_t n;
-
-	*fd = -1;
-	*eof = false;
-	do
-		n = recvmsg (sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0) {
-		*eof = true;
-		return NULL;
-	}
-	for (struct cmsghdr *c = CMSG_FIRSTHDR (&msg); c; c = CMSG_NXTHDR (&msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t off = 0; CMSG_LEN (off + sizeof (int)) <= c->cmsg_len; off += sizeof (int)) {
-			int got;
-			memcpy (&got, CMSG_DATA (c) + off, sizeof got);
-			if (received++ == 0)
-				*fd = got;
-			else
-				close (got);
-		}
-	}
-	if (received != 1 || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-		ns_close_fdp (fd);
-		*fd = -1;
-		return NULL;
-	}
-	return ns_proto_decode (buf, (size_t) n);
-}
-
 /* Say which sandbox this copy serves where ps(1) and the tests look: in
  * the argument area nsfsd reserved when it started the zygote (prctl's
  * PR_SET_MM would need CAP_SYS_RESOURCE). */
@@ -111,18 +60,19 @@ sup_zygote_serve (Supervisor *s, int sock, char *title_area, size_t title_len, c
 	for (;;) {
 		g_auto (GStrv) req = NULL;
 		char pidtext[16];
-		bool eof;
-		int fd;
+		NsError err;
+		int fd, r;
 		pid_t pid;
 
-		req = receive_request (sock, &fd, &eof);
-		if (eof)
+		r = ns_proto_recv_fd (sock, &req, &fd);
+		/* End of stream (nsfsd is gone) or a socket that failed. */
+		if ((r == 0 && !req) || (r < 0 && r != -EBADMSG && r != -EMSGSIZE))
 			return 1;
 		if (!req || g_strv_length (req) != 2 || strcmp (req[0], "spawn") != 0 || fd < 0 ||
 		    !g_path_is_absolute (req[1])) {
-			if (fd >= 0)
-				close (fd);
-			ns_proto_sendv (sock, "err", "22", "zygote: expected `spawn DIR` and a socket", NULL);
+			ns_close_fdp (&fd);
+			ns_error (&err, EINVAL, "zygote: expected `spawn DIR` and a socket");
+			sup_reply_err (sock, &err);
 			continue;
 		}
 		sup_private_mounts_refresh (s);
@@ -136,10 +86,8 @@ sup_zygote_serve (Supervisor *s, int sock, char *title_area, size_t title_len, c
 		}
 		close (fd);
 		if (pid < 0) {
-			char code[16];
-			int e = errno;
-			snprintf (code, sizeof code, "%d", e);
-			ns_proto_sendv (sock, "err", code, strerror (e), NULL);
+			ns_error (&err, errno, "zygote: clone3: %s", strerror (errno));
+			sup_reply_err (sock, &err);
 			continue;
 		}
 		snprintf (pidtext, sizeof pidtext, "%d", pid);

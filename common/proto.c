@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <glib.h>
 
@@ -41,20 +42,43 @@ ns_proto_decode (const char *buf, size_t len)
 }
 
 int
-ns_proto_send (int fd, char *const *fields)
+ns_proto_send_fd (int sock, char *const *fields, int fd)
 {
 	g_autofree char *buf = g_malloc (NSFS_PROTO_MAX);
 	ssize_t len = ns_proto_encode (fields, buf, NSFS_PROTO_MAX);
+	union {
+		char space[CMSG_SPACE (sizeof (int))];
+		struct cmsghdr align;
+	} control = { 0 };
+	struct iovec iov = { .iov_base = buf };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t w;
 
 	if (len < 0)
 		return (int) len;
+	iov.iov_len = (size_t) len;
+	if (fd >= 0) {
+		struct cmsghdr *c;
+		msg.msg_control = control.space;
+		msg.msg_controllen = sizeof control.space;
+		c = CMSG_FIRSTHDR (&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN (sizeof (int));
+		memcpy (CMSG_DATA (c), &fd, sizeof fd);
+	}
 	do
-		w = send (fd, buf, (size_t) len, MSG_NOSIGNAL);
+		w = sendmsg (sock, &msg, MSG_NOSIGNAL);
 	while (w < 0 && errno == EINTR);
 	if (w < 0)
 		return -errno;
 	return 0;
+}
+
+int
+ns_proto_send (int fd, char *const *fields)
+{
+	return ns_proto_send_fd (fd, fields, -1);
 }
 
 char **
@@ -82,25 +106,89 @@ ns_proto_sendv (int fd, const char *verb, ...)
 	return ns_proto_send (fd, fields);
 }
 
+static void
+drop_fd (int *fd)
+{
+	if (fd && *fd >= 0) {
+		close (*fd);
+		*fd = -1;
+	}
+}
+
+/* Take the descriptors of MSG's SCM_RIGHTS: the first into *FD if it is
+ * the only one, every other closed; the count. */
+static size_t
+take_fds (struct msghdr *msg, int *fd)
+{
+	size_t received = 0;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR (msg); c; c = CMSG_NXTHDR (msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t off = 0; CMSG_LEN (off + sizeof (int)) <= c->cmsg_len; off += sizeof (int)) {
+			int got;
+			memcpy (&got, CMSG_DATA (c) + off, sizeof got);
+			if (received++ == 0 && fd)
+				*fd = got;
+			else
+				close (got);
+		}
+	}
+	if (received > 1)
+		drop_fd (fd);
+	return received;
+}
+
 int
-ns_proto_recv (int fd, char ***out)
+ns_proto_recv_fd (int sock, char ***out, int *fd)
 {
 	g_autofree char *buf = g_malloc (NSFS_PROTO_MAX);
+	union {
+		char space[CMSG_SPACE (4 * sizeof (int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { .iov_base = buf, .iov_len = NSFS_PROTO_MAX };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.space,
+		.msg_controllen = sizeof control.space,
+	};
 	ssize_t n;
 
 	*out = NULL;
+	if (fd)
+		*fd = -1;
 	do
-		n = recv (fd, buf, NSFS_PROTO_MAX, MSG_TRUNC);
+		n = recvmsg (sock, &msg, MSG_TRUNC | MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
+	/* Descriptors sent to a plain receiver are closed, as recv(2)
+	 * would have dropped them. */
+	if (take_fds (&msg, fd) > 1 && fd)
+		return -EBADMSG;
+	if (fd && (msg.msg_flags & MSG_CTRUNC)) {
+		drop_fd (fd);
+		return -EBADMSG;
+	}
 	if (n == 0)
 		return 0;
 	/* MSG_TRUNC reports the packet's real length: never act on a cut one. */
-	if (n > NSFS_PROTO_MAX)
+	if (n > NSFS_PROTO_MAX) {
+		drop_fd (fd);
 		return -EMSGSIZE;
+	}
 	*out = ns_proto_decode (buf, (size_t) n);
-	if (!*out)
+	if (!*out) {
+		drop_fd (fd);
 		return -EBADMSG;
+	}
 	return 0;
+}
+
+int
+ns_proto_recv (int fd, char ***out)
+{
+	return ns_proto_recv_fd (fd, out, NULL);
 }

@@ -34,3 +34,9 @@ char **ns_proto_fields_va (const char *verb, va_list ap);
 
 /* Receive one packet.  *OUT is NULL at end of stream (returns 0). */
 int ns_proto_recv (int fd, char ***out);
+
+/* The same, with one descriptor passed along (SCM_RIGHTS, FD -1 for
+ * none).  On receipt *FD is the descriptor (close-on-exec) or -1; a
+ * packet with more than one is refused (-EBADMSG, all closed). */
+int ns_proto_send_fd (int sock, char *const *fields, int fd);
+int ns_proto_recv_fd (int sock, char ***out, int *fd);

@@ -144,37 +144,6 @@ zygote_stop (void)
 	zygote_pid = -1;
 }
 
-static int
-send_with_fd (int sock, char *const *fields, int fd)
-{
-	g_autofree char *buf = g_malloc (NSFS_PROTO_MAX);
-	ssize_t len = ns_proto_encode (fields, buf, NSFS_PROTO_MAX);
-	union {
-		char space[CMSG_SPACE (sizeof (int))];
-		struct cmsghdr align;
-	} control = { 0 };
-	struct iovec iov = { .iov_base = buf, .iov_len = (size_t) len };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.space,
-		.msg_controllen = sizeof control.space,
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR (&msg);
-	ssize_t w;
-
-	if (len < 0)
-		return (int) len;
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN (sizeof (int));
-	memcpy (CMSG_DATA (c), &fd, sizeof fd);
-	do
-		w = sendmsg (sock, &msg, MSG_NOSIGNAL);
-	while (w < 0 && errno == EINTR);
-	return w < 0 ? -errno : 0;
-}
-
 /* One exchange with the zygote, started if there is none (called with
  * zygote_lock held): 0 with *PID; -EPIPE when the zygote was gone before
  * it had the request, -ECONNRESET when it died with it (either way it is
@@ -190,7 +159,7 @@ zygote_request (const char *dir, int sock, pid_t *pid)
 		zygote_start ();
 	if (zygote_fd < 0)
 		return -ENOENT;
-	if ((r = send_with_fd (zygote_fd, req, sock)) < 0) {
+	if ((r = ns_proto_send_fd (zygote_fd, req, sock)) < 0) {
 		g_warning ("the zygote is gone (%s); starting another", strerror (-r));
 		zygote_stop ();
 		return -EPIPE;

@@ -1,5 +1,6 @@
 /* Unit tests for common/proto.c: the nsfsd <-> supervisor messages. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -214,6 +215,78 @@ test_recv_malformed (void)
 	close (sv[1]);
 }
 
+/* Two descriptors in one packet, sent by hand. */
+static void
+send_two_fds (int sock, int a, int b)
+{
+	int fds[2] = { a, b };
+	union {
+		char space[CMSG_SPACE (sizeof fds)];
+		struct cmsghdr align;
+	} control = { 0 };
+	struct iovec iov = { .iov_base = (char *) "spawn\0/x", .iov_len = 9 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space,
+		              .msg_controllen = sizeof control.space };
+	struct cmsghdr *c = CMSG_FIRSTHDR (&msg);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN (sizeof fds);
+	memcpy (CMSG_DATA (c), fds, sizeof fds);
+	g_assert_cmpint (sendmsg (sock, &msg, 0), ==, 9);
+}
+
+static void
+test_send_recv_fd (void)
+{
+	char **msg = NULL;
+	int sv[2], pipefd[2], fd = 123;
+	char byte;
+
+	socket_pair (sv);
+	/* Non-blocking, so a descriptor leaked below shows as EAGAIN, not a hang. */
+	g_assert_no_errno (pipe2 (pipefd, O_NONBLOCK));
+
+	/* One descriptor arrives, close-on-exec, and works. */
+	g_assert_cmpint (ns_proto_send_fd (sv[0], (char *[]) { (char *) "spawn", (char *) "/x", NULL }, pipefd[1]), ==, 0);
+	g_assert_cmpint (ns_proto_recv_fd (sv[1], &msg, &fd), ==, 0);
+	g_assert_cmpstrv (msg, ((const char *const[]) { "spawn", "/x", NULL }));
+	g_strfreev (msg);
+	g_assert_cmpint (fd, >=, 0);
+	g_assert_cmpint (fd, !=, pipefd[1]);
+	g_assert_cmpint (fcntl (fd, F_GETFD), ==, FD_CLOEXEC);
+	g_assert_cmpint (write (fd, "z", 1), ==, 1);
+	g_assert_cmpint (read (pipefd[0], &byte, 1), ==, 1);
+	close (fd);
+
+	/* None sent: -1. */
+	fd = 123;
+	g_assert_cmpint (ns_proto_sendv (sv[0], "ok", NULL), ==, 0);
+	g_assert_cmpint (ns_proto_recv_fd (sv[1], &msg, &fd), ==, 0);
+	g_assert_cmpint (fd, ==, -1);
+	g_strfreev (msg);
+
+	/* A plain receiver drops what it was sent and reads the message. */
+	g_assert_cmpint (ns_proto_send_fd (sv[0], (char *[]) { (char *) "ok", NULL }, pipefd[1]), ==, 0);
+	g_assert_cmpint (ns_proto_recv (sv[1], &msg), ==, 0);
+	g_assert_cmpstrv (msg, ((const char *const[]) { "ok", NULL }));
+	g_strfreev (msg);
+
+	/* Two at once are refused, and neither is left open. */
+	send_two_fds (sv[0], pipefd[0], pipefd[1]);
+	fd = 123;
+	g_assert_cmpint (ns_proto_recv_fd (sv[1], &msg, &fd), ==, -EBADMSG);
+	g_assert_null (msg);
+	g_assert_cmpint (fd, ==, -1);
+	/* Only our own pipe ends hold the pipe now: closing the write end
+	 * gives the read end end-of-file. */
+	close (pipefd[1]);
+	g_assert_cmpint (read (pipefd[0], &byte, 1), ==, 0);
+	close (pipefd[0]);
+	close (sv[0]);
+	close (sv[1]);
+}
+
 static void
 test_errors (void)
 {
@@ -275,6 +348,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/proto/socket/max-and-too-big", test_send_max_and_too_big);
 	g_test_add_func ("/proto/socket/malformed-packet", test_recv_malformed);
 	g_test_add_func ("/proto/socket/errors", test_errors);
+	g_test_add_func ("/proto/socket/descriptor", test_send_recv_fd);
 	/* Last: fails until ns_proto_recv notices truncated packets. */
 	g_test_add_func ("/proto/socket/oversized-packet", test_recv_oversized);
 	return g_test_run ();
