@@ -99,14 +99,39 @@ supervisor_gone (ExitWatch *w)
 	g_mutex_unlock (&live_lock);
 }
 
+/* A supervisor ends with status 0 after `destroy` and only then: say
+ * how any other end came, or a lost sandbox leaves nothing to go on. */
+static void
+report_supervisor_end (pid_t pid, int wstatus)
+{
+	g_autofree char *how = NULL;
+
+	if (WIFEXITED (wstatus) && WEXITSTATUS (wstatus) == 0)
+		return;
+	how = ns_wait_status_format (wstatus);
+	g_warning ("supervisor %d ended: %s (see its sandbox's supervisor.log)", (int) pid, how);
+}
+
+static void
+reap_supervisor (pid_t pid)
+{
+	int wstatus;
+	pid_t r;
+
+	do
+		r = waitpid (pid, &wstatus, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == pid)
+		report_supervisor_end (pid, wstatus);
+}
+
 static gboolean
 on_supervisor_exit (gint fd, GIOCondition cond, gpointer data)
 {
 	ExitWatch *w = data;
 
 	if (w->our_child)
-		while (waitpid (w->pid, NULL, WNOHANG) < 0 && errno == EINTR)
-			;
+		reap_supervisor (w->pid);
 	supervisor_gone (w);
 	return G_SOURCE_REMOVE;
 }
@@ -120,11 +145,14 @@ poll_supervisor_exit (gpointer data)
 	pid_t r;
 
 	if (w->our_child) {
+		int wstatus;
 		do
-			r = waitpid (w->pid, NULL, WNOHANG);
+			r = waitpid (w->pid, &wstatus, WNOHANG);
 		while (r < 0 && errno == EINTR);
 		if (r == 0)
 			return G_SOURCE_CONTINUE;
+		if (r == w->pid)
+			report_supervisor_end (w->pid, wstatus);
 	} else if (kill (w->pid, 0) == 0 || errno != ESRCH) {
 		return G_SOURCE_CONTINUE;
 	}

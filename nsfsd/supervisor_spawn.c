@@ -201,10 +201,7 @@ supspawn_init (void)
 	const char *env = getenv ("NSFS_ZYGOTE");
 
 	supervisor_path = find_supervisor ();
-	/* Off unless asked for: one CI run lost a fresh supervisor once in
-	 * about two thousand sandboxes with it on, not yet explained
-	 * (docs/design.md "The zygote"). */
-	zygote_wanted = env && strcmp (env, "1") == 0;
+	zygote_wanted = !env || strcmp (env, "0") != 0;
 	g_mutex_lock (&zygote_lock);
 	if (zygote_wanted)
 		zygote_start ();

@@ -1,13 +1,13 @@
-/* Starting supervisor processes: copies of a zygote nsfsd executes once
- * (with NSFS_ZYGOTE=1), or executed one by one when there is none (the
- * default, or it failed).  Each supervisor is nsfsd's child. */
+/* Starting supervisor processes: copies of a zygote nsfsd executes once,
+ * or executed one by one when there is none (NSFS_ZYGOTE=0, or it could
+ * not start).  Each supervisor is nsfsd's child. */
 #pragma once
 
 #include <sys/types.h>
 
 #include "error.h"
 
-/* Find the supervisor binary and start the zygote if asked for. */
+/* Find the supervisor binary and start the zygote unless told not to. */
 void supspawn_init (void);
 /* Let the zygote go (the supervisors stay). */
 void supspawn_shutdown (void);

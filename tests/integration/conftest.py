@@ -462,6 +462,19 @@ def nsfs(nsfsd_command, request):
         pytest.fail("\n".join(problems) + "\n--- nsfsd log (tail) ---\n" + fs.log_text()[-8000:], pytrace=False)
 
 
+def _supervisor_logs(state: Path, most: int = 10) -> str:
+    """The tails of the sandboxes' non-empty supervisor.log files."""
+    out = []
+    for log in sorted(state.glob("sandboxes/*/supervisor.log"))[:200]:
+        try:
+            text = log.read_text(errors="replace")
+        except OSError:
+            continue
+        if text.strip() and len(out) < most:
+            out.append(f"\n--- {log} ---\n{text[-2000:]}")
+    return "".join(out)
+
+
 def _teardown(fs: Nsfs):
     """Tear everything down; returns a list of problems that fail the test."""
     problems = []
@@ -474,6 +487,8 @@ def _teardown(fs: Nsfs):
             problems.append(msg)
 
     crashed = fs.proc is not None and fs.proc.poll() is not None and not fs.expect_exit
+    # rmdir removes them: keep what supervisors said for a failing test.
+    supervisor_logs = _supervisor_logs(fs.state)
 
     # 1. Remove every sandbox while the daemon still serves.
     if fs.proc is not None and fs.proc.poll() is None and fuse_mounted(fs.mnt):
@@ -515,7 +530,7 @@ def _teardown(fs: Nsfs):
 
     fs.final_log = fs.log_text()
     # Captured by pytest and shown only when the test fails.
-    print(f"--- nsfsd log ({fs.log}) ---\n{fs.final_log[-8000:]}")
+    print(f"--- nsfsd log ({fs.log}) ---\n{fs.final_log[-8000:]}{supervisor_logs}")
     if not fuse_mounted(fs.mnt):
         # Only once nothing is mounted there.
         shutil.rmtree(fs.base, ignore_errors=True)

@@ -371,6 +371,9 @@ def test_supervisor_killed(nsfs):
 
     assert waiter.result() == "signaled 9\n", "a reader blocked in wait did not learn the job's end"
     wait_until(lambda: nsfs.status(a)["state"] == "stopped", what="sandbox a to become stopped")
+    # A lost supervisor's end is on record, for whoever investigates it.
+    wait_until(lambda: f"supervisor {sup_a} ended: signaled 9" in nsfs.log_text(),
+               what="nsfsd to log how the supervisor ended")
     st = nsfs.status(a)
     assert "pid" not in st
     err = nsfs.error(a)
