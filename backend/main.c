@@ -39,6 +39,11 @@ static Supervisor sup;
 static int clients[MAX_CLIENTS];
 static int listen_fd = -1, signal_fd = -1;
 static bool quit;
+/* Whether any client has said hello: one that never did and whose first
+ * client is gone was abandoned while being started (a zygote that died
+ * with the request in hand makes nsfsd fail that mkdir), and must not
+ * linger as a process nobody knows of. */
+static bool greeted;
 
 void
 sup_broadcast (Supervisor *s, const char *verb, ...)
@@ -233,6 +238,7 @@ handle_request (int client, char **msg)
 
 	if (strcmp (verb, "hello") == 0) {
 		char pid[16], version[16];
+		greeted = true;
 		if (n < 2 || atoi (msg[1]) != NSFS_PROTO_VERSION) {
 			ns_error (&err, EPROTO, "supervisor speaks protocol %d, nsfsd spoke %s", NSFS_PROTO_VERSION,
 			          n < 2 ? "none" : msg[1]);
@@ -344,6 +350,15 @@ add_client (int fd)
 	close (fd);
 }
 
+static bool
+have_clients (void)
+{
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (clients[i] >= 0)
+			return true;
+	return false;
+}
+
 static void
 drop_client (int i)
 {
@@ -351,6 +366,10 @@ drop_client (int i)
 		sup.stop_client = -1;
 	close (clients[i]);
 	clients[i] = -1;
+	if (!greeted && !have_clients ()) {
+		fprintf (stderr, "nsfs-supervisor: abandoned before anyone said hello; exiting\n");
+		quit = true;
+	}
 }
 
 static void
