@@ -881,7 +881,11 @@ def test_rmdir_of_pinned_sandbox_leaves_nothing(nsfs, when):
     assert ns_mounts(nsfs) == [], f"mounts left under the state dir: {ns_mounts(nsfs)}"
     assert not state_file(nsfs, "web").exists(), \
         f"state files left: {sorted(str(p) for p in state_file(nsfs, 'web').rglob('*'))}"
-    leaks = resources.settled_leaks(before, nsfs.pid, nsfs.state, paths=[nsfs.mnt], fd_slack=2)
+    # nsfsd's RSS is its own only outside valgrind, whose translations grow
+    # with every code path run for the first time (here: the warning about
+    # the lost supervisor).
+    leaks = resources.settled_leaks(before, nsfs.pid, nsfs.state, paths=[nsfs.mnt], fd_slack=2,
+                                    rss_slack_kb=resources.rss_slack_kb(nsfs, 8192))
     assert leaks == {}, f"{before} -> {resources.snapshot(nsfs.pid, nsfs.state, paths=[nsfs.mnt])}"
 
 
