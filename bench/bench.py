@@ -344,7 +344,9 @@ def summarize(results):
             extra = f"PSS {r['pss_kb_per_sandbox']:.0f} KiB/sandbox"
         if key == "under load":
             met = met and r["failed_operations"] == 0
-            extra = f"{r['failed_operations']} failed of {r['load_operations']}"
+            # The columns show medians; this ratio is of p99s.
+            extra = (f"p99 {a['p99'] / 1e6:.2f} vs {b['p99'] / 1e6:.2f} ms; "
+                     f"{r['failed_operations']} failed of {r['load_operations']}")
         if key == "output":
             mb = r["bytes"] / 1e6
             extra = f"{mb / (a['median'] / 1e9):.0f} vs {mb / (b['median'] / 1e9):.0f} MB/s"
