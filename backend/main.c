@@ -39,11 +39,11 @@ static Supervisor sup;
 static int clients[MAX_CLIENTS];
 static int listen_fd = -1, signal_fd = -1;
 static bool quit;
-/* Whether any client has said hello: one that never did and whose first
- * client is gone was abandoned while being started (a zygote that died
- * with the request in hand makes nsfsd fail that mkdir), and must not
- * linger as a process nobody knows of. */
-static bool greeted;
+/* Whether any request ever reached us: a supervisor that got none and
+ * whose first client is gone was abandoned while being started (a zygote
+ * that died with the request in hand makes nsfsd fail that mkdir), and
+ * must not linger as a process nobody knows of. */
+static bool spoken_to;
 
 void
 sup_broadcast (Supervisor *s, const char *verb, ...)
@@ -236,9 +236,9 @@ handle_request (int client, char **msg)
 	const char *verb = msg[0];
 	guint n = g_strv_length (msg);
 
+	spoken_to = true;
 	if (strcmp (verb, "hello") == 0) {
 		char pid[16], version[16];
-		greeted = true;
 		if (n < 2 || atoi (msg[1]) != NSFS_PROTO_VERSION) {
 			ns_error (&err, EPROTO, "supervisor speaks protocol %d, nsfsd spoke %s", NSFS_PROTO_VERSION,
 			          n < 2 ? "none" : msg[1]);
@@ -366,8 +366,8 @@ drop_client (int i)
 		sup.stop_client = -1;
 	close (clients[i]);
 	clients[i] = -1;
-	if (!greeted && !have_clients ()) {
-		fprintf (stderr, "nsfs-supervisor: abandoned before anyone said hello; exiting\n");
+	if (!spoken_to && !have_clients ()) {
+		fprintf (stderr, "nsfs-supervisor: abandoned before any request; exiting\n");
 		quit = true;
 	}
 }

@@ -201,15 +201,15 @@ def test_host_mounts_made_after_nsfsd_started_reach_new_sandboxes(nsfs, zygote_o
             subprocess.run(["umount", "-l", str(m)], check=False)
 
 
-def test_a_supervisor_abandoned_before_hello_exits(nsfs, tmp_path):
+def test_a_supervisor_abandoned_before_any_request_exits(nsfs, tmp_path):
     """A zygote that dies with a request in hand fails that mkdir, and its
     copy, if it made one, must not linger: a supervisor whose first client
-    hangs up before anyone said hello exits.  One that was greeted stays
-    (nsfsd's restarts rely on it)."""
+    hangs up before sending any request exits.  One that was spoken to
+    stays (nsfsd's restarts rely on it)."""
     supervisor = nsfs.env()["NSFS_SUPERVISOR"]
     pids = {}
     try:
-        for case in ("abandoned", "greeted"):
+        for case in ("abandoned", "spoken_to"):
             sandbox_dir = tmp_path / case
             sandbox_dir.mkdir(mode=0o700)
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -217,7 +217,7 @@ def test_a_supervisor_abandoned_before_hello_exits(nsfs, tmp_path):
                 pids[case] = os.posix_spawn(supervisor, [supervisor, "--dir", str(sandbox_dir), "--fd", "3"],
                                             {}, file_actions=[(os.POSIX_SPAWN_DUP2, theirs.fileno(), 3)])
                 theirs.close()
-                if case == "greeted":
+                if case == "spoken_to":
                     ours.settimeout(10)
                     ours.send(b"hello\x001\x00")
                     assert ours.recv(4096).startswith(b"ok\x00")
@@ -229,9 +229,9 @@ def test_a_supervisor_abandoned_before_hello_exits(nsfs, tmp_path):
         pids["abandoned"] = 0
         assert os.waitstatus_to_exitcode(status) == 0
         log = (tmp_path / "abandoned" / "supervisor.log").read_text()
-        assert "abandoned before anyone said hello" in log, log
+        assert "abandoned before any request" in log, log
         time.sleep(0.5)
-        assert os.waitpid(pids["greeted"], os.WNOHANG) == (0, 0), "a greeted supervisor ended with its client"
+        assert os.waitpid(pids["spoken_to"], os.WNOHANG) == (0, 0), "a supervisor spoken to ended with its client"
     finally:
         for pid in pids.values():
             if pid:
