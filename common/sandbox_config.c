@@ -153,7 +153,7 @@ ns_config_load (const char *path, NsSandboxConfig **out, NsError *err)
 	g_autofree char *name = NULL, *ns = NULL;
 	g_auto (GStrv) words = NULL;
 	gint64 format;
-	uint32_t uid, gid;
+	uint32_t uid = 0, gid = 0;
 	int r;
 
 	if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &gerr))
