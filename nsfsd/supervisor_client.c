@@ -112,7 +112,9 @@ report_supervisor_end (pid_t pid, int wstatus)
 	g_warning ("supervisor %d ended: %s (see its sandbox's supervisor.log)", (int) pid, how);
 }
 
-static void
+/* Reap PID if it has ended, and report how: waitpid's answer (0 while
+ * it runs). */
+static pid_t
 reap_supervisor (pid_t pid)
 {
 	int wstatus;
@@ -123,6 +125,7 @@ reap_supervisor (pid_t pid)
 	while (r < 0 && errno == EINTR);
 	if (r == pid)
 		report_supervisor_end (pid, wstatus);
+	return r;
 }
 
 static gboolean
@@ -142,17 +145,10 @@ static gboolean
 poll_supervisor_exit (gpointer data)
 {
 	ExitWatch *w = data;
-	pid_t r;
 
 	if (w->our_child) {
-		int wstatus;
-		do
-			r = waitpid (w->pid, &wstatus, WNOHANG);
-		while (r < 0 && errno == EINTR);
-		if (r == 0)
+		if (reap_supervisor (w->pid) == 0)
 			return G_SOURCE_CONTINUE;
-		if (r == w->pid)
-			report_supervisor_end (w->pid, wstatus);
 	} else if (kill (w->pid, 0) == 0 || errno != ESRCH) {
 		return G_SOURCE_CONTINUE;
 	}
