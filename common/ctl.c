@@ -62,6 +62,15 @@ parse_one (char **words, size_t nwords, NsCtlCmd *cmd, NsError *err)
 	return 0;
 }
 
+void
+ns_ctl_error_at (NsError *err, size_t line)
+{
+	char where[32];
+
+	snprintf (where, sizeof where, "line %zu", line);
+	ns_error_prefix (err, where);
+}
+
 int
 ns_ctl_parse (const char *text, size_t len, NsCtlScript *script, NsError *err)
 {
@@ -96,12 +105,10 @@ ns_ctl_parse (const char *text, size_t len, NsCtlScript *script, NsError *err)
 			return ns_error (err, E2BIG, "more than %d directives in one write", NS_CTL_MAX_CMDS);
 		r = parse_one (words, nwords, &tmp.cmd[tmp.n], err);
 		if (r < 0) {
-			char where[32];
-			snprintf (where, sizeof where, "line %zu", lineno);
-			ns_error_prefix (err, where);
+			ns_ctl_error_at (err, lineno);
 			return r;
 		}
-		tmp.n++;
+		tmp.cmd[tmp.n++].line = lineno;
 	}
 	if (tmp.n == 0)
 		return ns_error (err, EINVAL, "no directive (known: ns, start, stop, kill, pin, unpin)");

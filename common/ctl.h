@@ -19,6 +19,7 @@ typedef struct {
 	NsCtlVerb verb;
 	unsigned long ns_set; /* NS_CTL_NS */
 	int signo;            /* NS_CTL_KILL */
+	size_t line;          /* where it stood in the write, from 1 */
 } NsCtlCmd;
 
 #define NS_CTL_MAX_CMDS 16
@@ -32,3 +33,6 @@ typedef struct {
  * at least one directive.  Everything is checked first; on error SCRIPT is
  * untouched and ERR says which line was wrong. */
 int ns_ctl_parse (const char *text, size_t len, NsCtlScript *script, NsError *err);
+
+/* Say in ERR that the directive on LINE of the write was the wrong one. */
+void ns_ctl_error_at (NsError *err, size_t line);

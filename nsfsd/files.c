@@ -65,9 +65,55 @@ check_ns_allowed (const NsSandboxConfig *cfg, unsigned long set, NsError *err)
 }
 
 static int
+run_directive (Sandbox *sb, const NsCtlCmd *cmd, NsError *err)
+{
+	switch (cmd->verb) {
+	case NS_CTL_NS: {
+		NsSandboxConfig *c = copy_config (sb);
+		c->ns = cmd->ns_set;
+		return sandbox_commit_config (sb, c, err);
+	}
+	case NS_CTL_START:
+		return is_running (sb) ? 0 : sandbox_start (sb, err);
+	case NS_CTL_STOP:
+		return sandbox_stop (sb, err);
+	case NS_CTL_KILL:
+		return sandbox_kill (sb, cmd->signo, err);
+	case NS_CTL_PIN:
+	case NS_CTL_UNPIN:
+		return sandbox_pin (sb, cmd->verb == NS_CTL_PIN, err);
+	}
+	return 0;
+}
+
+/* A write whose later directive failed (`ns ...` then a `start` that
+ * could not start) must not leave its `ns` line behind: the set goes back
+ * to what it was, unless the sandbox runs with the new one by now.
+ * Actions already taken (start, stop, kill, pin) cannot be taken back. */
+static void
+restore_ns_set (Sandbox *sb, unsigned long ns)
+{
+	NsSandboxConfig *c;
+	NsError ignored;
+
+	if (is_running (sb))
+		return;
+	c = copy_config (sb);
+	if (c->ns == ns) {
+		ns_config_free (c);
+		return;
+	}
+	c->ns = ns;
+	if (sandbox_commit_config (sb, c, &ignored) < 0)
+		g_warning ("%s: cannot restore the namespace set: %s", sb->name, ignored.msg);
+}
+
+static int
 store_ctl (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *err)
 {
 	NsCtlScript script;
+	unsigned long old_ns;
+	bool ns_changed = false;
 	int r;
 
 	if ((r = ns_ctl_parse (buf, len, &script, err)) < 0)
@@ -77,38 +123,28 @@ store_ctl (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *er
 		if (script.cmd[i].verb != NS_CTL_NS)
 			continue;
 		if (is_running (sb))
-			return ns_error (err, EBUSY, "ns: cannot change the namespaces of a running sandbox (stop it first)");
-		g_mutex_lock (&sb->lock);
-		r = check_ns_allowed (sb->cfg, script.cmd[i].ns_set, err);
-		g_mutex_unlock (&sb->lock);
-		if (r < 0)
+			r = ns_error (err, EBUSY, "ns: cannot change the namespaces of a running sandbox (stop it first)");
+		else {
+			g_mutex_lock (&sb->lock);
+			r = check_ns_allowed (sb->cfg, script.cmd[i].ns_set, err);
+			g_mutex_unlock (&sb->lock);
+		}
+		if (r < 0) {
+			ns_ctl_error_at (err, script.cmd[i].line);
 			return r;
+		}
 	}
+	g_mutex_lock (&sb->lock);
+	old_ns = sb->cfg->ns;
+	g_mutex_unlock (&sb->lock);
 	for (size_t i = 0; i < script.n; i++) {
-		const NsCtlCmd *cmd = &script.cmd[i];
-		switch (cmd->verb) {
-		case NS_CTL_NS: {
-			NsSandboxConfig *c = copy_config (sb);
-			c->ns = cmd->ns_set;
-			r = sandbox_commit_config (sb, c, err);
-			break;
-		}
-		case NS_CTL_START:
-			r = is_running (sb) ? 0 : sandbox_start (sb, err);
-			break;
-		case NS_CTL_STOP:
-			r = sandbox_stop (sb, err);
-			break;
-		case NS_CTL_KILL:
-			r = sandbox_kill (sb, cmd->signo, err);
-			break;
-		case NS_CTL_PIN:
-		case NS_CTL_UNPIN:
-			r = sandbox_pin (sb, cmd->verb == NS_CTL_PIN, err);
-			break;
-		}
-		if (r < 0)
+		if ((r = run_directive (sb, &script.cmd[i], err)) < 0) {
+			ns_ctl_error_at (err, script.cmd[i].line);
+			if (ns_changed)
+				restore_ns_set (sb, old_ns);
 			return r;
+		}
+		ns_changed |= script.cmd[i].verb == NS_CTL_NS;
 	}
 	return 0;
 }

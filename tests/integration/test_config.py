@@ -86,6 +86,27 @@ def test_ctl_ns_busy_while_running(nsfs, web):
     assert nsfs.read(web / "ctl") == "ns uts\n"
 
 
+def test_ctl_failed_start_leaves_the_ns_set(nsfs, web, tmp_path):
+    """`ns ...` then a `start` that cannot start: the write fails as a
+    whole, so the namespace set it would have changed stays as it was and
+    `error` names the line that failed."""
+    empty = tmp_path / "empty-root"  # no /proc or /dev to mount on
+    empty.mkdir()
+    nsfs.write(web / "rootfs", str(empty))
+    before = nsfs.read(web / "ctl")
+    err = rejected(nsfs, web, "ctl", "ns user mnt pid\nstart\n", errno.ENOENT)
+    assert "line 2" in err and "start" in err, err
+    assert nsfs.read(web / "ctl") == before
+    assert nsfs.status(web)["state"] == "created"
+
+
+def test_ctl_busy_names_its_line(nsfs, web):
+    nsfs.start(web)
+    err = rejected(nsfs, web, "ctl", "kill TERM\nns uts\n", errno.EBUSY)
+    assert "line 2" in err, err
+    assert nsfs.status(web)["state"] == "running"
+
+
 # ---------------------------------------------------------------- uid_map, gid_map
 
 MAPS = ("uid_map", "gid_map")

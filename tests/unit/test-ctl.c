@@ -175,6 +175,10 @@ test_script (void)
 	g_assert_cmpuint (s.n, ==, 2);
 	g_assert_cmpint (s.cmd[0].verb, ==, NS_CTL_START);
 	g_assert_cmpint (s.cmd[1].verb, ==, NS_CTL_STOP);
+	/* Each directive knows its line, blank ones counted, so a directive
+	 * that fails when it is run can say where it stood. */
+	g_assert_cmpuint (s.cmd[0].line, ==, 4);
+	g_assert_cmpuint (s.cmd[1].line, ==, 7);
 
 	/* The same directive twice is allowed. */
 	g_assert_cmpint (parse ("start\nstart", &s, NULL), ==, 0);
