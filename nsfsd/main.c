@@ -167,6 +167,25 @@ silence_log (const gchar *domain, GLogLevelFlags level, const gchar *message, gp
 {
 }
 
+/* SIGTERM, SIGINT and SIGHUP end nsfsd with a clean unmount, but libfuse
+ * installs its handlers only over the default action: started as a
+ * background job of a non-interactive shell (`nsfsd -f &` in a script),
+ * nsfsd inherits SIGINT ignored and would stay mounted when told to stop,
+ * and a blocked signal inherited from the parent would never arrive. */
+static void
+take_back_stop_signals (void)
+{
+	static const int stops[] = { SIGTERM, SIGINT, SIGHUP };
+	sigset_t set;
+
+	sigemptyset (&set);
+	for (size_t i = 0; i < G_N_ELEMENTS (stops); i++) {
+		signal (stops[i], SIG_DFL);
+		sigaddset (&set, stops[i]);
+	}
+	sigprocmask (SIG_UNBLOCK, &set, NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -183,6 +202,7 @@ main (int argc, char **argv)
 	if (!o.debug)
 		g_log_set_handler (NULL, G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO, silence_log, NULL);
 	signal (SIGPIPE, SIG_IGN);
+	take_back_stop_signals ();
 
 	if (statedir_init (o.state_dir, &err) < 0) {
 		fprintf (stderr, "nsfsd: %s\n", err.msg);

@@ -172,16 +172,17 @@ class Nsfs:
             return False  # ENOTCONN: a stale mount
         return st.st_dev != self._under_dev
 
-    def launch(self, binary: str = None) -> None:
+    def launch(self, binary: str = None, preexec_fn=None) -> None:
         """Start nsfsd (BINARY, default the configured one) on this state
         dir and mount point and wait until its mount answers.  A stale mount
-        left there is for nsfsd to clean up."""
+        left there is for nsfsd to clean up.  PREEXEC_FN runs in the child
+        before the exec (to hand nsfsd the signal state of some parent)."""
         assert self.proc is None or self.proc.poll() is not None, "nsfsd is still running"
         self.launches += 1
         self._mark_log(f"nsfsd start #{self.launches}: {binary or self.binary}")
         with open(self.log, "ab") as logf:
             proc = subprocess.Popen(self.argv(binary), stdin=subprocess.DEVNULL, stdout=logf,
-                                    stderr=subprocess.STDOUT, env=self.env(binary))
+                                    stderr=subprocess.STDOUT, env=self.env(binary), preexec_fn=preexec_fn)
         self.proc = proc
         self.pid = proc.pid
         self.expect_exit = False
@@ -196,23 +197,26 @@ class Nsfs:
             time.sleep(0.02)
 
     def stop_daemon(self, how: str = "term") -> None:
-        """End nsfsd.  "term": SIGTERM, which must end it cleanly (exit 0,
-        mount gone).  "kill": SIGKILL, which leaves a stale mount behind."""
-        assert how in ("term", "kill"), how
+        """End nsfsd.  "term", "int", "hup": SIGTERM, SIGINT or SIGHUP,
+        each of which must end it cleanly (exit 0, mount gone).  "kill":
+        SIGKILL, which leaves a stale mount behind."""
+        graceful = {"term": signal.SIGTERM, "int": signal.SIGINT, "hup": signal.SIGHUP}
+        assert how in graceful or how == "kill", how
         proc = self.proc
         assert proc is not None and proc.poll() is None, "nsfsd is not running"
         self.expect_exit = True
-        if how == "term":
-            proc.send_signal(signal.SIGTERM)
+        if how in graceful:
+            sig = graceful[how]
+            proc.send_signal(sig)
             try:
                 rc = proc.wait(TERM_TIMEOUT * (3 if self.wrapped else 1))
             except subprocess.TimeoutExpired:
-                pytest.fail(f"nsfsd (pid {proc.pid}) did not exit within {TERM_TIMEOUT:.0f}s of SIGTERM")
-            assert rc == 0, f"nsfsd exited with {rc} on SIGTERM\n{self.log_since_launch()}"
+                pytest.fail(f"nsfsd (pid {proc.pid}) did not exit within {TERM_TIMEOUT:.0f}s of {sig.name}")
+            assert rc == 0, f"nsfsd exited with {rc} on {sig.name}\n{self.log_since_launch()}"
             deadline = time.monotonic() + 5
             while fuse_mounted(self.mnt):
                 if time.monotonic() > deadline:
-                    pytest.fail("nsfsd exited on SIGTERM but left its mount behind")
+                    pytest.fail(f"nsfsd exited on {sig.name} but left its mount behind")
                 time.sleep(0.02)
         else:
             proc.kill()

@@ -225,6 +225,31 @@ def test_dead_mount_reads_as_dead_at_once(nsfs):
     assert os.path.isdir(web)
 
 
+def as_a_scripts_background_job():
+    """The signal state `nsfsd -f &` gets in a script without job control
+    (SIGINT and SIGQUIT ignored), with the stop signals blocked as well, as
+    a careless parent could leave them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+
+
+@pytest.mark.parametrize("how", ["int", "term", "hup"])
+def test_stop_signals_work_whatever_nsfsd_inherited(nsfs, how):
+    """INTERFACE §0: SIGTERM and SIGINT unmount cleanly.  libfuse installs
+    its handlers only over the default action, so an nsfsd started with
+    SIGINT ignored (a script's background job) stayed mounted on SIGINT."""
+    nsfs.stop_daemon("term")
+    nsfs.launch(preexec_fn=as_a_scripts_background_job)
+    sb = nsfs.sandbox("web")
+    jid = nsfs.exec(sb, "sleep 1000")
+    pid = job_pid(nsfs, sb, jid)
+    nsfs.stop_daemon(how)
+    assert pid_alive(pid), "the job did not outlive nsfsd"
+    nsfs.launch()
+    assert nsfs.read(nsfs.job(sb, jid) / "status") == "running\n"
+
+
 def test_graceful_restart_keeps_sandboxes_and_jobs(nsfs, world):
     """INTERFACE §0/§6: on SIGTERM nsfsd unmounts cleanly; sandboxes and
     jobs keep running and their output keeps being kept; a new nsfsd on the
