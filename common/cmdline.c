@@ -32,6 +32,36 @@ has_unquoted_newline (const char *s, size_t len)
 	return false;
 }
 
+/* A backslash-newline goes before the line is split, inside double quotes
+ * as well as outside, as sh removes it; glib's splitter would keep the
+ * newline inside double quotes.  In single quotes both are characters. */
+static void
+join_continued_lines (char *s)
+{
+	char quote = 0, *out = s;
+
+	for (char *p = s; *p; p++) {
+		if (quote == '\'') {
+			if (*p == '\'')
+				quote = 0;
+		} else if (*p == '\\') {
+			if (p[1] == '\n') {
+				p++;
+				continue;
+			}
+			if (p[1])
+				*out++ = *p++;
+		} else if (quote == '"') {
+			if (*p == '"')
+				quote = 0;
+		} else if (*p == '\'' || *p == '"') {
+			quote = *p;
+		}
+		*out++ = *p;
+	}
+	*out = '\0';
+}
+
 int
 ns_cmdline_parse (const char *text, size_t len, char ***argv, NsError *err)
 {
@@ -47,6 +77,7 @@ ns_cmdline_parse (const char *text, size_t len, char ***argv, NsError *err)
 	if (has_unquoted_newline (text, len))
 		return ns_error (err, EINVAL, "exec: one command line per write (use sh -c '...; ...' for several)");
 	line = g_strndup (text, len);
+	join_continued_lines (line);
 	if (g_strstrip (line)[0] == '\0')
 		return ns_error (err, EINVAL, "exec: empty command line");
 	if (!g_shell_parse_argv (line, &argc, &v, &gerr)) {

@@ -115,8 +115,13 @@ test_backslashes (void)
 	/* In single quotes a backslash is just a character. */
 	assert_split ("echo 'a\\b'", "echo", "a\\b");
 	assert_split ("echo 'a\\'", "echo", "a\\");
-	/* Backslash-newline joins lines. */
+	/* Backslash-newline joins lines, in double quotes too (as sh does),
+	 * but not in single quotes. */
 	assert_split ("echo a\\\nb", "echo", "ab");
+	assert_split ("printf %s \"x\\\ny\"", "printf", "%s", "xy");
+	assert_split ("echo \"a\\\\\nb\"", "echo", "a\\\nb");
+	assert_split ("echo 'a\\\nb'", "echo", "a\\\nb");
+	assert_split ("echo \"a\\\n\\\nb\"", "echo", "ab");
 }
 
 static void
