@@ -1068,7 +1068,9 @@ nsfs_write (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t 
 		return;
 	}
 	if (size > NS_MAX_WRITE) {
-		ns_error (&err, EFBIG, "a write of %zu bytes is over the limit of %d", size, NS_MAX_WRITE);
+		/* The kernel hands a large write(2) over in pieces: SIZE is the
+		 * first piece's, not necessarily the whole write's. */
+		ns_error (&err, EFBIG, "a write of %zu bytes or more is over the limit of %d", size, NS_MAX_WRITE);
 		record_error (fh, &err);
 		fuse_reply_err (req, EFBIG);
 		return;
