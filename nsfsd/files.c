@@ -429,6 +429,11 @@ show_job_status (Sandbox *sb, Job *job, GString *out)
 #define NS_ROW(i, n, f) \
 	[SB_NODE_NS_FIRST + i] = { n, SB_NODE_NS, S_IFLNK | 0777, .link = link_ns, .ns_flag = f }
 
+/* Directories are 0755 although nothing can be made in them: with the
+ * kernel's default_permissions check a 0555 directory refused its owner's
+ * unlink, rename or mkdir there with EACCES before nsfsd was asked, where
+ * the contract promises EPERM for those anywhere (EACCES means "not
+ * yours").  Others still get EACCES from the kernel. */
 const NodeSpec sandbox_nodes[SB_NODE_COUNT] = {
 	[SB_NODE_DIR] = { "", -1, S_IFDIR | 0755 },
 	[SB_NODE_CTL] = { "ctl", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_ctl, store_ctl },
@@ -440,9 +445,9 @@ const NodeSpec sandbox_nodes[SB_NODE_COUNT] = {
 	[SB_NODE_EXEC] = { "exec", SB_NODE_DIR, S_IFREG | 0600, READ_JOB_ID, NULL, store_exec },
 	[SB_NODE_STATUS] = { "status", SB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_status },
 	[SB_NODE_ERROR] = { "error", SB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_error },
-	[SB_NODE_NS] = { "ns", SB_NODE_DIR, S_IFDIR | 0555 },
+	[SB_NODE_NS] = { "ns", SB_NODE_DIR, S_IFDIR | 0755 },
 	[SB_NODE_ROOT] = { "root", SB_NODE_DIR, S_IFLNK | 0777, .link = link_root },
-	[SB_NODE_JOBS] = { "jobs", SB_NODE_DIR, S_IFDIR | 0555 },
+	[SB_NODE_JOBS] = { "jobs", SB_NODE_DIR, S_IFDIR | 0755 },
 	[SB_NODE_LAST] = { "last", SB_NODE_DIR, S_IFLNK | 0777, .link = link_last },
 	NS_ROW (0, "cgroup", CLONE_NEWCGROUP),
 	NS_ROW (1, "ipc", CLONE_NEWIPC),
@@ -455,7 +460,7 @@ const NodeSpec sandbox_nodes[SB_NODE_COUNT] = {
 };
 
 const NodeSpec job_nodes[JOB_NODE_COUNT] = {
-	[JOB_NODE_DIR] = { "", -1, S_IFDIR | 0555 },
+	[JOB_NODE_DIR] = { "", -1, S_IFDIR | 0755 },
 	[JOB_NODE_CMD] = { "cmd", JOB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_job_cmd },
 	[JOB_NODE_PID] = { "pid", JOB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_job_pid },
 	[JOB_NODE_STATUS] = { "status", JOB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_job_status },

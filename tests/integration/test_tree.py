@@ -296,6 +296,38 @@ def test_create_is_refused_everywhere(nsfs, web):
     assert "newfile" not in listdir(web)
 
 
+@needs_root
+def test_owner_is_refused_with_eperm_everywhere(nsfs):
+    """INTERFACE §1: create, unlink, link, symlink, rename, mknod (and
+    rmdir of anything but a sandbox) are EPERM anywhere, for the owner too.
+    With jobs/, jobs/<id>/ and ns/ at 0555 the kernel refused the owner
+    there with EACCES before nsfsd was asked."""
+    mnt = nsfs.mnt
+    out = _as_nobody(nsfs, ERRNO_PROBE + f"""
+os.mkdir("{mnt}/mine")
+write("{mnt}/mine/ctl", "start")
+write("{mnt}/mine/exec", "true")
+sb = "{mnt}/mine"
+for d in (sb, sb + "/jobs", sb + "/jobs/1", sb + "/ns"):
+    print(probe(os.open, d + "/new", os.O_CREAT | os.O_WRONLY, 0o644))
+    print(probe(os.mkdir, d + "/new"))
+    print(probe(os.symlink, "/etc", d + "/new"))
+    print(probe(os.mknod, d + "/new"))
+    print(probe(os.link, sb + "/ctl", d + "/new"))
+print(probe(os.unlink, sb + "/jobs/1/stdout"))
+print(probe(os.unlink, sb + "/ns/uts"))
+print(probe(os.rename, sb + "/ns/net", sb + "/ns/net2"))
+print(probe(os.rename, sb + "/jobs/1/cmd", sb + "/jobs/1/cmd2"))
+print(probe(os.rmdir, sb + "/jobs/1"))
+print(probe(os.rmdir, sb + "/jobs"))
+print(probe(os.rmdir, sb + "/ns"))
+""").split()
+    assert len(out) == 27, out
+    assert set(out) == {"EPERM"}, out
+    assert listdir(mnt / "mine" / "jobs") == {"1"}
+    timed(os.rmdir, mnt / "mine")
+
+
 def test_unlink_is_refused(nsfs, web):
     nsfs.start(web)
     _, job = _targets(nsfs, web)
