@@ -35,7 +35,7 @@ usage (FILE *out)
 {
 	fprintf (out, "usage: nsfsd [-f] [-d] [--state-dir DIR] [MOUNTPOINT]\n"
 	              "  -f, --foreground   stay in the foreground\n"
-	              "  -d, --debug        log every request (implies -f)\n"
+	              "  -d, --debug        log every request (to stderr, kept when detached)\n"
 	              "  --state-dir DIR    where sandboxes are kept (default /run/nsfs)\n"
 	              "  --max-sandboxes-per-user N   sandboxes one non-root uid may own (default 64, 0: no limit)\n"
 	              "  --max-jobs-per-sandbox N     jobs one sandbox may have started (default 4096, 0: no limit)\n"
@@ -94,7 +94,7 @@ parse_options (int argc, char **argv, Options *o)
 	while ((c = getopt_long (argc, argv, "fdhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->foreground = true; break;
-		case 'd': o->debug = o->foreground = true; break;
+		case 'd': o->debug = true; break;
 		case 's': o->state_dir = optarg; break;
 		case 'U':
 		case 'J':
@@ -195,7 +195,7 @@ main (int argc, char **argv)
 	g_autofree char *mountpoint = NULL;
 	NsError err = { 0 };
 	Options o;
-	int lock_fd, r = 1;
+	int lock_fd, log_fd = -1, r = 1;
 
 	if (parse_options (argc, argv, &o) < 0)
 		return 2;
@@ -234,9 +234,17 @@ main (int argc, char **argv)
 	if (fuse_session_mount (se, mountpoint) != 0)
 		goto out_signals;
 	/* Detach only now that the mount exists: `nsfsd && ls` never races.
-	 * Threads start after the fork. */
+	 * Threads start after the fork.  Only -f keeps nsfsd in the
+	 * foreground (INTERFACE §0); a detached -d keeps the stderr it was
+	 * given, which fuse_daemonize points at /dev/null, for its log. */
+	if (o.debug && !o.foreground)
+		log_fd = dup (STDERR_FILENO);
 	if (fuse_daemonize (o.foreground) != 0)
 		goto out_unmount;
+	if (log_fd >= 0) {
+		dup2 (log_fd, STDERR_FILENO);
+		close (log_fd);
+	}
 	supclient_init ();
 	sandbox_adopt_all ();
 

@@ -250,6 +250,55 @@ def test_stop_signals_work_whatever_nsfsd_inherited(nsfs, how):
     assert nsfs.read(nsfs.job(sb, jid) / "status") == "running\n"
 
 
+def _process_running(argv):
+    """The pid of the live process whose command line is exactly ARGV."""
+    want = "\0".join(argv) + "\0"
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline") as f:
+                if f.read() == want and pid_alive(int(entry)):
+                    return int(entry)
+        except OSError:
+            continue
+    return None
+
+
+def test_without_f_nsfsd_detaches_once_mounted(nsfs, tmp_path):
+    """INTERFACE §0: without -f nsfsd detaches once its mount is ready, so
+    `nsfsd && ls` never races.  -d alone adds the log and does not keep it
+    in the foreground (it implied -f before); detached, it keeps the stderr
+    it was given for that log."""
+    nsfs.stop_daemon("term")
+    argv = [nsfs.binary, "-d", "--state-dir", str(nsfs.state), str(nsfs.mnt)]
+    log = tmp_path / "detached.log"
+    daemon = None
+    try:
+        with open(log, "wb") as f:
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=f, stderr=f, env=nsfs.env(),
+                               timeout=TIMEOUT)
+        assert r.returncode == 0, log.read_text(errors="replace")
+        assert nsfs.mount_is_live(), "nsfsd returned before its mount was ready"
+        daemon = _process_running(argv)
+        assert daemon is not None, "no detached nsfsd is running"
+        timed(os.mkdir, nsfs.mnt / "det")
+        assert nsfs.status(nsfs.mnt / "det")["state"] == "created"
+        timed(os.rmdir, nsfs.mnt / "det")
+        wait_until(lambda: b"MKDIR" in log.read_bytes(), what="the detached nsfsd's debug log")
+        subprocess.run(["fusermount3", "-u", str(nsfs.mnt)], check=True, timeout=TIMEOUT,
+                       stdin=subprocess.DEVNULL)
+        wait_until(lambda: not pid_alive(daemon), what="the detached nsfsd to end after fusermount3 -u")
+        daemon = None
+    finally:
+        if daemon is not None and pid_alive(daemon):
+            os.kill(daemon, signal.SIGKILL)
+        if fuse_mounted(nsfs.mnt):
+            subprocess.run(["fusermount3", "-u", "-z", str(nsfs.mnt)], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=TIMEOUT)
+    nsfs.launch()
+
+
 def test_graceful_restart_keeps_sandboxes_and_jobs(nsfs, world):
     """INTERFACE §0/§6: on SIGTERM nsfsd unmounts cleanly; sandboxes and
     jobs keep running and their output keeps being kept; a new nsfsd on the
