@@ -153,6 +153,9 @@ stat_node (const Node *n, struct stat *st)
 			return -ENOENT;
 		}
 		st->st_ctim = st->st_mtim = job->start_time;
+		/* Their contents (and wait's size) changed when the job ended. */
+		if (job->status && (n->node == JOB_NODE_STATUS || n->node == JOB_NODE_WAIT))
+			st->st_ctim = st->st_mtim = job->end_time;
 	}
 	if (S_ISDIR (st->st_mode)) {
 		st->st_nlink = 2;

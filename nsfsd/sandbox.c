@@ -582,14 +582,19 @@ sandbox_job_path (Sandbox *sb, unsigned id, const char *file)
 	return g_build_filename (sb->dir, "jobs", idtext, file, NULL);
 }
 
-/* Mark JOB ended with STATUS; call with sb->lock held.  Returns true if
- * this changed anything, so the caller wakes waiters once. */
+/* Mark JOB ended with STATUS at WHEN (NULL: now); call with sb->lock
+ * held.  Returns true if this changed anything, so the caller wakes
+ * waiters once. */
 static bool
-job_end_locked (Sandbox *sb, Job *job, const char *status)
+job_end_locked (Sandbox *sb, Job *job, const char *status, const struct timespec *when)
 {
 	if (job->status)
 		return false;
 	job->status = g_strdup (status);
+	if (when)
+		job->end_time = *when;
+	else
+		clock_gettime (CLOCK_REALTIME, &job->end_time);
 	touch (sb);
 	return true;
 }
@@ -601,7 +606,7 @@ sandbox_on_exit (Sandbox *sb, unsigned id, const char *status)
 
 	g_mutex_lock (&sb->lock);
 	if (id >= 1 && id <= sb->jobs->len)
-		ended = job_end_locked (sb, sb->jobs->pdata[id - 1], status);
+		ended = job_end_locked (sb, sb->jobs->pdata[id - 1], status, NULL);
 	g_mutex_unlock (&sb->lock);
 	if (ended && job_end_hook)
 		job_end_hook (sb, id);
@@ -627,15 +632,21 @@ sandbox_on_state (Sandbox *sb, const char *state, const char *arg)
 	}
 }
 
-/* A job's exit record, written by its supervisor when it was reaped. */
+/* A job's exit record, written by its supervisor when it was reaped;
+ * WHEN gets the time it was written (when the job ended). */
 static char *
-read_exit_record (Sandbox *sb, unsigned id)
+read_exit_record (Sandbox *sb, unsigned id, struct timespec *when)
 {
 	g_autofree char *path = sandbox_job_path (sb, id, "status");
 	char *text = NULL;
+	struct stat st;
 
 	if (!g_file_get_contents (path, &text, NULL, NULL))
 		return NULL;
+	if (stat (path, &st) == 0)
+		*when = st.st_mtim;
+	else
+		clock_gettime (CLOCK_REALTIME, when);
 	return g_strchomp (text);
 }
 
@@ -651,12 +662,13 @@ refresh_jobs_from_records (Sandbox *sb, bool supervisor_alive)
 	for (guint i = 0; i < sb->jobs->len; i++) {
 		Job *job = sb->jobs->pdata[i];
 		g_autofree char *rec = NULL;
+		struct timespec when;
 		if (job->status || job->pending)
 			continue;
-		rec = read_exit_record (sb, job->id);
+		rec = read_exit_record (sb, job->id, &when);
 		if (!rec && supervisor_alive)
 			continue;
-		if (job_end_locked (sb, job, rec ? rec : "signaled 9"))
+		if (job_end_locked (sb, job, rec ? rec : "signaled 9", rec ? &when : NULL))
 			g_array_append_val (ended, job->id);
 	}
 	g_mutex_unlock (&sb->lock);
@@ -723,7 +735,7 @@ load_jobs (Sandbox *sb)
 			job->pid = (pid_t) atoi (pid_text);
 		if (stat (cmd_path, &st) == 0)
 			job->start_time = st.st_mtim;
-		job->status = read_exit_record (sb, id);
+		job->status = read_exit_record (sb, id, &job->end_time);
 		g_ptr_array_add (sb->jobs, job);
 	}
 }

@@ -24,6 +24,7 @@ typedef struct {
 	char *status;        /* NULL while running: "exited 0", "signaled 9" */
 	bool pending;        /* exec not yet answered: invisible */
 	struct timespec start_time;
+	struct timespec end_time; /* once status is set: its files' mtime */
 	GPtrArray *pollhandles;  /* struct fuse_pollhandle*, woken at exit */
 } Job;
 

@@ -25,6 +25,31 @@ def job_pid(nsfs, sb, jid):
 # ---------------------------------------------------------------- ids, last, files
 
 
+def test_status_and_wait_mtime_is_when_the_job_ended(nsfs, web):
+    """`status` and `wait` change when the job ends (wait's size too), so
+    their mtime is the end, not the start: tools that compare mtimes (make,
+    rsync, file managers) see the change.  It stays so after a restart."""
+    gate = nsfs.base / "mtime-gate"
+    jid = nsfs.exec(web, f"sh -c 'while [ ! -e {gate} ]; do sleep 0.02; done'")
+    job = nsfs.job(web, jid)
+    started = os.stat(job / "cmd").st_mtime_ns
+    assert os.stat(job / "wait").st_mtime_ns == started
+    time.sleep(0.05)  # so that the end is a later time than the start
+    released = time.time_ns()
+    gate.touch()
+    assert nsfs.wait(web, jid) == "exited 0"
+    for name in ("status", "wait"):
+        st = os.stat(job / name)
+        assert st.st_mtime_ns >= released, f"{name}'s mtime is not the job's end"
+        assert st.st_ctime_ns == st.st_mtime_ns
+    assert os.stat(job / "cmd").st_mtime_ns == started
+    nsfs.restart("term")
+    for name in ("status", "wait"):
+        assert os.stat(job / name).st_mtime_ns >= released, f"{name}'s mtime after a restart"
+    # After a restart the start is the time of the job's records.
+    assert os.stat(job / "cmd").st_mtime_ns < released
+
+
 def test_job_ids_count_up(nsfs, web):
     assert [nsfs.exec(web, "true") for _ in range(3)] == [1, 2, 3]
     assert set(os.listdir(web / "jobs")) == {"1", "2", "3"}
