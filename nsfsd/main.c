@@ -142,6 +142,19 @@ lock_state_dir (const char *dir)
 	return fd;
 }
 
+/* Say who holds the state dir's lock, for `kill $(cat STATE/nsfsd.lock)`
+ * once nsfsd has detached; the lock, not this text, keeps a second nsfsd
+ * out.  A clean exit empties it again. */
+static void
+record_pid (int lock_fd, pid_t pid)
+{
+	char text[24];
+	int n = pid ? snprintf (text, sizeof text, "%d\n", (int) pid) : 0;
+
+	if (ftruncate (lock_fd, 0) < 0 || pwrite (lock_fd, text, (size_t) n, 0) != n)
+		g_warning ("cannot record nsfsd's pid in the state dir's lock file: %s", strerror (errno));
+}
+
 /* A killed nsfsd leaves its mount behind, answering ENOTCONN; detach it
  * (lazily, as fusermount3 -u -z does) before mounting again. */
 static void
@@ -245,6 +258,7 @@ main (int argc, char **argv)
 		dup2 (log_fd, STDERR_FILENO);
 		close (log_fd);
 	}
+	record_pid (lock_fd, getpid ());
 	supclient_init ();
 	sandbox_adopt_all ();
 
@@ -268,6 +282,7 @@ out_session:
 	fuse_session_destroy (se);
 out_args:
 	fuse_opt_free_args (&args);
+	record_pid (lock_fd, 0);
 	close (lock_fd);
 	return r;
 }

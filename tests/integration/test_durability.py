@@ -282,6 +282,7 @@ def test_without_f_nsfsd_detaches_once_mounted(nsfs, tmp_path):
         assert nsfs.mount_is_live(), "nsfsd returned before its mount was ready"
         daemon = _process_running(argv)
         assert daemon is not None, "no detached nsfsd is running"
+        assert (nsfs.state / "nsfsd.lock").read_text() == f"{daemon}\n", "the lock file does not name nsfsd"
         timed(os.mkdir, nsfs.mnt / "det")
         assert nsfs.status(nsfs.mnt / "det")["state"] == "created"
         timed(os.rmdir, nsfs.mnt / "det")
@@ -290,6 +291,7 @@ def test_without_f_nsfsd_detaches_once_mounted(nsfs, tmp_path):
                        stdin=subprocess.DEVNULL)
         wait_until(lambda: not pid_alive(daemon), what="the detached nsfsd to end after fusermount3 -u")
         daemon = None
+        assert (nsfs.state / "nsfsd.lock").read_text() == "", "a cleanly ended nsfsd left its pid behind"
     finally:
         if daemon is not None and pid_alive(daemon):
             os.kill(daemon, signal.SIGKILL)
