@@ -177,6 +177,21 @@ pinned_text (void)
 	return ns_set_format (sup.pinned);
 }
 
+/* Make the started sandbox known: its pins, its record, its clients. */
+static void
+announce_running (void)
+{
+	char pid[16];
+	NsError err;
+
+	/* A pinned sandbox pins its new namespaces in place of the old. */
+	if (sup.pin_requested && sup_pin (&sup, &err) < 0)
+		g_warning ("%s", err.msg);
+	write_state_record ();
+	snprintf (pid, sizeof pid, "%d", sup.init_pid);
+	sup_broadcast (&sup, "state", "running", pid, NULL);
+}
+
 static int
 ensure_running (NsError *err)
 {
@@ -186,16 +201,64 @@ ensure_running (NsError *err)
 		return 0;
 	if ((r = sup_start (&sup, err)) < 0)
 		return r;
-	/* A pinned sandbox pins its new namespaces in place of the old. */
-	if (sup.pin_requested && sup_pin (&sup, err) < 0)
-		g_warning ("%s", err->msg);
-	write_state_record ();
-	{
-		char pid[16];
-		snprintf (pid, sizeof pid, "%d", sup.init_pid);
-		sup_broadcast (&sup, "state", "running", pid, NULL);
-	}
+	announce_running ();
 	return 0;
+}
+
+/* An exec that started the sandbox for a program that then could not be
+ * executed leaves it as it found it, created or stopped (with the reason
+ * it stopped for), as every failed write leaves what it would have
+ * changed.  Nothing was announced yet, so nobody saw it run. */
+static void
+undo_start (SupState before, char *stop_reason)
+{
+	kill (sup.init_pid, SIGKILL);
+	while (waitpid (sup.init_pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	close (sup.init_pidfd);
+	sup.init_pidfd = -1;
+	sup.init_pid = 0;
+	sup.state = before;
+	g_free (sup.stop_reason);
+	sup.stop_reason = stop_reason;
+}
+
+/* `exec ID LINE`: start the sandbox if need be, then the job. */
+static void
+handle_exec (int client, char **msg)
+{
+	g_auto (GStrv) argv = NULL;
+	g_autofree char *stop_reason = g_strdup (sup.stop_reason);
+	SupState before = sup.state;
+	NsError err = { 0 };
+	char *end;
+	unsigned long id = strtoul (msg[1], &end, 10);
+	char pidtext[16];
+	pid_t pid;
+
+	if (*end || id == 0 || id > UINT32_MAX) {
+		ns_error (&err, EINVAL, "exec: bad job id");
+		sup_reply_err (client, &err);
+		return;
+	}
+	/* The line travels once and is split here, by the same parser
+	 * nsfsd checked it with. */
+	if (ns_cmdline_parse (msg[2], strlen (msg[2]), &argv, &err) < 0 ||
+	    (before != SUP_RUNNING && sup_start (&sup, &err) < 0)) {
+		sup_reply_err (client, &err);
+		return;
+	}
+	if (sup_exec_job (&sup, (unsigned) id, msg[2], argv, &pid, &err) < 0) {
+		if (before != SUP_RUNNING)
+			undo_start (before, g_steal_pointer (&stop_reason));
+		sup_reply_err (client, &err);
+		return;
+	}
+	if (before != SUP_RUNNING)
+		announce_running ();
+	snprintf (pidtext, sizeof pidtext, "%d", pid);
+	ns_proto_sendv (client, "ok", pidtext, NULL);
+	sup_record_job_start (&sup, (unsigned) id, msg[2], pid);
 }
 
 static void
@@ -259,27 +322,7 @@ handle_request (int client, char **msg)
 		snprintf (pid, sizeof pid, "%d", sup.init_pid);
 		ns_proto_sendv (client, "ok", pid, NULL);
 	} else if (strcmp (verb, "exec") == 0 && n == 3) {
-		g_auto (GStrv) argv = NULL;
-		char *end;
-		unsigned long id = strtoul (msg[1], &end, 10);
-		char pidtext[16];
-		pid_t pid;
-
-		if (*end || id == 0 || id > UINT32_MAX) {
-			ns_error (&err, EINVAL, "exec: bad job id");
-			sup_reply_err (client, &err);
-			return;
-		}
-		/* The line travels once and is split here, by the same parser
-		 * nsfsd checked it with. */
-		if (ns_cmdline_parse (msg[2], strlen (msg[2]), &argv, &err) < 0 || ensure_running (&err) < 0 ||
-		    sup_exec_job (&sup, (unsigned) id, msg[2], argv, &pid, &err) < 0) {
-			sup_reply_err (client, &err);
-			return;
-		}
-		snprintf (pidtext, sizeof pidtext, "%d", pid);
-		ns_proto_sendv (client, "ok", pidtext, NULL);
-		sup_record_job_start (&sup, (unsigned) id, msg[2], pid);
+		handle_exec (client, msg);
 	} else if (strcmp (verb, "stop") == 0) {
 		begin_stop (client);
 	} else if (strcmp (verb, "kill") == 0 && n == 2) {

@@ -11,7 +11,7 @@ import time
 import pytest
 
 import resources
-from nsfs_util import TIMEOUT, Background, expect_errno, pid_alive, timed, wait_until
+from nsfs_util import TIMEOUT, Background, expect_errno, pid_alive, supervisor_pid, timed, wait_until
 
 JOB_ENTRIES = {"cmd", "pid", "status", "wait", "stdout", "stderr"}
 
@@ -256,6 +256,39 @@ def test_exec_errors(nsfs, web):
     assert os.listdir(web / "jobs") == []
     assert not os.path.lexists(web / "last")
     assert nsfs.exec(web, "true") == 1
+
+
+def children(pid):
+    """PID's live children."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split() if pid_alive(int(c))]
+    except FileNotFoundError:
+        return []
+
+
+def test_failed_exec_leaves_the_sandbox_as_it_was(nsfs, web):
+    """A write to exec that starts the sandbox for a program that cannot
+    run fails as a whole: the sandbox stays created (or stopped, with its
+    reason), no init is left behind, and the next write starts it."""
+    sup = supervisor_pid(nsfs, "web")
+    expect_errno(errno.ENOENT, nsfs.exec, web, "no-such-program-nsfs-test")
+    st = nsfs.status(web)
+    assert st["state"] == "created" and "pid" not in st, st
+    assert not os.path.lexists(web / "root") and os.listdir(web / "ns") == []
+    assert children(sup) == [], "an init was left behind"
+
+    nsfs.start(web)
+    nsfs.ctl(web, "stop")
+    error_before = nsfs.read(web / "error")
+    expect_errno(errno.EACCES, nsfs.exec, web, "/tmp")
+    assert nsfs.status(web)["state"] == "stopped"
+    assert children(sup) == [], "an init was left behind"
+    assert nsfs.read(web / "error") != error_before  # it explains the exec
+
+    assert nsfs.exec(web, "true") == 1
+    assert nsfs.wait(web, 1) == "exited 0"
+    assert nsfs.status(web)["state"] == "running"
 
 
 def test_exec_error_via_shell(nsfs, web):
