@@ -180,11 +180,12 @@ silence_log (const gchar *domain, GLogLevelFlags level, const gchar *message, gp
 {
 }
 
-/* SIGTERM, SIGINT and SIGHUP end nsfsd with a clean unmount, but libfuse
- * installs its handlers only over the default action: started as a
- * background job of a non-interactive shell (`nsfsd -f &` in a script),
- * nsfsd inherits SIGINT ignored and would stay mounted when told to stop,
- * and a blocked signal inherited from the parent would never arrive. */
+/* SIGTERM and SIGINT end nsfsd with a clean unmount, but libfuse installs
+ * its handlers only over the default action: started as a background job
+ * of a non-interactive shell (`nsfsd -f &` in a script), nsfsd inherits
+ * SIGINT ignored and would stay mounted when told to stop, and a blocked
+ * signal inherited from the parent would never arrive.  An ignored SIGHUP
+ * is left alone: that is `nohup`, asking nsfsd to outlive its terminal. */
 static void
 take_back_stop_signals (void)
 {
@@ -193,7 +194,8 @@ take_back_stop_signals (void)
 
 	sigemptyset (&set);
 	for (size_t i = 0; i < G_N_ELEMENTS (stops); i++) {
-		signal (stops[i], SIG_DFL);
+		if (stops[i] != SIGHUP)
+			signal (stops[i], SIG_DFL);
 		sigaddset (&set, stops[i]);
 	}
 	sigprocmask (SIG_UNBLOCK, &set, NULL);
@@ -252,8 +254,11 @@ main (int argc, char **argv)
 	 * given, which fuse_daemonize points at /dev/null, for its log. */
 	if (o.debug && !o.foreground)
 		log_fd = dup (STDERR_FILENO);
-	if (fuse_daemonize (o.foreground) != 0)
+	if (fuse_daemonize (o.foreground) != 0) {
+		if (log_fd >= 0)
+			close (log_fd);
 		goto out_unmount;
+	}
 	if (log_fd >= 0) {
 		dup2 (log_fd, STDERR_FILENO);
 		close (log_fd);

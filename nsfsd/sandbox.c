@@ -602,11 +602,16 @@ job_end_locked (Sandbox *sb, Job *job, const char *status, const struct timespec
 void
 sandbox_on_exit (Sandbox *sb, unsigned id, const char *status)
 {
+	g_autofree char *record = sandbox_job_path (sb, id, "status");
+	struct stat st;
 	bool ended = false;
 
+	/* The supervisor wrote the exit record before it said so: its time
+	 * is the end, the same a later nsfsd reads back from it. */
 	g_mutex_lock (&sb->lock);
 	if (id >= 1 && id <= sb->jobs->len)
-		ended = job_end_locked (sb, sb->jobs->pdata[id - 1], status, NULL);
+		ended = job_end_locked (sb, sb->jobs->pdata[id - 1], status,
+		                        stat (record, &st) == 0 ? &st.st_mtim : NULL);
 	g_mutex_unlock (&sb->lock);
 	if (ended && job_end_hook)
 		job_end_hook (sb, id);

@@ -265,6 +265,19 @@ def _process_running(argv):
     return None
 
 
+def test_nohup_keeps_nsfsd_through_a_hangup(nsfs):
+    """An nsfsd started under nohup (SIGHUP ignored) outlives its terminal's
+    hangup: resetting the stop signals must not undo that."""
+    nsfs.stop_daemon("term")
+    nsfs.launch(preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    nsfs.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.3)  # long enough for a handler to have ended the loop
+    assert nsfs.proc.poll() is None, "nsfsd under nohup ended on SIGHUP"
+    assert nsfs.mount_is_live()
+    nsfs.stop_daemon("term")
+    nsfs.launch()
+
+
 def test_without_f_nsfsd_detaches_once_mounted(nsfs, tmp_path):
     """INTERFACE §0: without -f nsfsd detaches once its mount is ready, so
     `nsfsd && ls` never races.  -d alone adds the log and does not keep it
