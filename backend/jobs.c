@@ -180,12 +180,31 @@ clone_job_child (JobStart *js)
 	return clone (job_child, stack + JOB_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, js);
 }
 
+/* The kernel lets only a process that shares its memory with no other
+ * join a time namespace (EUSERS otherwise), and a CLONE_VFORK child that
+ * has let us go in execve or _exit still points at our memory for an
+ * instant before it switches to its own or drops it.  setns in that
+ * instant failed and ended a supervisor now and then (the lost
+ * supervisors of CI runs); the child is finishing, so wait it out. */
+static int
+setns_once_alone (int fd, int nstype)
+{
+	for (int tries = 0; tries < 100000; tries++) {
+		if (setns (fd, nstype) == 0)
+			return 0;
+		if (errno != EUSERS)
+			return -1;
+		sched_yield ();
+	}
+	return -1;
+}
+
 static void
 return_to_own_namespaces (Supervisor *s, unsigned long entered)
 {
 	if ((entered & CLONE_NEWPID) && setns (s->self_pidns_fd, CLONE_NEWPID) < 0)
 		g_error ("cannot return to the supervisor's pid namespace: %s", strerror (errno));
-	if ((entered & CLONE_NEWTIME) && setns (s->self_timens_fd, CLONE_NEWTIME) < 0)
+	if ((entered & CLONE_NEWTIME) && setns_once_alone (s->self_timens_fd, CLONE_NEWTIME) < 0)
 		g_error ("cannot return to the supervisor's time namespace: %s", strerror (errno));
 }
 
@@ -200,7 +219,7 @@ start_job_process (Supervisor *s, JobStart *js, NsError *err)
 	 * setns(CLONE_NEWTIME) is for single-threaded callers: we enter
 	 * both, the child is born in them and stays our child, and we step
 	 * back. */
-	if (enter && setns (s->init_pidfd, (int) enter) < 0)
+	if (enter && setns_once_alone (s->init_pidfd, (int) enter) < 0)
 		return ns_error (err, errno, "exec: enter the pid and time namespaces: %s", strerror (errno));
 	pid = clone_job_child (js);
 	if (pid < 0)
