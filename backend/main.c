@@ -33,6 +33,10 @@
 #include "signames.h"
 
 #define STOP_GRACE_SECONDS 5
+/* While a stop is pending, how often to look whether the sandbox's
+ * processes are all gone: strays in a pid namespace are the init's to
+ * reap, so no SIGCHLD tells us. */
+#define STOP_POLL_MS 20
 #define MAX_CLIENTS 8
 
 static Supervisor sup;
@@ -94,10 +98,31 @@ write_state_record (void)
 }
 
 static void
-arm_timer (int seconds)
+poll_stop (bool on)
 {
-	struct itimerspec its = { .it_value.tv_sec = seconds };
+	struct itimerspec its = { 0 };
+
+	if (on) {
+		its.it_value.tv_nsec = STOP_POLL_MS * 1000000L;
+		its.it_interval = its.it_value;
+	}
 	timerfd_settime (sup.timerfd, 0, &its, NULL);
+}
+
+/* A pending stop ends the init, and with it the sandbox, once every other
+ * process of the sandbox is gone or the grace period is over. */
+static void
+check_stop (void)
+{
+	if (!sup.stopping || sup.init_pid <= 0)
+		return;
+	if (g_get_monotonic_time () >= sup.stop_deadline) {
+		sup_signal_jobs (&sup, SIGKILL);
+		sup_signal_strays (&sup, SIGKILL);
+		kill (sup.init_pid, SIGKILL);
+	} else if (g_hash_table_size (sup.jobs) == 0 && !sup_has_strays (&sup)) {
+		kill (sup.init_pid, SIGKILL);
+	}
 }
 
 /* The init is gone: every job went with it (pid namespace) or is killed
@@ -108,6 +133,7 @@ sandbox_ended (const char *reason)
 	if (sup.state != SUP_RUNNING)
 		return;
 	sup_signal_jobs (&sup, SIGKILL);
+	sup_signal_strays (&sup, SIGKILL);
 	close (sup.init_pidfd);
 	sup.init_pidfd = -1;
 	sup.init_pid = 0;
@@ -116,7 +142,7 @@ sandbox_ended (const char *reason)
 	sup.stop_reason = g_strdup (reason);
 	write_state_record ();
 	sup_broadcast (&sup, "state", "stopped", reason, NULL);
-	arm_timer (0);
+	poll_stop (false);
 	if (sup.stopping) {
 		sup.stopping = false;
 		if (sup.stop_client >= 0)
@@ -128,10 +154,12 @@ sandbox_ended (const char *reason)
 static void
 reap_children (void)
 {
+	bool reaped = false;
 	int wstatus;
 	pid_t pid;
 
 	while ((pid = waitpid (-1, &wstatus, WNOHANG)) > 0) {
+		reaped = true;
 		g_autofree char *status = NULL;
 		unsigned id;
 
@@ -150,8 +178,11 @@ reap_children (void)
 			sup_broadcast (&sup, "exit", idtext, status, NULL);
 		}
 	}
-	if (sup.stopping && g_hash_table_size (sup.jobs) == 0 && sup.init_pid > 0)
-		kill (sup.init_pid, SIGKILL);
+	check_stop ();
+	/* A stopped sandbox has no processes: a stray killed with it may
+	 * have had children, reparented to us as it died. */
+	if (reaped && sup.state != SUP_RUNNING)
+		sup_signal_strays (&sup, SIGKILL);
 }
 
 static void
@@ -163,12 +194,13 @@ begin_stop (int client)
 	}
 	sup.stopping = true;
 	sup.stop_client = client;
+	sup.stop_deadline = g_get_monotonic_time () + STOP_GRACE_SECONDS * G_TIME_SPAN_SECOND;
 	/* The init passes SIGTERM to all of its pid namespace. */
 	kill (sup.init_pid, SIGTERM);
 	sup_signal_jobs (&sup, SIGTERM);
-	arm_timer (STOP_GRACE_SECONDS);
-	if (g_hash_table_size (sup.jobs) == 0)
-		kill (sup.init_pid, SIGKILL);
+	sup_signal_strays (&sup, SIGTERM);
+	poll_stop (true);
+	check_stop ();
 }
 
 static char *
@@ -265,9 +297,12 @@ static void
 destroy_everything (void)
 {
 	sup_signal_jobs (&sup, SIGKILL);
+	sup_signal_strays (&sup, SIGKILL);
 	if (sup.init_pid > 0)
 		kill (sup.init_pid, SIGKILL);
-	/* Wait for every child, jobs included, so nothing outlives rmdir. */
+	/* Wait for every child, jobs and strays included, so nothing
+	 * outlives rmdir.  Each death may hand us the dead one's children
+	 * (we are their subreaper); they are killed before the next wait. */
 	for (;;) {
 		int wstatus;
 		pid_t pid = waitpid (-1, &wstatus, 0);
@@ -275,7 +310,9 @@ destroy_everything (void)
 			continue;
 		if (pid < 0)
 			break;
-		if (pid != sup.init_pid) {
+		if (pid == sup.init_pid) {
+			sup.init_pid = 0;
+		} else {
 			g_autofree char *status = NULL;
 			char idtext[16];
 			unsigned id;
@@ -284,6 +321,7 @@ destroy_everything (void)
 				sup_broadcast (&sup, "exit", idtext, status, NULL);
 			}
 		}
+		sup_signal_strays (&sup, SIGKILL);
 	}
 	if (sup.init_pidfd >= 0)
 		close (sup.init_pidfd);
@@ -492,10 +530,7 @@ serve (void)
 			} else if (idx[k] == -3) {
 				uint64_t ticks;
 				(void) !read (sup.timerfd, &ticks, sizeof ticks);
-				if (sup.stopping && sup.init_pid > 0) {
-					sup_signal_jobs (&sup, SIGKILL);
-					kill (sup.init_pid, SIGKILL);
-				}
+				check_stop ();
 			} else {
 				char **msg = NULL;
 				int i = idx[k];

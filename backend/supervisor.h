@@ -36,7 +36,8 @@ typedef struct Supervisor {
 	/* A pending `stop`: who to answer once the init is gone. */
 	bool stopping;
 	int stop_client;
-	int timerfd;
+	gint64 stop_deadline;   /* monotonic: when SIGKILL follows SIGTERM */
+	int timerfd;            /* polls a pending stop */
 	/* Pinning: the types bind-mounted under pinned/, and whether each
 	 * new start should pin again. */
 	unsigned long pinned;
@@ -72,6 +73,13 @@ void sup_record_job_start (Supervisor *s, unsigned id, const char *cmdline, pid_
 bool sup_job_reaped (Supervisor *s, pid_t pid, int wstatus, unsigned *id, char **status);
 void sup_signal_jobs (Supervisor *s, int signo);
 void sup_record_orphaned_jobs (Supervisor *s);
+
+/* strays.c: processes jobs left behind, reparented to the init (pid
+ * namespace) or to us.  Whether any is left; signal those that are ours
+ * (the init passes SIGTERM to its own, and takes them along when it
+ * dies). */
+bool sup_has_strays (Supervisor *s);
+void sup_signal_strays (Supervisor *s, int signo);
 
 /* pin.c */
 int sup_pin (Supervisor *s, NsError *err);

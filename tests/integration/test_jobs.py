@@ -538,6 +538,56 @@ def test_stop_kills_after_grace_period(nsfs, web):
     assert nsfs.status(web)["state"] == "stopped"
 
 
+def test_stop_gives_what_a_job_left_behind_its_grace_period(nsfs, web):
+    """A job's child that outlives it (an orphan of the pid namespace's
+    init) gets SIGTERM and the grace period too: the init was killed, and
+    the child with it, as soon as no job was left."""
+    jid = nsfs.exec(web, "sh -c '(trap \"sleep 0.5; echo cleaned up; exit\" TERM; echo ready;"
+                         " while :; do sleep 0.05; done) &'")
+    assert nsfs.wait(web, jid) == "exited 0"
+    out = nsfs.job(web, jid) / "stdout"
+    wait_until(lambda: nsfs.read(out) == "ready\n", what="the trap to be set")
+    nsfs.ctl(web, "stop")
+    assert nsfs.status(web)["state"] == "stopped"
+    assert nsfs.read(out) == "ready\ncleaned up\n"
+
+
+def leftovers_without_a_pid_namespace(nsfs, web):
+    """A sandbox without a pid namespace whose one job left two processes
+    behind, one in its process group and one in a session of its own:
+    our subreaper's children that no job record names.  Their pids."""
+    nsfs.ctl(web, "ns user mnt uts ipc net")
+    jid = nsfs.exec(web, "sh -c 'sleep 1000 & echo $!; setsid sleep 1000 & echo $!'")
+    assert nsfs.wait(web, jid) == "exited 0"
+    pids = [int(p) for p in nsfs.read(nsfs.job(web, jid) / "stdout").split()]
+    assert len(pids) == 2 and all(pid_alive(p) for p in pids)
+    return pids
+
+
+def test_stop_without_pid_namespace_ends_what_jobs_left(nsfs, web):
+    pids = leftovers_without_a_pid_namespace(nsfs, web)
+    nsfs.ctl(web, "stop")
+    assert nsfs.status(web)["state"] == "stopped"
+    wait_until(lambda: not any(pid_alive(p) for p in pids), timeout=5, what="the leftovers to end")
+
+
+def test_rmdir_without_pid_namespace_ends_what_jobs_left(nsfs, web):
+    """rmdir waited for every child of the supervisor, and a leftover no
+    one had signalled never ended: rmdir failed after 30 s (ETIMEDOUT)
+    and the supervisor hung."""
+    pids = leftovers_without_a_pid_namespace(nsfs, web)
+    timed(os.rmdir, web, timeout=10)
+    assert os.listdir(nsfs.mnt) == []
+    wait_until(lambda: not any(pid_alive(p) for p in pids), timeout=5, what="the leftovers to end")
+
+
+def test_init_killed_from_outside_without_pid_namespace_ends_what_jobs_left(nsfs, web):
+    pids = leftovers_without_a_pid_namespace(nsfs, web)
+    os.kill(int(nsfs.status(web)["pid"]), signal.SIGKILL)
+    wait_until(lambda: nsfs.status(web)["state"] == "stopped", what="state stopped")
+    wait_until(lambda: not any(pid_alive(p) for p in pids), timeout=5, what="the leftovers to end")
+
+
 def test_init_killed_from_outside(nsfs, web):
     jid = nsfs.exec(web, "sleep 60")
     init = int(nsfs.status(web)["pid"])

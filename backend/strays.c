@@ -1,0 +1,159 @@
+/* Strays: the sandbox's processes that are neither its init nor a job we
+ * track, the children jobs leave behind (`sh -c 'daemon &'`).  When a
+ * process dies its children are reparented: inside a pid namespace to
+ * its PID 1, the init; without one to us, the nearest subreaper.  `stop`
+ * and `rmdir` must reach them as well as the jobs. */
+#include "supervisor.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "proclist.h"
+
+/* All of /proc/PID/stat that ns_stat_ppid needs, with a command of 64
+ * bytes of ") " included, is far below this. */
+#define STAT_READ_MAX 512
+
+static bool
+read_small (const char *path, char *buf, size_t size, size_t *len)
+{
+	_cleanup_close_ int fd = open (path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+
+	if (fd < 0)
+		return false;
+	while (got < size) {
+		ssize_t n = read (fd, buf + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return false;
+		if (n == 0)
+			break;
+		got += (size_t) n;
+	}
+	*len = got;
+	return true;
+}
+
+/* Without CONFIG_PROC_CHILDREN: every process's stat, for its parent. */
+static void
+scan_children (pid_t parent, GArray *pids)
+{
+	DIR *proc = opendir ("/proc");
+	struct dirent *e;
+
+	if (!proc)
+		return;
+	while ((e = readdir (proc))) {
+		char path[300], buf[STAT_READ_MAX];
+		size_t len;
+		pid_t ppid;
+		char *end;
+		long pid = strtol (e->d_name, &end, 10);
+
+		if (*end || pid <= 0)
+			continue;
+		snprintf (path, sizeof path, "/proc/%ld/stat", pid);
+		if (read_small (path, buf, sizeof buf, &len) && ns_stat_ppid (buf, len, &ppid) == 0 && ppid == parent) {
+			pid_t child = (pid_t) pid;
+			g_array_append_val (pids, child);
+		}
+	}
+	closedir (proc);
+}
+
+static bool
+have_children_files (void)
+{
+	static int have = -1;
+
+	if (have < 0) {
+		char path[64];
+		snprintf (path, sizeof path, "/proc/self/task/%d/children", getpid ());
+		have = access (path, F_OK) == 0;
+	}
+	return have;
+}
+
+/* PARENT's children (PARENT being single-threaded, as we and the init
+ * are), appended to PIDS; none if PARENT is gone. */
+static void
+list_children (pid_t parent, GArray *pids)
+{
+	g_autofree char *text = NULL;
+	char path[64];
+	gsize len;
+
+	if (!have_children_files ()) {
+		scan_children (parent, pids);
+		return;
+	}
+	snprintf (path, sizeof path, "/proc/%d/task/%d/children", parent, parent);
+	if (g_file_get_contents (path, &text, &len, NULL) && ns_children_parse (text, len, pids) < 0)
+		g_warning ("%s: unexpected contents", path);
+}
+
+/* Our own children that are neither the init nor a tracked job: strays
+ * when the sandbox has no pid namespace of its own (or had one and its
+ * init is gone, when there are none). */
+static GArray *
+our_strays (Supervisor *s)
+{
+	GArray *pids = g_array_new (FALSE, FALSE, sizeof (pid_t));
+	guint kept = 0;
+
+	list_children (getpid (), pids);
+	for (guint i = 0; i < pids->len; i++) {
+		pid_t pid = g_array_index (pids, pid_t, i);
+		if (pid != s->init_pid && !g_hash_table_contains (s->jobs, GINT_TO_POINTER (pid)))
+			g_array_index (pids, pid_t, kept++) = pid;
+	}
+	g_array_set_size (pids, kept);
+	return pids;
+}
+
+static bool
+init_owns_pidns (Supervisor *s)
+{
+	return s->init_pid > 0 && s->cfg && (s->cfg->ns & CLONE_NEWPID);
+}
+
+bool
+sup_has_strays (Supervisor *s)
+{
+	g_autoptr (GArray) pids = NULL;
+
+	if (init_owns_pidns (s)) {
+		/* Only the init reaps these, so only it may signal them (a pid
+		 * we read could be reused by the time we sent to it): looking
+		 * is all we do. */
+		pids = g_array_new (FALSE, FALSE, sizeof (pid_t));
+		list_children (s->init_pid, pids);
+	} else {
+		pids = our_strays (s);
+	}
+	return pids->len > 0;
+}
+
+void
+sup_signal_strays (Supervisor *s, int signo)
+{
+	g_autoptr (GArray) pids = our_strays (s);
+
+	/* Our unreaped children: their pids cannot be reused under us.  A
+	 * stray that leads a process group takes its group along. */
+	for (guint i = 0; i < pids->len; i++) {
+		pid_t pid = g_array_index (pids, pid_t, i);
+		if (kill (-pid, signo) < 0)
+			kill (pid, signo);
+	}
+}
