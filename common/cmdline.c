@@ -62,6 +62,43 @@ join_continued_lines (char *s)
 	*out = '\0';
 }
 
+/* g_strstrip, but a trailing blank after a backslash is part of the last
+ * word (`echo a\\ ` passes "a "), as in sh. */
+static char *
+strip_unescaped_blanks (char *line)
+{
+	size_t n = strlen (g_strchug (line));
+
+	while (n > 0 && g_ascii_isspace (line[n - 1])) {
+		size_t backslashes = 0;
+		while (backslashes < n - 1 && line[n - 2 - backslashes] == '\\')
+			backslashes++;
+		if (backslashes % 2)
+			break;
+		line[--n] = '\0';
+	}
+	return line;
+}
+
+/* What the parser splits: the write without its final newline, lines
+ * joined, blanks around it gone. */
+static char *
+canonical_line (char *line)
+{
+	join_continued_lines (line);
+	return strip_unescaped_blanks (line);
+}
+
+char *
+ns_cmdline_strip (char *line)
+{
+	size_t len = strlen (line);
+
+	if (len > 0 && line[len - 1] == '\n')
+		line[len - 1] = '\0';
+	return canonical_line (line);
+}
+
 int
 ns_cmdline_parse (const char *text, size_t len, char ***argv, NsError *err)
 {
@@ -77,8 +114,7 @@ ns_cmdline_parse (const char *text, size_t len, char ***argv, NsError *err)
 	if (has_unquoted_newline (text, len))
 		return ns_error (err, EINVAL, "exec: one command line per write (use sh -c '...; ...' for several)");
 	line = g_strndup (text, len);
-	join_continued_lines (line);
-	if (g_strstrip (line)[0] == '\0')
+	if (canonical_line (line)[0] == '\0')
 		return ns_error (err, EINVAL, "exec: empty command line");
 	if (!g_shell_parse_argv (line, &argc, &v, &gerr)) {
 		if (g_error_matches (gerr, G_SHELL_ERROR, G_SHELL_ERROR_EMPTY_STRING))

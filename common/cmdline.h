@@ -10,3 +10,8 @@
  * and unbalanced quotes are EINVAL. */
 int ns_cmdline_parse (const char *text, size_t len, char ***argv, NsError *err);
 
+/* The line a write holds, in place, as the parser reads it: without its
+ * final newline, backslash-newlines joined, blanks around it stripped (a
+ * blank after a backslash is a word's: `echo a\ ` passes "a ").  It
+ * splits as the write does. */
+char *ns_cmdline_strip (char *line);

@@ -37,16 +37,6 @@ is_running (Sandbox *sb)
 	return running;
 }
 
-static NsSandboxConfig *
-copy_config (Sandbox *sb)
-{
-	NsSandboxConfig *c;
-	g_mutex_lock (&sb->lock);
-	c = ns_config_copy (sb->cfg);
-	g_mutex_unlock (&sb->lock);
-	return c;
-}
-
 /* --- ctl ---------------------------------------------------------------- */
 
 static void
@@ -65,11 +55,22 @@ check_ns_allowed (const NsSandboxConfig *cfg, unsigned long set, NsError *err)
 }
 
 static int
+ns_busy_while_running (NsError *err)
+{
+	return ns_error (err, EBUSY, "ns: cannot change the namespaces of a running sandbox (stop it first)");
+}
+
+static int
 run_directive (Sandbox *sb, const NsCtlCmd *cmd, NsError *err)
 {
 	switch (cmd->verb) {
 	case NS_CTL_NS: {
-		NsSandboxConfig *c = copy_config (sb);
+		NsSandboxConfig *c;
+		/* Foreseen by store_ctl's check; kept as the last word, since
+		 * a running init's configuration must never change under it. */
+		if (is_running (sb))
+			return ns_busy_while_running (err);
+		c = sandbox_copy_config (sb);
 		c->ns = cmd->ns_set;
 		return sandbox_commit_config (sb, c, err);
 	}
@@ -98,7 +99,7 @@ restore_ns_set (Sandbox *sb, unsigned long ns)
 
 	if (is_running (sb))
 		return;
-	c = copy_config (sb);
+	c = sandbox_copy_config (sb);
 	if (c->ns == ns) {
 		ns_config_free (c);
 		return;
@@ -113,17 +114,21 @@ store_ctl (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *er
 {
 	NsCtlScript script;
 	unsigned long old_ns;
-	bool ns_changed = false;
+	bool ns_changed = false, running;
 	int r;
 
 	if ((r = ns_ctl_parse (buf, len, &script, err)) < 0)
 		return r;
-	/* Check every directive against the current state first. */
+	/* Check every directive first, against the state the directives
+	 * before it will have left (`start` then `ns` is refused whole). */
+	running = is_running (sb);
 	for (size_t i = 0; i < script.n; i++) {
+		if (script.cmd[i].verb == NS_CTL_START || script.cmd[i].verb == NS_CTL_STOP)
+			running = script.cmd[i].verb == NS_CTL_START;
 		if (script.cmd[i].verb != NS_CTL_NS)
 			continue;
-		if (is_running (sb))
-			r = ns_error (err, EBUSY, "ns: cannot change the namespaces of a running sandbox (stop it first)");
+		if (running)
+			r = ns_busy_while_running (err);
 		else {
 			g_mutex_lock (&sb->lock);
 			r = check_ns_allowed (sb->cfg, script.cmd[i].ns_set, err);
@@ -196,7 +201,7 @@ store_map (Sandbox *sb, const char *buf, size_t len, bool is_uid, NsError *err)
 		return r;
 	if (is_running (sb))
 		return ns_error (err, EBUSY, "%s: cannot change the map of a running sandbox (stop it first)", what);
-	c = copy_config (sb);
+	c = sandbox_copy_config (sb);
 	if (c->owner_uid != 0) {
 		r = is_uid ? check_delegation (map, what, "/etc/subuid", c->owner_uid, c->owner_uid, err)
 		           : check_delegation (map, what, "/etc/subgid", c->owner_uid, c->owner_gid, err);
@@ -249,7 +254,7 @@ store_hostname (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsErro
 		return r;
 	if ((r = sandbox_apply_hostname (sb, value, err)) < 0)
 		return r;
-	c = copy_config (sb);
+	c = sandbox_copy_config (sb);
 	g_free (c->hostname);
 	c->hostname = g_steal_pointer (&value);
 	return sandbox_commit_config (sb, c, err);
@@ -290,7 +295,7 @@ store_rootfs (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError 
 		if ((r = sandbox_check_rootfs (sb, value, err)) < 0)
 			return r;
 	}
-	c = copy_config (sb);
+	c = sandbox_copy_config (sb);
 	g_free (c->rootfs);
 	c->rootfs = g_steal_pointer (&value);
 	return sandbox_commit_config (sb, c, err);
@@ -315,7 +320,7 @@ store_caps (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *e
 
 	if ((r = ns_caps_parse (buf, len, &keep, err)) < 0)
 		return r;
-	c = copy_config (sb);
+	c = sandbox_copy_config (sb);
 	c->caps = keep;
 	if ((r = sandbox_commit_config (sb, c, err)) < 0)
 		return r;
@@ -336,7 +341,7 @@ store_exec (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *e
 	if ((r = ns_cmdline_parse (buf, len, &argv, err)) < 0)
 		return r;
 	line = g_strndup (buf, len);
-	g_strstrip (line);
+	ns_cmdline_strip (line);
 	if ((r = sandbox_exec (sb, line, &id, err)) < 0)
 		return r;
 	g_mutex_lock (&fh->lock);
@@ -440,7 +445,8 @@ const NodeSpec sandbox_nodes[SB_NODE_COUNT] = {
 	[SB_NODE_UID_MAP] = { "uid_map", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_uid_map, store_uid_map },
 	[SB_NODE_GID_MAP] = { "gid_map", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_gid_map, store_gid_map },
 	[SB_NODE_HOSTNAME] = { "hostname", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_hostname, store_hostname },
-	[SB_NODE_ROOTFS] = { "rootfs", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_rootfs, store_rootfs },
+	[SB_NODE_ROOTFS] = { "rootfs", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_rootfs, store_rootfs,
+	                     .truncate_empties = true },
 	[SB_NODE_CAPS] = { "caps", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_caps, store_caps },
 	[SB_NODE_EXEC] = { "exec", SB_NODE_DIR, S_IFREG | 0600, READ_JOB_ID, NULL, store_exec },
 	[SB_NODE_STATUS] = { "status", SB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_status },

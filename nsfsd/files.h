@@ -37,6 +37,8 @@ typedef struct {
 	StoreFn store;
 	LinkFn link;
 	unsigned long ns_flag; /* ns/<type> rows: only while that type exists */
+	bool truncate_empties; /* truncating stores the empty value (which
+	                        * means something); elsewhere it is a no-op */
 	const char *output;    /* READ_OUTPUT: the state-dir file name */
 } NodeSpec;
 
@@ -88,6 +90,15 @@ struct FileHandle {
 	int output_fd;         /* READ_OUTPUT */
 	unsigned started_job;  /* READ_JOB_ID: last job started through this open */
 	size_t id_read_pos;
+	/* Opened with O_TRUNC on a truncate_empties row, and nothing was
+	 * written yet: the close stores the empty value (under lock). */
+	bool empty_on_close;
+	/* What a close replaced by the empty value, put back if a write on
+	 * this open then fails (under sb->op_lock); see nsfs_flush. */
+	NsSandboxConfig *config_before_empty;
+	/* READ_WAIT: the poll handle this open last left with its running
+	 * job (under sb->lock); a newer poll replaces it. */
+	void *pollhandle;
 };
 
 /* Largest single write accepted (EFBIG beyond). */

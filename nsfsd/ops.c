@@ -514,7 +514,6 @@ nsfs_rmdir (fuse_req_t req, fuse_ino_t parent, const char *name)
 	const struct fuse_ctx *ctx = fuse_req_ctx (req);
 	g_autoptr (Sandbox) sb = NULL;
 	NsError err = { 0 };
-	uid_t owner;
 	int r;
 
 	if (parent != INO_ROOT) {
@@ -526,10 +525,7 @@ nsfs_rmdir (fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err (req, ENOENT);
 		return;
 	}
-	g_mutex_lock (&sb->lock);
-	owner = sb->cfg->owner_uid;
-	g_mutex_unlock (&sb->lock);
-	if (ctx->uid != 0 && ctx->uid != owner) {
+	if (ctx->uid != 0 && ctx->uid != sb->owner) {
 		fuse_reply_err (req, EPERM);
 		return;
 	}
@@ -604,6 +600,7 @@ file_handle_free (FileHandle *fh)
 		close (fh->output_fd);
 	if (fh->snapshot)
 		g_string_free (fh->snapshot, TRUE);
+	ns_config_free (fh->config_before_empty);
 	sandbox_unref (fh->sb);
 	g_mutex_clear (&fh->lock);
 	g_free (fh);
@@ -640,7 +637,7 @@ nsfs_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (r == 0 && (!n.sb || S_ISDIR (n.spec->mode)))
 		r = -EISDIR;
 	/* Root passes the mode check; read-only files stay read-only. */
-	if (r == 0 && accmode != O_RDONLY && !n.spec->store)
+	if (r == 0 && (accmode != O_RDONLY || (fi->flags & O_TRUNC)) && !n.spec->store)
 		r = -EACCES;
 	if (r < 0) {
 		node_clear (&n);
@@ -664,6 +661,11 @@ nsfs_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			return;
 		}
 	}
+	/* `: > rootfs` writes nothing and means the empty value: stored when
+	 * the file is closed, which is the only request that then comes (a
+	 * flush, asked for on these opens alone; others need none). */
+	fh->empty_on_close = (fi->flags & O_TRUNC) && n.spec->truncate_empties;
+	fi->noflush = !fh->empty_on_close;
 	track_handle (fh, true);
 	/* Sizes of generated files are not known in advance. */
 	fi->direct_io = 1;
@@ -674,6 +676,85 @@ nsfs_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uint64_t) (uintptr_t) fh;
 	if (fuse_reply_open (req, fi) == -ENOENT)
 		file_handle_free (fh); /* the opener was interrupted */
+}
+
+static void
+record_error_of (Sandbox *sb, const NodeSpec *spec, const NsError *err)
+{
+	const char *name = spec->name;
+	size_t n = strlen (name);
+
+	/* Parser messages usually name their file already. */
+	if (strncmp (err->msg, name, n) == 0 && err->msg[n] == ':')
+		sandbox_set_error (sb, NULL, err);
+	else
+		sandbox_set_error (sb, name, err);
+}
+
+static void
+record_error (FileHandle *fh, const NsError *err)
+{
+	record_error_of (fh->sb, fh->spec, err);
+}
+
+/* Validate and apply one value written to SPEC's file (FH: the open it
+ * came through, if any): 0 or -errno, with `error` saying why. */
+static int
+store_value (Sandbox *sb, const NodeSpec *spec, FileHandle *fh, const char *buf, size_t len)
+{
+	g_autoptr (NsSandboxConfig) before_empty = NULL;
+	NsError err = { 0 }, ignored;
+	int r;
+
+	g_mutex_lock (&sb->op_lock);
+	if (fh)
+		before_empty = g_steal_pointer (&fh->config_before_empty);
+	r = sb->removed ? ns_error (&err, ENOENT, "the sandbox was removed") : spec->store (sb, fh, buf, len, &err);
+	/* The value a close on this open emptied comes back with the failed
+	 * write, which is what the user meant to replace it with. */
+	if (r < 0 && before_empty && !sb->removed &&
+	    sandbox_commit_config (sb, g_steal_pointer (&before_empty), &ignored) < 0)
+		g_warning ("%s: cannot restore %s: %s", sb->name, spec->name, ignored.msg);
+	g_mutex_unlock (&sb->op_lock);
+	if (r < 0)
+		record_error_of (sb, spec, &err);
+	return r;
+}
+
+/* `: > rootfs` (and Python's write_text("")) opens with O_TRUNC and
+ * closes without a write: the empty value, stored at the first close.
+ * sh closes a dup of the file before `echo /x > rootfs` writes to it,
+ * so that close comes first there too; the value it replaced is kept
+ * on the open, and a write through it that fails puts it back. */
+static void
+nsfs_flush (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	FileHandle *fh = (FileHandle *) (uintptr_t) fi->fh;
+	Sandbox *sb = fh->sb;
+	NsSandboxConfig *before;
+	NsError err = { 0 };
+	bool store;
+	int r = 0;
+
+	g_mutex_lock (&fh->lock);
+	store = fh->empty_on_close;
+	fh->empty_on_close = false;
+	g_mutex_unlock (&fh->lock);
+	if (!store) {
+		fuse_reply_err (req, 0);
+		return;
+	}
+	g_mutex_lock (&sb->op_lock);
+	before = sandbox_copy_config (sb);
+	r = sb->removed ? ns_error (&err, ENOENT, "the sandbox was removed") : fh->spec->store (sb, fh, "", 0, &err);
+	if (r == 0)
+		fh->config_before_empty = g_steal_pointer (&before);
+	g_mutex_unlock (&sb->op_lock);
+	ns_config_free (before);
+	if (r < 0)
+		record_error (fh, &err);
+	/* Errors come back from close(2), as a write's would from write. */
+	fuse_reply_err (req, -r);
 }
 
 static void
@@ -928,7 +1009,7 @@ on_job_end (Sandbox *sb, unsigned id)
 	if (job) {
 		status = g_strconcat (job->status ? job->status : "running", "\n", NULL);
 		handles = job->pollhandles;
-		job->pollhandles = g_ptr_array_new ();
+		job->pollhandles = sandbox_pollhandles_new ();
 	}
 	g_mutex_unlock (&sb->lock);
 	if (!job)
@@ -952,10 +1033,8 @@ on_job_end (Sandbox *sb, unsigned id)
 		reply_slice (rd->req, status, strlen (status), rd->w->size, rd->w->off);
 		g_free (rd->w);
 	}
-	for (guint i = 0; i < handles->len; i++) {
+	for (guint i = 0; i < handles->len; i++)
 		fuse_lowlevel_notify_poll (handles->pdata[i]);
-		fuse_pollhandle_destroy (handles->pdata[i]);
-	}
 }
 
 void
@@ -1014,7 +1093,12 @@ nsfs_poll (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fus
 	if (job && !job->status) {
 		revents = 0;
 		if (ph) {
+			/* The kernel asks again on every poll(2) of this open;
+			 * one handle per open is all it needs to be woken. */
+			if (fh->pollhandle)
+				g_ptr_array_remove (job->pollhandles, fh->pollhandle); /* and destroy */
 			g_ptr_array_add (job->pollhandles, ph);
+			fh->pollhandle = ph;
 			ph = NULL;
 		}
 	}
@@ -1047,19 +1131,6 @@ nsfs_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_f
 }
 
 static void
-record_error (FileHandle *fh, const NsError *err)
-{
-	const char *name = fh->spec->name;
-	size_t n = strlen (name);
-
-	/* Parser messages usually name their file already. */
-	if (strncmp (err->msg, name, n) == 0 && err->msg[n] == ':')
-		sandbox_set_error (fh->sb, NULL, err);
-	else
-		sandbox_set_error (fh->sb, name, err);
-}
-
-static void
 nsfs_write (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	FileHandle *fh = (FileHandle *) (uintptr_t) fi->fh;
@@ -1070,6 +1141,10 @@ nsfs_write (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t 
 		fuse_reply_err (req, EBADF);
 		return;
 	}
+	/* A write, good or bad, is the value: the close stores no other. */
+	g_mutex_lock (&fh->lock);
+	fh->empty_on_close = false;
+	g_mutex_unlock (&fh->lock);
 	if (size > NS_MAX_WRITE) {
 		/* The kernel hands a large write(2) over in pieces: SIZE is the
 		 * first piece's, not necessarily the whole write's. */
@@ -1079,11 +1154,7 @@ nsfs_write (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t 
 		return;
 	}
 	/* Each write(2) is one whole message, whatever its offset. */
-	g_mutex_lock (&fh->sb->op_lock);
-	r = fh->sb->removed ? ns_error (&err, ENOENT, "the sandbox was removed") : fh->spec->store (fh->sb, fh, buf, size, &err);
-	g_mutex_unlock (&fh->sb->op_lock);
-	if (r < 0) {
-		record_error (fh, &err);
+	if ((r = store_value (fh->sb, fh->spec, fh, buf, size)) < 0) {
 		fuse_reply_err (req, -r);
 		return;
 	}
@@ -1100,13 +1171,16 @@ nsfs_setattr (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, str
 
 	if (r == 0 && (to_set & ~(FUSE_SET_ATTR_SIZE | times)))
 		r = -EPERM;
-	/* `echo x > file` truncates first: size 0 on a writable file is
-	 * accepted and changes nothing; the write that follows is the value. */
+	/* truncate(2) to size 0 of a writable file is accepted; it stores
+	 * the empty value where that means something (rootfs: the host's /)
+	 * and changes nothing elsewhere. */
 	if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
 		if (!n.sb || !S_ISREG (n.spec->mode) || !n.spec->store)
 			r = -EACCES;
 		else if (attr->st_size != 0)
 			r = -EINVAL;
+		else if (n.spec->truncate_empties)
+			r = store_value (n.sb, n.spec, NULL, "", 0);
 	}
 	reply_attr_of (req, &n, r);
 }
@@ -1114,8 +1188,10 @@ nsfs_setattr (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, str
 static void
 nsfs_init (void *userdata, struct fuse_conn_info *conn)
 {
-	/* O_TRUNC arrives as setattr(size=0), which the config files accept. */
-	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	/* O_TRUNC comes with the open, not as a setattr of its own before it:
+	 * one round trip less for every `echo x > file`. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->max_write = 1024 * 1024;
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE) {
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
@@ -1142,6 +1218,7 @@ const struct fuse_lowlevel_ops nsfs_ops = {
 	.open = nsfs_open,
 	.read = nsfs_read,
 	.write = nsfs_write,
+	.flush = nsfs_flush,
 	.release = nsfs_release,
 	.readdir = nsfs_readdir,
 	.readdirplus = nsfs_readdirplus,

@@ -11,6 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fuse_lowlevel.h>
+
+#include "inodes.h"
 #include "names.h"
 #include "nstypes.h"
 #include "statedir.h"
@@ -41,7 +44,7 @@ count_owned_by (uid_t uid)
 
 	g_hash_table_iter_init (&it, by_name);
 	while (g_hash_table_iter_next (&it, NULL, &value))
-		n += ((Sandbox *) value)->cfg->owner_uid == uid;
+		n += ((Sandbox *) value)->owner == uid;
 	g_hash_table_iter_init (&it, reserved);
 	while (g_hash_table_iter_next (&it, NULL, &value))
 		n += GPOINTER_TO_UINT (value) == uid;
@@ -58,6 +61,12 @@ void
 sandbox_set_touch_hook (SandboxTouchHook hook)
 {
 	touch_hook = hook;
+}
+
+GPtrArray *
+sandbox_pollhandles_new (void)
+{
+	return g_ptr_array_new_with_free_func ((GDestroyNotify) fuse_pollhandle_destroy);
 }
 
 static void
@@ -101,6 +110,7 @@ sandbox_new (const char *name, NsSandboxConfig *cfg)
 	sb->name = g_strdup (name);
 	sb->dir = statedir_sandbox_path (name);
 	sb->cfg = cfg;
+	sb->owner = cfg->owner_uid;
 	sb->state = SB_CREATED;
 	sb->jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) job_free);
 	g_mutex_init (&sb->lock);
@@ -292,7 +302,6 @@ sandbox_create (const char *name, uid_t uid, gid_t gid, Sandbox **out, NsError *
 		g_mutex_unlock (&registry_lock);
 		return ns_error (err, EEXIST, "sandbox %s exists", name);
 	}
-	/* owner_uid never changes, so reading it without the sandbox lock is safe */
 	if (uid != 0 && limits.sandboxes_per_uid && count_owned_by (uid) >= limits.sandboxes_per_uid) {
 		g_mutex_unlock (&registry_lock);
 		return ns_error (err, EDQUOT, "uid %u already has %u sandboxes (--max-sandboxes-per-user)", uid,
@@ -475,12 +484,7 @@ int
 sandbox_check_rootfs (Sandbox *sb, const char *path, NsError *err)
 {
 	char *req[] = { "check-rootfs", (char *) path, NULL };
-	uint32_t owner;
-
-	g_mutex_lock (&sb->lock);
-	owner = sb->cfg->owner_uid;
-	g_mutex_unlock (&sb->lock);
-	if (owner == 0)
+	if (sb->owner == 0)
 		return 0;
 	return request (sb, req, NULL, err);
 }
@@ -497,6 +501,17 @@ sandbox_set_caps (Sandbox *sb, const char *caps, NsError *err)
 	r = supclient_request (c, req, NULL, err);
 	supclient_unref (c);
 	return r;
+}
+
+NsSandboxConfig *
+sandbox_copy_config (Sandbox *sb)
+{
+	NsSandboxConfig *c;
+
+	g_mutex_lock (&sb->lock);
+	c = ns_config_copy (sb->cfg);
+	g_mutex_unlock (&sb->lock);
+	return c;
 }
 
 int
@@ -533,11 +548,18 @@ sandbox_exec (Sandbox *sb, const char *cmdline, unsigned *out_id, NsError *err)
 		return ns_error (err, EDQUOT, "exec: this sandbox has %u jobs already (--max-jobs-per-sandbox)",
 		                 limits.jobs_per_sandbox);
 	}
+	/* Inode numbers have room for this many, whatever the limit says. */
+	if (sb->jobs->len >= INO_MAX_JOB) {
+		g_mutex_unlock (&sb->lock);
+		g_free (job);
+		return ns_error (err, EDQUOT, "exec: this sandbox has %u jobs, the most a sandbox can have",
+		                 sb->jobs->len);
+	}
 	id = sb->jobs->len + 1;
 	job->id = id;
 	job->pending = true;
 	job->cmd = g_strdup (cmdline);
-	job->pollhandles = g_ptr_array_new ();
+	job->pollhandles = sandbox_pollhandles_new ();
 	clock_gettime (CLOCK_REALTIME, &job->start_time);
 	g_ptr_array_add (sb->jobs, job);
 	g_mutex_unlock (&sb->lock);
@@ -732,7 +754,7 @@ load_jobs (Sandbox *sb)
 		struct stat st;
 
 		job->id = id;
-		job->pollhandles = g_ptr_array_new ();
+		job->pollhandles = sandbox_pollhandles_new ();
 		if (!g_file_get_contents (cmd_path, &job->cmd, NULL, NULL))
 			job->cmd = g_strdup ("");
 		g_strchomp (job->cmd);

@@ -33,6 +33,8 @@ typedef struct Sandbox {
 	uint32_t serial;       /* inode namespace; never reused in one run */
 	char *name;
 	char *dir;             /* <state>/sandboxes/<name> */
+	uid_t owner;           /* cfg->owner_uid, which never changes: read
+	                        * without the lock (cfg itself is replaced) */
 	struct timespec ctime, mtime;
 
 	/* Serialises everything that talks to the supervisor or changes the
@@ -50,6 +52,9 @@ typedef struct Sandbox {
 	unsigned long pinned;  /* CLONE_NEW* types bind-mounted under pinned/ */
 	SupConn *conn;
 } Sandbox;
+
+/* An empty Job.pollhandles: it destroys the handles it still holds. */
+GPtrArray *sandbox_pollhandles_new (void);
 
 Sandbox *sandbox_ref (Sandbox *sb);
 void sandbox_unref (Sandbox *sb);
@@ -99,6 +104,8 @@ int sandbox_check_rootfs (Sandbox *sb, const char *path, NsError *err);
 int sandbox_set_caps (Sandbox *sb, const char *caps, NsError *err);
 /* Start a job running CMDLINE (already checked with ns_cmdline_parse). */
 int sandbox_exec (Sandbox *sb, const char *cmdline, unsigned *id, NsError *err);
+/* A copy of the current configuration, to change and commit. */
+NsSandboxConfig *sandbox_copy_config (Sandbox *sb);
 /* Save CFG (a changed copy of sb->cfg) and make it current; takes CFG
  * either way.  Caller holds op_lock. */
 int sandbox_commit_config (Sandbox *sb, NsSandboxConfig *cfg, NsError *err);

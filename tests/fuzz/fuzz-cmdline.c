@@ -1,7 +1,9 @@
 /* libFuzzer harness for common/cmdline.c.  Invariants: a line that splits
  * gives a non-empty program name, and its words, each shell-quoted and
  * joined by spaces, split back to the same words; a line that does not
- * split leaves *argv alone and says why in one line. */
+ * split leaves *argv alone and says why in one line.  The line as
+ * ns_cmdline_strip leaves it (what nsfsd hands the supervisor) splits to
+ * the same words. */
 #include <errno.h>
 #include <string.h>
 
@@ -18,7 +20,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 	static const int einval[] = { EINVAL, 0 };
 	char **sentinel = (char **) &sentinel;
 	char **argv = sentinel;
-	g_auto (GStrv) again = NULL;
+	g_auto (GStrv) again = NULL, stripped_argv = NULL;
+	g_autofree char *stripped = g_strndup ((const char *) data, size);
 	g_autoptr (GString) quoted = g_string_new (NULL);
 	NsError err;
 	int r;
@@ -43,6 +46,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 	}
 	FUZZ_CHECK (ns_cmdline_parse (quoted->str, quoted->len, &again, NULL) == 0);
 	FUZZ_CHECK (g_strv_equal ((const char *const *) argv, (const char *const *) again));
+	/* A NUL stops g_strndup's copy; the parser refused those already. */
+	ns_cmdline_strip (stripped);
+	FUZZ_CHECK (ns_cmdline_parse (stripped, strlen (stripped), &stripped_argv, NULL) == 0);
+	FUZZ_CHECK (g_strv_equal ((const char *const *) argv, (const char *const *) stripped_argv));
 	g_strfreev (argv);
 	return 0;
 }

@@ -3,6 +3,7 @@
 import errno
 import os
 import re
+import subprocess
 
 import pytest
 
@@ -105,6 +106,24 @@ def test_ctl_busy_names_its_line(nsfs, web):
     err = rejected(nsfs, web, "ctl", "kill TERM\nns uts\n", errno.EBUSY)
     assert "line 2" in err, err
     assert nsfs.status(web)["state"] == "running"
+
+
+def test_ctl_ns_after_start_in_one_write_is_refused_whole(nsfs, web):
+    """`start` then `ns` in one write was checked against the state before
+    the write: the sandbox started and its set changed under the running
+    init, so status and ns/ showed namespaces it did not have."""
+    err = rejected(nsfs, web, "ctl", "start\nns uts\n", errno.EBUSY)
+    assert "line 2" in err, err
+    st = nsfs.status(web)
+    assert st["state"] == "created", st
+    assert st["ns"] == "cgroup ipc mnt net pid time user uts", st
+
+
+def test_ctl_stop_then_ns_then_start_in_one_write(nsfs, web):
+    nsfs.start(web)
+    nsfs.write(web / "ctl", "stop\nns user uts\nstart\n")
+    st = nsfs.status(web)
+    assert st["state"] == "running" and st["ns"] == "user uts", st
 
 
 # ---------------------------------------------------------------- uid_map, gid_map
@@ -300,6 +319,71 @@ def test_rootfs_busy_while_running(nsfs, web, tmp_path):
     nsfs.start(web)
     rejected(nsfs, web, "rootfs", str(tmp_path), errno.EBUSY)
     rejected(nsfs, web, "rootfs", "\n", errno.EBUSY)
+
+
+def truncate_by_open(path):
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    os.close(fd)
+
+
+def truncate_by_shell(path):
+    subprocess.run(["sh", "-c", ': > "$1"', "sh", str(path)], check=True)
+
+
+@pytest.mark.parametrize("how", [truncate_by_open, truncate_by_shell, lambda p: os.truncate(p, 0)],
+                         ids=["open-close", "shell", "truncate"])
+def test_rootfs_emptied_without_a_write_is_the_hosts_root(nsfs, web, tmp_path, how):
+    """`: > rootfs` or Python's write_text("") make no write(2): the file
+    was opened with O_TRUNC and closed.  That is the empty value too."""
+    nsfs.write(web / "rootfs", str(tmp_path))
+    how(web / "rootfs")
+    assert nsfs.read(web / "rootfs") in ("", "\n")
+    assert nsfs.run(web, "test -d /proc/1")[0] == "exited 0"
+
+
+def test_rootfs_opened_with_o_trunc_keeps_what_is_written(nsfs, web, tmp_path):
+    nsfs.write(web / "rootfs", str(tmp_path))
+    fd = os.open(web / "rootfs", os.O_WRONLY | os.O_TRUNC)
+    try:
+        expect_errno(errno.ENOENT, os.write, fd, b"/nonexistent/nsfs-test-xyz")
+    finally:
+        os.close(fd)
+    assert nsfs.read(web / "rootfs") == f"{tmp_path}\n"
+    fd = os.open(web / "rootfs", os.O_WRONLY | os.O_TRUNC)
+    os.write(fd, b"/")
+    os.close(fd)
+    assert nsfs.read(web / "rootfs") == "/\n"
+
+
+def test_rootfs_bad_value_from_the_shell_keeps_the_old_one(nsfs, web, tmp_path):
+    """sh closes a dup of the file (a flush, which stores the empty value
+    of `: > rootfs`) before `echo` writes the value: the write's failure
+    must still leave the value from before the redirection."""
+    nsfs.write(web / "rootfs", str(tmp_path))
+    sh = subprocess.run(["sh", "-c", 'echo /nonexistent/nsfs-test-xyz > "$1"', "sh", str(web / "rootfs")],
+                        capture_output=True, text=True)
+    assert sh.returncode != 0, sh  # dash says "I/O error" whatever the errno
+    assert nsfs.read(web / "rootfs") == f"{tmp_path}\n"
+    assert "nsfs-test-xyz" in nsfs.read(web / "error")
+    subprocess.run(["sh", "-c", 'echo / > "$1"', "sh", str(web / "rootfs")], check=True)
+    assert nsfs.read(web / "rootfs") == "/\n"
+
+
+def test_rootfs_emptied_while_running_fails_at_close(nsfs, web):
+    nsfs.start(web)
+    fd = os.open(web / "rootfs", os.O_WRONLY | os.O_TRUNC)
+    expect_errno(errno.EBUSY, os.close, fd)
+    assert nsfs.read(web / "error").startswith("rootfs: ")
+
+
+@pytest.mark.parametrize("name", ["ctl", "uid_map", "gid_map", "hostname", "exec"])
+def test_truncating_other_files_changes_nothing(nsfs, web, name):
+    before = nsfs.read(web / name)
+    truncate_by_open(web / name)
+    os.truncate(web / name, 0)
+    assert nsfs.read(web / name) == before
+    assert nsfs.read(web / "error") in ("", "\n")
+    assert nsfs.status(web)["state"] == "created"
 
 
 # ---------------------------------------------------------------- all together

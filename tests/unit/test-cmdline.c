@@ -66,6 +66,12 @@ test_simple (void)
 	assert_split ("echo hello\n", "echo", "hello");
 	assert_split ("  echo \t  a   b  \t", "echo", "a", "b");
 	assert_split ("echo hi\r\n", "echo", "hi");
+	/* An escaped trailing blank is part of the last word, as in sh. */
+	assert_split ("echo a\\ ", "echo", "a ");
+	assert_split ("echo a\\ \n", "echo", "a ");
+	assert_split ("echo a\\\t ", "echo", "a\t");
+	assert_split ("echo a\\\\ ", "echo", "a\\");
+	assert_split ("\\  ", " ");
 	assert_split ("id -u", "id", "-u");
 	assert_split ("env -i A=1 B=2 env", "env", "-i", "A=1", "B=2", "env");
 }
