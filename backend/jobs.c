@@ -20,6 +20,10 @@
 #include "atomic_file.h"
 #include "cleanup.h"
 
+/* How long setns_once_alone waits for a job child to let go of our
+ * memory: it takes microseconds, unless the machine is starved. */
+#define SETNS_ALONE_PATIENCE_US (2 * G_USEC_PER_SEC)
+
 typedef struct {
 	int code;
 	char msg[NS_ERROR_MSG_MAX];
@@ -189,14 +193,23 @@ clone_job_child (JobStart *js)
 static int
 setns_once_alone (int fd, int nstype)
 {
-	for (int tries = 0; tries < 100000; tries++) {
+	gint64 deadline = g_get_monotonic_time () + SETNS_ALONE_PATIENCE_US;
+
+	for (unsigned tries = 0;; tries++) {
+		int e;
 		if (setns (fd, nstype) == 0)
 			return 0;
-		if (errno != EUSERS)
+		e = errno;
+		if (e != EUSERS || g_get_monotonic_time () > deadline) {
+			errno = e;
 			return -1;
-		sched_yield ();
+		}
+		/* The child may be waiting for a CPU, not just for us. */
+		if (tries < 1000)
+			sched_yield ();
+		else
+			g_usleep (50);
 	}
-	return -1;
 }
 
 static void
@@ -229,6 +242,19 @@ start_job_process (Supervisor *s, JobStart *js, NsError *err)
 	return pid < 0 ? -err->code : pid;
 }
 
+static bool
+job_with_id_runs (Supervisor *s, unsigned id)
+{
+	GHashTableIter it;
+	gpointer value;
+
+	g_hash_table_iter_init (&it, s->jobs);
+	while (g_hash_table_iter_next (&it, NULL, &value))
+		if (((SupJob *) value)->id == id)
+			return true;
+	return false;
+}
+
 int
 sup_exec_job (Supervisor *s, unsigned id, const char *cmdline, char *const *argv, pid_t *out_pid, NsError *err)
 {
@@ -242,8 +268,16 @@ sup_exec_job (Supervisor *s, unsigned id, const char *cmdline, char *const *argv
 	int r;
 
 	snprintf (name, sizeof name, "jobs/%u", id);
-	if (mkdirat (s->dirfd, name, 0700) < 0)
-		return ns_error (err, errno == EEXIST ? EEXIST : errno, "exec: job %u: %s", id, strerror (errno));
+	/* A directory nobody runs in is what an exec left whose reply never
+	 * reached nsfsd (a supervisor that died): nsfsd gave its id back,
+	 * as a failed write uses none, so the id is free again. */
+	r = mkdirat (s->dirfd, name, 0700);
+	if (r < 0 && errno == EEXIST && !job_with_id_runs (s, id)) {
+		remove_job_dir (s, name);
+		r = mkdirat (s->dirfd, name, 0700);
+	}
+	if (r < 0)
+		return ns_error (err, errno, "exec: job %u: %s", id, strerror (errno));
 	jobdir = openat (s->dirfd, name, O_DIRECTORY | O_CLOEXEC);
 	if (jobdir < 0) {
 		r = ns_error (err, errno, "exec: open job dir: %s", strerror (errno));

@@ -14,6 +14,7 @@
 #include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* With a user namespace the process becomes the inside ids that the
@@ -103,15 +104,44 @@ kept (uint64_t keep, cap_value_t c)
 	return c < 64 && (keep & ((uint64_t) 1 << c));
 }
 
+/* The capability sets, by the raw system calls: the job child shares the
+ * supervisor's memory, and libcap's cap_get_proc and cap_init allocate
+ * from its heap, which a sandbox process allowed to signal the child
+ * (it holds CAP_KILL in the child's user namespace) could leave half
+ * updated by killing the child inside malloc. */
+static int
+caps_get (uint64_t *permitted)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { 0 };
+
+	if (syscall (SYS_capget, &hdr, data) < 0)
+		return -errno;
+	*permitted = data[0].permitted | (uint64_t) data[1].permitted << 32;
+	return 0;
+}
+
+static int
+caps_set_all (uint64_t set)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
+		uint32_t word = (uint32_t) (set >> (32 * i));
+		data[i] = (struct __user_cap_data_struct) { .effective = word, .permitted = word, .inheritable = word };
+	}
+	return syscall (SYS_capset, &hdr, data) < 0 ? -errno : 0;
+}
+
 /* Called in the job child once it joined the sandbox's namespaces, while
- * it still holds every capability there. */
+ * it still holds every capability there.  It allocates nothing. */
 int
 sup_restrict_job (const NsSandboxConfig *cfg, bool in_userns, NsError *err)
 {
 	cap_value_t last = cap_max_bits () - 1;
 	struct rlimit fsize = { cfg->max_output, cfg->max_output };
-	cap_t caps, held;
-	uint64_t granted = 0;
+	uint64_t held = 0, granted;
 	int r;
 
 	/* Nothing outside the kept set can come back, even through a file
@@ -126,23 +156,11 @@ sup_restrict_job (const NsSandboxConfig *cfg, bool in_userns, NsError *err)
 
 	/* What the process holds now bounds what it can keep: a host root
 	 * may itself run with a reduced set. */
-	held = cap_get_proc ();
-	caps = cap_init ();
-	for (cap_value_t c = 0; c <= last; c++) {
-		cap_flag_value_t permitted = CAP_CLEAR;
-		cap_get_flag (held, c, CAP_PERMITTED, &permitted);
-		if (!kept (cfg->caps, c) || permitted != CAP_SET)
-			continue;
-		granted |= (uint64_t) 1 << c;
-		cap_set_flag (caps, CAP_PERMITTED, 1, &c, CAP_SET);
-		cap_set_flag (caps, CAP_EFFECTIVE, 1, &c, CAP_SET);
-		cap_set_flag (caps, CAP_INHERITABLE, 1, &c, CAP_SET);
-	}
-	r = cap_set_proc (caps);
-	cap_free (caps);
-	cap_free (held);
-	if (r < 0)
-		return ns_error (err, errno, "caps: set: %s", strerror (errno));
+	if ((r = caps_get (&held)) < 0)
+		return ns_error (err, -r, "caps: get: %s", strerror (-r));
+	granted = held & cfg->caps & (last >= 63 ? UINT64_MAX : ((uint64_t) 1 << (last + 1)) - 1);
+	if ((r = caps_set_all (granted)) < 0)
+		return ns_error (err, -r, "caps: set: %s", strerror (-r));
 	/* Ambient capabilities carry the set across execve for a job that is
 	 * not uid 0 in its namespace; for uid 0 the bounding set decides. */
 	if (getuid () != 0) {

@@ -4,12 +4,15 @@
 #include <errno.h>
 #include <unistd.h>
 
+/* Close *FDP if open and mark it closed, so a later call (the scope's
+ * cleanup among them) does not close it again. */
 static inline void
 ns_close_fdp (int *fdp)
 {
 	if (*fdp >= 0) {
 		int saved = errno;
 		close (*fdp);
+		*fdp = -1;
 		errno = saved;
 	}
 }
