@@ -71,6 +71,64 @@ sup_reply_err (int fd, const NsError *err)
 	return ns_proto_sendv (fd, "err", code, err->msg, NULL);
 }
 
+/* Where a reply goes: the client, and the tag its request came with,
+ * which the reply carries back (see NSFS_PROTO_TAG). */
+typedef struct {
+	int fd;
+	char tag[NSFS_PROTO_TAG_MAX];   /* "" for an untagged request (hello) */
+} ReplyTo;
+
+/* Who a pending stop answers once the init is gone (fd -1: nobody). */
+static ReplyTo stop_to = { .fd = -1 };
+
+static int
+reply_va (const ReplyTo *to, const char *verb, va_list ap)
+{
+	g_autofree char **fields = ns_proto_fields_va (verb, ap);
+	g_autofree char **tagged = NULL;
+	guint n;
+
+	if (!to->tag[0])
+		return ns_proto_send (to->fd, fields);
+	n = g_strv_length (fields);
+	tagged = g_new (char *, n + 2);
+	tagged[0] = (char *) to->tag;
+	memcpy (tagged + 1, fields, (n + 1) * sizeof *fields);
+	return ns_proto_send (to->fd, tagged);
+}
+
+static int __attribute__ ((sentinel))
+reply_ok (const ReplyTo *to, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start (ap, to);
+	r = reply_va (to, "ok", ap);
+	va_end (ap);
+	return r;
+}
+
+static int
+reply_err_fields (const ReplyTo *to, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start (ap, to);
+	r = reply_va (to, "err", ap);
+	va_end (ap);
+	return r;
+}
+
+static int
+reply_err (const ReplyTo *to, const NsError *err)
+{
+	char code[16];
+	snprintf (code, sizeof code, "%d", err->code ? err->code : EIO);
+	return reply_err_fields (to, code, err->msg, NULL);
+}
+
 static const char *
 state_name (SupState st)
 {
@@ -145,9 +203,9 @@ sandbox_ended (const char *reason)
 	poll_stop (false);
 	if (sup.stopping) {
 		sup.stopping = false;
-		if (sup.stop_client >= 0)
-			ns_proto_sendv (sup.stop_client, "ok", NULL);
-		sup.stop_client = -1;
+		if (stop_to.fd >= 0)
+			reply_ok (&stop_to, NULL);
+		stop_to.fd = -1;
 	}
 }
 
@@ -186,14 +244,14 @@ reap_children (void)
 }
 
 static void
-begin_stop (int client)
+begin_stop (const ReplyTo *to)
 {
 	if (sup.state != SUP_RUNNING) {
-		ns_proto_sendv (client, "ok", NULL);
+		reply_ok (to, NULL);
 		return;
 	}
 	sup.stopping = true;
-	sup.stop_client = client;
+	stop_to = *to;
 	sup.stop_deadline = g_get_monotonic_time () + STOP_GRACE_SECONDS * G_TIME_SPAN_SECOND;
 	/* The init passes SIGTERM to all of its pid namespace. */
 	kill (sup.init_pid, SIGTERM);
@@ -257,7 +315,7 @@ undo_start (SupState before, char *stop_reason)
 
 /* `exec ID LINE`: start the sandbox if need be, then the job. */
 static void
-handle_exec (int client, char **msg)
+handle_exec (const ReplyTo *to, char **msg)
 {
 	g_auto (GStrv) argv = NULL;
 	g_autofree char *stop_reason = g_strdup (sup.stop_reason);
@@ -270,26 +328,26 @@ handle_exec (int client, char **msg)
 
 	if (*end || id == 0 || id > UINT32_MAX) {
 		ns_error (&err, EINVAL, "exec: bad job id");
-		sup_reply_err (client, &err);
+		reply_err (to, &err);
 		return;
 	}
 	/* The line travels once and is split here, by the same parser
 	 * nsfsd checked it with. */
 	if (ns_cmdline_parse (msg[2], strlen (msg[2]), &argv, &err) < 0 ||
 	    (before != SUP_RUNNING && sup_start (&sup, &err) < 0)) {
-		sup_reply_err (client, &err);
+		reply_err (to, &err);
 		return;
 	}
 	if (sup_exec_job (&sup, (unsigned) id, msg[2], argv, &pid, &err) < 0) {
 		if (before != SUP_RUNNING)
 			undo_start (before, g_steal_pointer (&stop_reason));
-		sup_reply_err (client, &err);
+		reply_err (to, &err);
 		return;
 	}
 	if (before != SUP_RUNNING)
 		announce_running ();
 	snprintf (pidtext, sizeof pidtext, "%d", pid);
-	ns_proto_sendv (client, "ok", pidtext, NULL);
+	reply_ok (to, pidtext, NULL);
 	sup_record_job_start (&sup, (unsigned) id, msg[2], pid);
 }
 
@@ -333,89 +391,101 @@ destroy_everything (void)
 static void
 handle_request (int client, char **msg)
 {
+	ReplyTo to_client = { .fd = client }, *to = &to_client;
 	NsError err = { 0 };
-	const char *verb = msg[0];
-	guint n = g_strv_length (msg);
+	const char *verb;
+	guint n;
 
 	spoken_to = true;
+	if (msg[0][0] == NSFS_PROTO_TAG) {
+		if (strlen (msg[0]) >= sizeof to->tag || !msg[1]) {
+			ns_error (&err, EPROTO, "malformed request tag");
+			reply_err (to, &err);
+			return;
+		}
+		g_strlcpy (to->tag, msg[0], sizeof to->tag);
+		msg++;
+	}
+	verb = msg[0];
+	n = g_strv_length (msg);
 	if (strcmp (verb, "hello") == 0) {
 		char pid[16], version[16];
 		if (n < 2 || atoi (msg[1]) != NSFS_PROTO_VERSION) {
 			ns_error (&err, EPROTO, "supervisor speaks protocol %d, nsfsd spoke %s", NSFS_PROTO_VERSION,
 			          n < 2 ? "none" : msg[1]);
-			sup_reply_err (client, &err);
+			reply_err (to, &err);
 			return;
 		}
 		g_autofree char *pinned = pinned_text ();
 		snprintf (pid, sizeof pid, "%d", sup.state == SUP_RUNNING ? sup.init_pid : 0);
 		snprintf (version, sizeof version, "%d", NSFS_PROTO_VERSION);
-		ns_proto_sendv (client, "ok", version, state_name (sup.state), pid,
+		reply_ok (to, version, state_name (sup.state), pid,
 		                sup.stop_reason ? sup.stop_reason : "", pinned, NULL);
 	} else if (strcmp (verb, "start") == 0) {
 		char pid[16];
 		if (ensure_running (&err) < 0) {
-			sup_reply_err (client, &err);
+			reply_err (to, &err);
 			return;
 		}
 		snprintf (pid, sizeof pid, "%d", sup.init_pid);
-		ns_proto_sendv (client, "ok", pid, NULL);
+		reply_ok (to, pid, NULL);
 	} else if (strcmp (verb, "exec") == 0 && n == 3) {
-		handle_exec (client, msg);
+		handle_exec (to, msg);
 	} else if (strcmp (verb, "stop") == 0) {
-		begin_stop (client);
+		begin_stop (to);
 	} else if (strcmp (verb, "kill") == 0 && n == 2) {
 		int signo;
 		if (ns_signal_parse (msg[1], &signo, &err) < 0) {
-			sup_reply_err (client, &err);
+			reply_err (to, &err);
 			return;
 		}
 		sup_signal_jobs (&sup, signo);
-		ns_proto_sendv (client, "ok", NULL);
+		reply_ok (to, NULL);
 	} else if (strcmp (verb, "hostname") == 0 && n == 2) {
 		if (sup_set_hostname (&sup, msg[1], &err) < 0) {
-			sup_reply_err (client, &err);
+			reply_err (to, &err);
 			return;
 		}
-		ns_proto_sendv (client, "ok", NULL);
+		reply_ok (to, NULL);
 	} else if (strcmp (verb, "caps") == 0 && n == 2) {
 		uint64_t keep;
 		/* Later jobs keep this set; a sandbox not started yet reads it
 		 * from its configuration when it starts. */
 		if (ns_caps_parse (msg[1], strlen (msg[1]), &keep, &err) < 0) {
-			sup_reply_err (client, &err);
+			reply_err (to, &err);
 			return;
 		}
 		if (sup.cfg)
 			sup.cfg->caps = keep;
-		ns_proto_sendv (client, "ok", NULL);
+		reply_ok (to, NULL);
 	} else if (strcmp (verb, "check-rootfs") == 0 && n == 2) {
 		g_autofree char *cfg_path = g_build_filename (sup.dir, "config", NULL);
 		g_autoptr (NsSandboxConfig) cfg = NULL;
 		if (ns_config_load (cfg_path, &cfg, &err) < 0 || sup_check_path_as_owner (cfg, msg[1], &err) < 0) {
-			sup_reply_err (client, &err);
+			reply_err (to, &err);
 			return;
 		}
-		ns_proto_sendv (client, "ok", NULL);
+		reply_ok (to, NULL);
 	} else if (strcmp (verb, "pin") == 0) {
 		g_autofree char *pinned = NULL;
 		if (sup_pin (&sup, &err) < 0) {
-			sup_reply_err (client, &err);
+			reply_err (to, &err);
 			return;
 		}
 		sup.pin_requested = true;
 		pinned = pinned_text ();
-		ns_proto_sendv (client, "ok", pinned, NULL);
+		reply_ok (to, pinned, NULL);
 	} else if (strcmp (verb, "unpin") == 0) {
 		sup_unpin (&sup);
 		sup.pin_requested = false;
-		ns_proto_sendv (client, "ok", "", NULL);
+		reply_ok (to, "", NULL);
 	} else if (strcmp (verb, "destroy") == 0) {
 		destroy_everything ();
-		ns_proto_sendv (client, "ok", NULL);
+		reply_ok (to, NULL);
 		quit = true;
 	} else {
 		ns_error (&err, EINVAL, "unknown request '%.32s'", verb);
-		sup_reply_err (client, &err);
+		reply_err (to, &err);
 	}
 }
 
@@ -443,8 +513,8 @@ have_clients (void)
 static void
 drop_client (int i)
 {
-	if (sup.stop_client == clients[i])
-		sup.stop_client = -1;
+	if (stop_to.fd == clients[i])
+		stop_to.fd = -1;
 	close (clients[i]);
 	clients[i] = -1;
 	if (!spoken_to && !have_clients ()) {
@@ -661,7 +731,7 @@ main (int argc, char **argv)
 		clients[i] = -1;
 	sup.dir = g_strdup (dir);
 	sup.init_pidfd = -1;
-	sup.stop_client = -1;
+	stop_to.fd = -1;
 	sup.state = SUP_CREATED;
 	sup.jobs = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
 

@@ -33,9 +33,7 @@ typedef struct Supervisor {
 	int host_mounts_fd;     /* the host's mountinfo, polled for changes */
 	GHashTable *jobs;       /* pid -> SupJob*, running jobs only */
 	char *stop_reason;
-	/* A pending `stop`: who to answer once the init is gone. */
-	bool stopping;
-	int stop_client;
+	bool stopping;          /* a `stop` is pending */
 	gint64 stop_deadline;   /* monotonic: when SIGKILL follows SIGTERM */
 	int timerfd;            /* polls a pending stop */
 	/* Pinning: the types bind-mounted under pinned/, and whether each

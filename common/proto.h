@@ -11,7 +11,14 @@
 
 /* Bumped whenever a verb or field changes meaning; both sides say it in
  * `hello` and refuse a peer of another version. */
-#define NSFS_PROTO_VERSION 1
+#define NSFS_PROTO_VERSION 2
+/* nsfsd's requests (all but `hello`) start with a tag field, '#' and a
+ * number, and their replies (`ok` or `err`) with the same field: a reply
+ * that arrives after its request gave up waiting (a supervisor stalled
+ * past nsfsd's timeout) is then told apart from the next request's.
+ * Events (`exit`, `state`) carry none. */
+#define NSFS_PROTO_TAG '#'
+#define NSFS_PROTO_TAG_MAX 24
 /* Room for the largest write (64 KiB) and its verb and fields. */
 #define NSFS_PROTO_MAX (128 * 1024)
 

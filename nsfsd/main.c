@@ -28,6 +28,7 @@ typedef struct {
 	const char *state_dir;
 	const char *mountpoint;
 	SandboxLimits limits;
+	unsigned request_timeout;
 } Options;
 
 static void
@@ -40,6 +41,7 @@ usage (FILE *out)
 	              "  --max-sandboxes-per-user N   sandboxes one non-root uid may own (default 64, 0: no limit)\n"
 	              "  --max-jobs-per-sandbox N     jobs one sandbox may have started (default 4096, 0: no limit)\n"
 	              "  --max-job-output BYTES       output kept per job and stream (default 8G; K, M, G suffixes)\n"
+	              "  --request-timeout SECONDS    how long to wait for a sandbox's supervisor (default 30)\n"
 	              "  MOUNTPOINT         default /mnt/ns\n");
 }
 
@@ -84,13 +86,15 @@ parse_options (int argc, char **argv, Options *o)
 		{ "max-sandboxes-per-user", required_argument, NULL, 'U' },
 		{ "max-jobs-per-sandbox", required_argument, NULL, 'J' },
 		{ "max-job-output", required_argument, NULL, 'O' },
+		{ "request-timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	int c;
 
-	*o = (Options) { .state_dir = "/run/nsfs", .mountpoint = "/mnt/ns", .limits = SANDBOX_DEFAULT_LIMITS };
+	*o = (Options) { .state_dir = "/run/nsfs", .mountpoint = "/mnt/ns", .limits = SANDBOX_DEFAULT_LIMITS,
+	                 .request_timeout = SUPCLIENT_DEFAULT_TIMEOUT_SECONDS };
 	while ((c = getopt_long (argc, argv, "fdhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->foreground = true; break;
@@ -100,6 +104,12 @@ parse_options (int argc, char **argv, Options *o)
 		case 'J':
 			if (!parse_count (optarg, c == 'U' ? &o->limits.sandboxes_per_uid : &o->limits.jobs_per_sandbox)) {
 				fprintf (stderr, "nsfsd: not a count: %s\n", optarg);
+				return -1;
+			}
+			break;
+		case 'T':
+			if (!parse_count (optarg, &o->request_timeout) || o->request_timeout == 0) {
+				fprintf (stderr, "nsfsd: not a number of seconds: %s\n", optarg);
 				return -1;
 			}
 			break;
@@ -264,7 +274,7 @@ main (int argc, char **argv)
 		close (log_fd);
 	}
 	record_pid (lock_fd, getpid ());
-	supclient_init ();
+	supclient_init (o.request_timeout);
 	sandbox_adopt_all ();
 
 	loop_cfg = fuse_loop_cfg_create ();

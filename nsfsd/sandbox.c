@@ -803,6 +803,7 @@ adopt_one (const char *name)
 		}
 		if (hello[2] && hello[3] && hello[4])
 			sb->pinned = parse_pinned (hello[5]);
+		supclient_watch (sb->conn);
 	} else {
 		sb->state = sb->jobs->len ? SB_STOPPED : SB_CREATED;
 	}

@@ -19,7 +19,7 @@
 #include "proto.h"
 #include "supervisor_spawn.h"
 
-#define REQUEST_TIMEOUT_SECONDS 30
+static unsigned request_timeout = SUPCLIENT_DEFAULT_TIMEOUT_SECONDS;
 
 struct SupConn {
 	int fd;
@@ -35,6 +35,8 @@ struct SupConn {
 	pid_t pid;            /* the supervisor */
 	bool watch_closed;
 	bool hello_pending;   /* the first reply answers our hello */
+	guint64 last_tag;     /* of the last request sent (request_lock) */
+	guint64 awaited_tag;  /* the reply wanted now, 0 for none (lock) */
 };
 
 static GMainContext *event_ctx;
@@ -206,8 +208,9 @@ event_thread_main (gpointer data)
 }
 
 void
-supclient_init (void)
+supclient_init (unsigned request_timeout_seconds)
 {
+	request_timeout = request_timeout_seconds;
 	supspawn_init ();
 	live_supervisors = g_hash_table_new (g_direct_hash, g_direct_equal);
 	event_ctx = g_main_context_new ();
@@ -241,15 +244,30 @@ supclient_shutdown (void)
 	event_loop = NULL;
 }
 
+/* A tagged reply (MSG[0] is its tag): to the request waiting for it,
+ * or dropped if that request gave up already. */
 static void
 deliver_reply (SupConn *c, char **msg)
 {
+	guint64 tag = g_ascii_strtoull (msg[0] + 1, NULL, 10);
+	bool wanted;
+
+	g_free (msg[0]);
+	memmove (msg, msg + 1, g_strv_length (msg) * sizeof *msg);
 	g_mutex_lock (&c->lock);
-	g_strfreev (c->reply);
-	c->reply = msg;
-	c->have_reply = true;
-	g_cond_broadcast (&c->cond);
+	wanted = tag != 0 && tag == c->awaited_tag && msg[0];
+	if (wanted) {
+		g_strfreev (c->reply);
+		c->reply = msg;
+		c->have_reply = true;
+		c->awaited_tag = 0;
+		g_cond_broadcast (&c->cond);
+	}
 	g_mutex_unlock (&c->lock);
+	if (!wanted) {
+		g_message ("sandbox %s: a late answer from its supervisor, dropped", c->sb->name);
+		g_strfreev (msg);
+	}
 }
 
 static void
@@ -310,7 +328,7 @@ on_readable (gint fd, GIOCondition cond, gpointer data)
 		g_strfreev (msg);
 		return G_SOURCE_CONTINUE;
 	}
-	if (strcmp (msg[0], "ok") == 0 || strcmp (msg[0], "err") == 0)
+	if (msg[0][0] == NSFS_PROTO_TAG)
 		deliver_reply (c, msg);
 	else
 		dispatch_event (c, msg);
@@ -427,36 +445,52 @@ supclient_connect (Sandbox *sb, SupConn **out, char ***hello, NsError *err)
 		watch_exit (cred.pid, false);
 		*out = conn_new (sb, ns_steal_fd (&fd), cred.pid);
 	}
-	conn_watch (*out);
 	return 0;
+}
+
+void
+supclient_watch (SupConn *c)
+{
+	conn_watch (c);
 }
 
 int
 supclient_request (SupConn *c, char *const *fields, char ***reply, NsError *err)
 {
+	char tag[NSFS_PROTO_TAG_MAX];
+	g_autofree char **tagged = NULL;
 	gint64 deadline;
 	char **msg;
 	int r = 0;
 
 	g_mutex_lock (&c->request_lock);
+	snprintf (tag, sizeof tag, "%c%" G_GUINT64_FORMAT, NSFS_PROTO_TAG, ++c->last_tag);
+	tagged = g_new (char *, g_strv_length ((char **) fields) + 2);
+	tagged[0] = tag;
+	memcpy (tagged + 1, fields, (g_strv_length ((char **) fields) + 1) * sizeof *fields);
 	g_mutex_lock (&c->lock);
 	g_strfreev (c->reply);
 	c->reply = NULL;
 	c->have_reply = false;
+	c->awaited_tag = c->last_tag;
 	if (c->dead) {
+		c->awaited_tag = 0;
 		g_mutex_unlock (&c->lock);
 		g_mutex_unlock (&c->request_lock);
 		return ns_error (err, EIO, "the sandbox's supervisor is gone");
 	}
 	g_mutex_unlock (&c->lock);
 
-	if ((r = ns_proto_send (c->fd, fields)) < 0) {
+	if ((r = ns_proto_send (c->fd, tagged)) < 0) {
+		g_mutex_lock (&c->lock);
+		c->awaited_tag = 0;
+		g_mutex_unlock (&c->lock);
 		g_mutex_unlock (&c->request_lock);
 		if (r == -E2BIG)
 			return ns_error (err, E2BIG, "the request is larger than the supervisor protocol allows");
 		return ns_error (err, EIO, "cannot reach the supervisor: %s", strerror (-r));
 	}
-	deadline = g_get_monotonic_time () + REQUEST_TIMEOUT_SECONDS * G_TIME_SPAN_SECOND;
+	deadline = g_get_monotonic_time () + (gint64) request_timeout * G_TIME_SPAN_SECOND;
 	g_mutex_lock (&c->lock);
 	while (!c->have_reply && !c->dead) {
 		if (!g_cond_wait_until (&c->cond, &c->lock, deadline))
@@ -464,9 +498,11 @@ supclient_request (SupConn *c, char *const *fields, char ***reply, NsError *err)
 	}
 	msg = c->reply;
 	c->reply = NULL;
+	/* A reply that comes after this is dropped (deliver_reply). */
+	c->awaited_tag = 0;
 	if (!c->have_reply)
 		r = ns_error (err, c->dead ? EIO : ETIMEDOUT, c->dead ? "the sandbox's supervisor is gone"
-		                                                        : "the supervisor did not answer in time");
+		                                                        : "the supervisor did not answer in time (--request-timeout)");
 	c->have_reply = false;
 	g_mutex_unlock (&c->lock);
 	g_mutex_unlock (&c->request_lock);

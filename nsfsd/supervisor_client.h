@@ -6,15 +6,20 @@
 #include "error.h"
 #include "sandbox.h"
 
-void supclient_init (void);
+/* How long a request waits for its supervisor's answer (ETIMEDOUT). */
+#define SUPCLIENT_DEFAULT_TIMEOUT_SECONDS 30
+void supclient_init (unsigned request_timeout_seconds);
 void supclient_shutdown (void);
 
 /* Spawn the supervisor for SB (state dir sb->dir) and connect to it. */
 int supclient_spawn (Sandbox *sb, SupConn **out, NsError *err);
 
 /* Connect to an already running supervisor through its socket.  Fills
- * HELLO with the `ok` reply's fields (version, state, pid, reason). */
+ * HELLO with the `ok` reply's fields (version, state, pid, reason).  Its
+ * events wait in the socket until supclient_watch: apply HELLO first, so
+ * that no newer event is overwritten by it. */
 int supclient_connect (Sandbox *sb, SupConn **out, char ***hello, NsError *err);
+void supclient_watch (SupConn *c);
 
 /* Send FIELDS and wait for the reply.  On `ok`, *REPLY (may be NULL)
  * receives the reply's fields; on `err`, ERR is filled and -errno is

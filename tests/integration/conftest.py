@@ -590,6 +590,25 @@ def busybox_rootfs(tmp_path_factory):
 
 
 @pytest.fixture
+def relaunch(nsfs):
+    """Restart the test's nsfsd with extra command line options."""
+
+    def go(*options):
+        nsfs.stop_daemon("term")
+        plain = nsfs.argv
+
+        def argv(binary=None):
+            a = plain(binary)
+            i = a.index("--state-dir")
+            return a[:i] + list(options) + a[i:]
+
+        nsfs.argv = argv
+        nsfs.launch()
+
+    return go
+
+
+@pytest.fixture
 def web(nsfs):
     """A fresh sandbox called `web`."""
     return nsfs.sandbox("web")

@@ -225,6 +225,32 @@ def test_dead_mount_reads_as_dead_at_once(nsfs):
     assert os.path.isdir(web)
 
 
+def test_a_late_answer_is_not_taken_for_the_next_request(nsfs, relaunch):
+    """A supervisor that answers after nsfsd gave up waiting (stopped here
+    past --request-timeout) had its answer taken for the next request's,
+    and every later answer was one behind: a job got the pid of none."""
+    relaunch("--request-timeout", "1")
+    web = nsfs.sandbox("web")
+    nsfs.start(web)
+    sup = supervisor_pid(nsfs, "web")
+    os.kill(sup, signal.SIGSTOP)
+    try:
+        expect_errno(errno.ETIMEDOUT, nsfs.write, web / "hostname", "late")
+    finally:
+        os.kill(sup, signal.SIGCONT)
+    pids = []
+    for _ in range(3):
+        jid = nsfs.exec(web, "sleep 60")
+        pid = int(nsfs.read(nsfs.job(web, jid) / "pid"))
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            assert f.read().split(b"\0")[0] == b"sleep", f"job {jid}: pid {pid} is not its sleep"
+        pids.append(pid)
+    assert len(set(pids)) == 3, pids
+    nsfs.ctl(web, "kill TERM")
+    for jid in (1, 2, 3):
+        assert nsfs.wait(web, jid) == "signaled 15"
+
+
 def as_a_scripts_background_job():
     """The signal state `nsfsd -f &` gets in a script without job control
     (SIGINT and SIGQUIT ignored), with the stop signals blocked as well, as

@@ -848,25 +848,6 @@ def test_caps_bad_text(nsfs, test_users, value):
 # Limits
 
 
-@pytest.fixture
-def relaunch(nsfs):
-    """Restart the test's nsfsd with extra command line options."""
-
-    def go(*options):
-        nsfs.stop_daemon("term")
-        plain = nsfs.argv
-
-        def argv(binary=None):
-            a = plain(binary)
-            i = a.index("--state-dir")
-            return a[:i] + list(options) + a[i:]
-
-        nsfs.argv = argv
-        nsfs.launch()
-
-    return go
-
-
 def test_limit_sandboxes_per_user(nsfs, relaunch, test_users):
     relaunch("--max-sandboxes-per-user", "2")
     a, b = test_users.a, test_users.b

@@ -8,6 +8,7 @@ changes.
 """
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -208,6 +209,8 @@ def test_a_supervisor_abandoned_before_any_request_exits(nsfs, tmp_path):
     hangs up before sending any request exits.  One that was spoken to
     stays (nsfsd's restarts rely on it)."""
     supervisor = nsfs.env()["NSFS_SUPERVISOR"]
+    version = subprocess.run([nsfs.binary, "--version"], capture_output=True, text=True, check=True).stdout
+    hello = b"hello\x00" + re.search(r"supervisor protocol (\d+)", version).group(1).encode() + b"\x00"
     pids = {}
     try:
         for case in ("abandoned", "spoken_to"):
@@ -220,7 +223,7 @@ def test_a_supervisor_abandoned_before_any_request_exits(nsfs, tmp_path):
                 theirs.close()
                 if case == "spoken_to":
                     ours.settimeout(10)
-                    ours.send(b"hello\x001\x00")
+                    ours.send(hello)
                     assert ours.recv(4096).startswith(b"ok\x00")
         def reaped(pid):
             done, status = os.waitpid(pid, os.WNOHANG)
