@@ -82,51 +82,31 @@ typedef struct {
 static ReplyTo stop_to = { .fd = -1 };
 
 static int
-reply_va (const ReplyTo *to, const char *verb, va_list ap)
+reply_fields (const ReplyTo *to, char *const *fields)
 {
-	g_autofree char **fields = ns_proto_fields_va (verb, ap);
-	g_autofree char **tagged = NULL;
-	guint n;
-
-	if (!to->tag[0])
-		return ns_proto_send (to->fd, fields);
-	n = g_strv_length (fields);
-	tagged = g_new (char *, n + 2);
-	tagged[0] = (char *) to->tag;
-	memcpy (tagged + 1, fields, (n + 1) * sizeof *fields);
-	return ns_proto_send (to->fd, tagged);
+	return ns_proto_send_tagged (to->fd, to->tag, fields);
 }
 
 static int __attribute__ ((sentinel))
 reply_ok (const ReplyTo *to, ...)
 {
+	g_autofree char **fields = NULL;
 	va_list ap;
-	int r;
 
 	va_start (ap, to);
-	r = reply_va (to, "ok", ap);
+	fields = ns_proto_fields_va ("ok", ap);
 	va_end (ap);
-	return r;
-}
-
-static int
-reply_err_fields (const ReplyTo *to, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start (ap, to);
-	r = reply_va (to, "err", ap);
-	va_end (ap);
-	return r;
+	return reply_fields (to, fields);
 }
 
 static int
 reply_err (const ReplyTo *to, const NsError *err)
 {
 	char code[16];
+	char *const fields[] = { "err", code, (char *) err->msg, NULL };
+
 	snprintf (code, sizeof code, "%d", err->code ? err->code : EIO);
-	return reply_err_fields (to, code, err->msg, NULL);
+	return reply_fields (to, fields);
 }
 
 static const char *

@@ -81,6 +81,21 @@ ns_proto_send (int fd, char *const *fields)
 	return ns_proto_send_fd (fd, fields, -1);
 }
 
+int
+ns_proto_send_tagged (int fd, const char *tag, char *const *fields)
+{
+	g_autofree char **tagged = NULL;
+	guint n;
+
+	if (!tag || !tag[0])
+		return ns_proto_send (fd, fields);
+	n = g_strv_length ((char **) fields);
+	tagged = g_new (char *, n + 2);
+	tagged[0] = (char *) tag;
+	memcpy (tagged + 1, fields, (n + 1) * sizeof *fields);
+	return ns_proto_send (fd, tagged);
+}
+
 char **
 ns_proto_fields_va (const char *verb, va_list ap)
 {

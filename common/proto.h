@@ -32,6 +32,10 @@ char **ns_proto_decode (const char *buf, size_t len);
 /* Send FIELDS as one packet on FD, retrying on EINTR: 0 or -errno. */
 int ns_proto_send (int fd, char *const *fields);
 
+/* Send FIELDS after TAG, a field of its own (none if TAG is NULL or
+ * empty): see NSFS_PROTO_TAG. */
+int ns_proto_send_tagged (int fd, const char *tag, char *const *fields);
+
 /* Send with a variable argument list ending in NULL. */
 int ns_proto_sendv (int fd, const char *verb, ...) __attribute__ ((sentinel));
 

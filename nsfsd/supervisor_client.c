@@ -458,16 +458,12 @@ int
 supclient_request (SupConn *c, char *const *fields, char ***reply, NsError *err)
 {
 	char tag[NSFS_PROTO_TAG_MAX];
-	g_autofree char **tagged = NULL;
 	gint64 deadline;
 	char **msg;
 	int r = 0;
 
 	g_mutex_lock (&c->request_lock);
 	snprintf (tag, sizeof tag, "%c%" G_GUINT64_FORMAT, NSFS_PROTO_TAG, ++c->last_tag);
-	tagged = g_new (char *, g_strv_length ((char **) fields) + 2);
-	tagged[0] = tag;
-	memcpy (tagged + 1, fields, (g_strv_length ((char **) fields) + 1) * sizeof *fields);
 	g_mutex_lock (&c->lock);
 	g_strfreev (c->reply);
 	c->reply = NULL;
@@ -481,7 +477,7 @@ supclient_request (SupConn *c, char *const *fields, char ***reply, NsError *err)
 	}
 	g_mutex_unlock (&c->lock);
 
-	if ((r = ns_proto_send (c->fd, tagged)) < 0) {
+	if ((r = ns_proto_send_tagged (c->fd, tag, fields)) < 0) {
 		g_mutex_lock (&c->lock);
 		c->awaited_tag = 0;
 		g_mutex_unlock (&c->lock);

@@ -169,6 +169,20 @@ test_send_recv (void)
 	g_assert_cmpstrv (msg, ((const char *const[]) { "exec", "", "x y", NULL }));
 	g_strfreev (msg);
 
+	/* A tag is a field of its own, first; none when NULL or empty. */
+	g_assert_cmpint (ns_proto_send_tagged (sv[0], "#7", (char *[]) { (char *) "kill", (char *) "9", NULL }), ==, 0);
+	g_assert_cmpint (ns_proto_send_tagged (sv[0], "", (char *[]) { (char *) "ok", NULL }), ==, 0);
+	g_assert_cmpint (ns_proto_send_tagged (sv[0], NULL, (char *[]) { (char *) "ok", (char *) "1", NULL }), ==, 0);
+	g_assert_cmpint (ns_proto_recv (sv[1], &msg), ==, 0);
+	g_assert_cmpstrv (msg, ((const char *const[]) { "#7", "kill", "9", NULL }));
+	g_strfreev (msg);
+	g_assert_cmpint (ns_proto_recv (sv[1], &msg), ==, 0);
+	g_assert_cmpstrv (msg, ((const char *const[]) { "ok", NULL }));
+	g_strfreev (msg);
+	g_assert_cmpint (ns_proto_recv (sv[1], &msg), ==, 0);
+	g_assert_cmpstrv (msg, ((const char *const[]) { "ok", "1", NULL }));
+	g_strfreev (msg);
+
 	/* End of stream: 0 and NULL. */
 	close (sv[0]);
 	msg = (char **) &msg;
