@@ -243,6 +243,15 @@ start_job_process (Supervisor *s, JobStart *js, NsError *err)
 }
 
 static bool
+job_has_pid_record (Supervisor *s, unsigned id)
+{
+	char path[48];
+
+	snprintf (path, sizeof path, "jobs/%u/pid", id);
+	return faccessat (s->dirfd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static bool
 job_with_id_runs (Supervisor *s, unsigned id)
 {
 	GHashTableIter it;
@@ -268,11 +277,13 @@ sup_exec_job (Supervisor *s, unsigned id, const char *cmdline, char *const *argv
 	int r;
 
 	snprintf (name, sizeof name, "jobs/%u", id);
-	/* A directory nobody runs in is what an exec left whose reply never
-	 * reached nsfsd (a supervisor that died): nsfsd gave its id back,
-	 * as a failed write uses none, so the id is free again. */
+	/* A directory of a job that never started is what an exec left
+	 * whose answer never reached nsfsd (a supervisor that died in it):
+	 * nsfsd gave its id back, as a failed write uses none, so the id is
+	 * free again.  One with a pid record is a job that ran: EEXIST, and
+	 * nsfsd takes it in (sandbox_exec). */
 	r = mkdirat (s->dirfd, name, 0700);
-	if (r < 0 && errno == EEXIST && !job_with_id_runs (s, id)) {
+	if (r < 0 && errno == EEXIST && !job_with_id_runs (s, id) && !job_has_pid_record (s, id)) {
 		remove_job_dir (s, name);
 		r = mkdirat (s->dirfd, name, 0700);
 	}

@@ -32,7 +32,6 @@
 #include "proto.h"
 #include "signames.h"
 
-#define STOP_GRACE_SECONDS 5
 /* While a stop is pending, how often to look whether the sandbox's
  * processes are all gone: strays in a pid namespace are the init's to
  * reap, so no SIGCHLD tells us. */
@@ -41,6 +40,10 @@
 
 static Supervisor sup;
 static int clients[MAX_CLIENTS];
+/* Whether each client said hello: only those hear events.  An event
+ * sent before would be read as the answer to the hello; what it says is
+ * in that answer and in the records anyway. */
+static bool greeted[MAX_CLIENTS];
 static int listen_fd = -1, signal_fd = -1;
 static bool quit;
 /* Whether any request ever reached us: a supervisor that got none and
@@ -59,7 +62,7 @@ sup_broadcast (Supervisor *s, const char *verb, ...)
 	fields = ns_proto_fields_va (verb, ap);
 	va_end (ap);
 	for (int i = 0; i < MAX_CLIENTS; i++)
-		if (clients[i] >= 0)
+		if (clients[i] >= 0 && greeted[i])
 			ns_proto_send (clients[i], fields);
 }
 
@@ -80,6 +83,8 @@ typedef struct {
 
 /* Who a pending stop answers once the init is gone (fd -1: nobody). */
 static ReplyTo stop_to = { .fd = -1 };
+/* The strays a pending stop sent SIGTERM to (a pid set). */
+static GHashTable *stop_signalled;
 
 static int
 reply_fields (const ReplyTo *to, char *const *fields)
@@ -156,11 +161,15 @@ check_stop (void)
 		return;
 	if (g_get_monotonic_time () >= sup.stop_deadline) {
 		sup_signal_jobs (&sup, SIGKILL);
-		sup_signal_strays (&sup, SIGKILL);
+		sup_signal_strays (&sup, SIGKILL, NULL);
 		kill (sup.init_pid, SIGKILL);
-	} else if (g_hash_table_size (sup.jobs) == 0 && !sup_has_strays (&sup)) {
-		kill (sup.init_pid, SIGKILL);
+		return;
 	}
+	/* A process in a session of its own (missed by SIGTERM to its job's
+	 * group) becomes a stray when its job ends: it gets SIGTERM then. */
+	sup_signal_strays (&sup, SIGTERM, stop_signalled);
+	if (g_hash_table_size (sup.jobs) == 0 && !sup_has_strays (&sup))
+		kill (sup.init_pid, SIGKILL);
 }
 
 /* The init is gone: every job went with it (pid namespace) or is killed
@@ -171,7 +180,7 @@ sandbox_ended (const char *reason)
 	if (sup.state != SUP_RUNNING)
 		return;
 	sup_signal_jobs (&sup, SIGKILL);
-	sup_signal_strays (&sup, SIGKILL);
+	sup_signal_strays (&sup, SIGKILL, NULL);
 	close (sup.init_pidfd);
 	sup.init_pidfd = -1;
 	sup.init_pid = 0;
@@ -220,7 +229,7 @@ reap_children (void)
 	/* A stopped sandbox has no processes: a stray killed with it may
 	 * have had children, reparented to us as it died. */
 	if (reaped && sup.state != SUP_RUNNING)
-		sup_signal_strays (&sup, SIGKILL);
+		sup_signal_strays (&sup, SIGKILL, NULL);
 }
 
 static void
@@ -232,11 +241,12 @@ begin_stop (const ReplyTo *to)
 	}
 	sup.stopping = true;
 	stop_to = *to;
-	sup.stop_deadline = g_get_monotonic_time () + STOP_GRACE_SECONDS * G_TIME_SPAN_SECOND;
+	sup.stop_deadline = g_get_monotonic_time () + NSFS_STOP_GRACE_SECONDS * G_TIME_SPAN_SECOND;
 	/* The init passes SIGTERM to all of its pid namespace. */
 	kill (sup.init_pid, SIGTERM);
 	sup_signal_jobs (&sup, SIGTERM);
-	sup_signal_strays (&sup, SIGTERM);
+	g_hash_table_remove_all (stop_signalled);
+	sup_signal_strays (&sup, SIGTERM, stop_signalled);
 	poll_stop (true);
 	check_stop ();
 }
@@ -299,6 +309,7 @@ handle_exec (const ReplyTo *to, char **msg)
 {
 	g_auto (GStrv) argv = NULL;
 	g_autofree char *stop_reason = g_strdup (sup.stop_reason);
+	g_autofree char *shown = NULL;
 	SupState before = sup.state;
 	NsError err = { 0 };
 	char *end;
@@ -311,8 +322,9 @@ handle_exec (const ReplyTo *to, char **msg)
 		reply_err (to, &err);
 		return;
 	}
-	/* The line travels once and is split here, by the same parser
-	 * nsfsd checked it with. */
+	/* The write travels once, as it was written, and is split here by
+	 * the same parser nsfsd checked it with; `cmd` shows it stripped,
+	 * as nsfsd does. */
 	if (ns_cmdline_parse (msg[2], strlen (msg[2]), &argv, &err) < 0 ||
 	    (before != SUP_RUNNING && sup_start (&sup, &err) < 0)) {
 		reply_err (to, &err);
@@ -328,14 +340,15 @@ handle_exec (const ReplyTo *to, char **msg)
 		announce_running ();
 	snprintf (pidtext, sizeof pidtext, "%d", pid);
 	reply_ok (to, pidtext, NULL);
-	sup_record_job_start (&sup, (unsigned) id, msg[2], pid);
+	shown = ns_cmdline_strip (g_strdup (msg[2]));
+	sup_record_job_start (&sup, (unsigned) id, shown, pid);
 }
 
 static void
 destroy_everything (void)
 {
 	sup_signal_jobs (&sup, SIGKILL);
-	sup_signal_strays (&sup, SIGKILL);
+	sup_signal_strays (&sup, SIGKILL, NULL);
 	if (sup.init_pid > 0)
 		kill (sup.init_pid, SIGKILL);
 	/* Wait for every child, jobs and strays included, so nothing
@@ -359,7 +372,7 @@ destroy_everything (void)
 				sup_broadcast (&sup, "exit", idtext, status, NULL);
 			}
 		}
-		sup_signal_strays (&sup, SIGKILL);
+		sup_signal_strays (&sup, SIGKILL, NULL);
 	}
 	if (sup.init_pidfd >= 0)
 		close (sup.init_pidfd);
@@ -369,9 +382,9 @@ destroy_everything (void)
 }
 
 static void
-handle_request (int client, char **msg)
+handle_request (int i, char **msg)
 {
-	ReplyTo to_client = { .fd = client }, *to = &to_client;
+	ReplyTo to_client = { .fd = clients[i] }, *to = &to_client;
 	NsError err = { 0 };
 	const char *verb;
 	guint n;
@@ -401,6 +414,7 @@ handle_request (int client, char **msg)
 		snprintf (version, sizeof version, "%d", NSFS_PROTO_VERSION);
 		reply_ok (to, version, state_name (sup.state), pid,
 		                sup.stop_reason ? sup.stop_reason : "", pinned, NULL);
+		greeted[i] = true;
 	} else if (strcmp (verb, "start") == 0) {
 		char pid[16];
 		if (ensure_running (&err) < 0) {
@@ -475,6 +489,7 @@ add_client (int fd)
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		if (clients[i] < 0) {
 			clients[i] = fd;
+			greeted[i] = false;
 			return;
 		}
 	}
@@ -588,7 +603,7 @@ serve (void)
 					drop_client (i);
 					continue;
 				}
-				handle_request (clients[i], msg);
+				handle_request (i, msg);
 				g_strfreev (msg);
 			}
 		}
@@ -712,6 +727,7 @@ main (int argc, char **argv)
 	sup.dir = g_strdup (dir);
 	sup.init_pidfd = -1;
 	stop_to.fd = -1;
+	stop_signalled = g_hash_table_new (g_direct_hash, g_direct_equal);
 	sup.state = SUP_CREATED;
 	sup.jobs = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
 
@@ -763,6 +779,7 @@ main (int argc, char **argv)
 		close (sup.self_mntns_fd);
 	close (sup.dirfd);
 	g_hash_table_destroy (sup.jobs);
+	g_hash_table_destroy (stop_signalled);
 	ns_config_free (sup.cfg);
 	g_free (sup.stop_reason);
 	g_free (sup.dir);

@@ -145,7 +145,7 @@ sup_has_strays (Supervisor *s)
 }
 
 void
-sup_signal_strays (Supervisor *s, int signo)
+sup_signal_strays (Supervisor *s, int signo, GHashTable *signalled)
 {
 	g_autoptr (GArray) pids = our_strays (s);
 
@@ -153,6 +153,8 @@ sup_signal_strays (Supervisor *s, int signo)
 	 * stray that leads a process group takes its group along. */
 	for (guint i = 0; i < pids->len; i++) {
 		pid_t pid = g_array_index (pids, pid_t, i);
+		if (signalled && !g_hash_table_add (signalled, GINT_TO_POINTER (pid)))
+			continue;
 		if (kill (-pid, signo) < 0)
 			kill (pid, signo);
 	}

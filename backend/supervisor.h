@@ -75,9 +75,10 @@ void sup_record_orphaned_jobs (Supervisor *s);
 /* strays.c: processes jobs left behind, reparented to the init (pid
  * namespace) or to us.  Whether any is left; signal those that are ours
  * (the init passes SIGTERM to its own, and takes them along when it
- * dies). */
+ * dies), skipping those in SIGNALLED (a pid set, or NULL), which gets
+ * the ones signalled now. */
 bool sup_has_strays (Supervisor *s);
-void sup_signal_strays (Supervisor *s, int signo);
+void sup_signal_strays (Supervisor *s, int signo, GHashTable *signalled);
 
 /* pin.c */
 int sup_pin (Supervisor *s, NsError *err);

@@ -19,6 +19,9 @@
  * Events (`exit`, `state`) carry none. */
 #define NSFS_PROTO_TAG '#'
 #define NSFS_PROTO_TAG_MAX 24
+/* `stop`: SIGTERM, and SIGKILL to what is left this many seconds later;
+ * nsfsd waits that much longer for its answer than for others'. */
+#define NSFS_STOP_GRACE_SECONDS 5
 /* Room for the largest write (64 KiB) and its verb and fields. */
 #define NSFS_PROTO_MAX (128 * 1024)
 

@@ -341,7 +341,6 @@ store_exec (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *e
 	if ((r = ns_cmdline_parse (buf, len, &argv, err)) < 0)
 		return r;
 	line = g_strndup (buf, len);
-	ns_cmdline_strip (line);
 	if ((r = sandbox_exec (sb, line, &id, err)) < 0)
 		return r;
 	g_mutex_lock (&fh->lock);

@@ -93,9 +93,11 @@ struct FileHandle {
 	/* Opened with O_TRUNC on a truncate_empties row, and nothing was
 	 * written yet: the close stores the empty value (under lock). */
 	bool empty_on_close;
-	/* What a close replaced by the empty value, put back if a write on
-	 * this open then fails (under sb->op_lock); see nsfs_flush. */
-	NsSandboxConfig *config_before_empty;
+	/* The file's text before and after a close stored the empty value:
+	 * if a write on this open then fails while the file still reads as
+	 * that close left it, the text before is stored again (under
+	 * sb->op_lock); see nsfs_flush. */
+	GString *text_before_empty, *text_after_empty;
 	/* READ_WAIT: the poll handle this open last left with its running
 	 * job (under sb->lock); a newer poll replaces it. */
 	void *pollhandle;

@@ -600,7 +600,10 @@ file_handle_free (FileHandle *fh)
 		close (fh->output_fd);
 	if (fh->snapshot)
 		g_string_free (fh->snapshot, TRUE);
-	ns_config_free (fh->config_before_empty);
+	if (fh->text_before_empty)
+		g_string_free (fh->text_before_empty, TRUE);
+	if (fh->text_after_empty)
+		g_string_free (fh->text_after_empty, TRUE);
 	sandbox_unref (fh->sb);
 	g_mutex_clear (&fh->lock);
 	g_free (fh);
@@ -697,24 +700,57 @@ record_error (FileHandle *fh, const NsError *err)
 	record_error_of (fh->sb, fh->spec, err);
 }
 
+static GString *
+show_text (Sandbox *sb, const NodeSpec *spec)
+{
+	GString *text = g_string_new (NULL);
+
+	g_mutex_lock (&sb->lock);
+	spec->show (sb, NULL, text);
+	g_mutex_unlock (&sb->lock);
+	return text;
+}
+
+/* A failed write on an open whose close stored the empty value (sh's
+ * `echo /bad > rootfs` closes a dup first) leaves what was there before
+ * the redirection: stored again, unless something else changed the file
+ * since.  Call with op_lock held. */
+static void
+undo_empty_on_close (Sandbox *sb, const NodeSpec *spec, GString *before, GString *after)
+{
+	g_autoptr (GString) now = show_text (sb, spec);
+	NsError ignored;
+
+	if (!g_string_equal (now, after))
+		return;
+	if (spec->store (sb, NULL, before->str, before->len, &ignored) < 0)
+		g_warning ("%s: cannot put %s back: %s", sb->name, spec->name, ignored.msg);
+}
+
 /* Validate and apply one value written to SPEC's file (FH: the open it
  * came through, if any): 0 or -errno, with `error` saying why. */
 static int
 store_value (Sandbox *sb, const NodeSpec *spec, FileHandle *fh, const char *buf, size_t len)
 {
-	g_autoptr (NsSandboxConfig) before_empty = NULL;
-	NsError err = { 0 }, ignored;
+	g_autoptr (GString) before = NULL, after = NULL;
+	NsError err = { 0 };
 	int r;
 
 	g_mutex_lock (&sb->op_lock);
-	if (fh)
-		before_empty = g_steal_pointer (&fh->config_before_empty);
-	r = sb->removed ? ns_error (&err, ENOENT, "the sandbox was removed") : spec->store (sb, fh, buf, len, &err);
-	/* The value a close on this open emptied comes back with the failed
-	 * write, which is what the user meant to replace it with. */
-	if (r < 0 && before_empty && !sb->removed &&
-	    sandbox_commit_config (sb, g_steal_pointer (&before_empty), &ignored) < 0)
-		g_warning ("%s: cannot restore %s: %s", sb->name, spec->name, ignored.msg);
+	if (fh) {
+		before = g_steal_pointer (&fh->text_before_empty);
+		after = g_steal_pointer (&fh->text_after_empty);
+	}
+	/* The kernel hands a large write(2) over in pieces: LEN is the first
+	 * piece's, not necessarily the whole write's. */
+	if (len > NS_MAX_WRITE)
+		r = ns_error (&err, EFBIG, "a write of %zu bytes or more is over the limit of %d", len, NS_MAX_WRITE);
+	else if (sb->removed)
+		r = ns_error (&err, ENOENT, "the sandbox was removed");
+	else
+		r = spec->store (sb, fh, buf, len, &err);
+	if (r < 0 && before && !sb->removed)
+		undo_empty_on_close (sb, spec, before, after);
 	g_mutex_unlock (&sb->op_lock);
 	if (r < 0)
 		record_error_of (sb, spec, &err);
@@ -731,7 +767,7 @@ nsfs_flush (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	FileHandle *fh = (FileHandle *) (uintptr_t) fi->fh;
 	Sandbox *sb = fh->sb;
-	NsSandboxConfig *before;
+	GString *before;
 	NsError err = { 0 };
 	bool store;
 	int r = 0;
@@ -745,21 +781,43 @@ nsfs_flush (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	g_mutex_lock (&sb->op_lock);
-	before = sandbox_copy_config (sb);
+	before = show_text (sb, fh->spec);
 	r = sb->removed ? ns_error (&err, ENOENT, "the sandbox was removed") : fh->spec->store (sb, fh, "", 0, &err);
-	if (r == 0)
-		fh->config_before_empty = g_steal_pointer (&before);
+	if (r == 0) {
+		fh->text_before_empty = g_steal_pointer (&before);
+		fh->text_after_empty = show_text (sb, fh->spec);
+	}
 	g_mutex_unlock (&sb->op_lock);
-	ns_config_free (before);
+	if (before)
+		g_string_free (before, TRUE);
 	if (r < 0)
 		record_error (fh, &err);
 	/* Errors come back from close(2), as a write's would from write. */
 	fuse_reply_err (req, -r);
 }
 
+/* The poll handle an open of `wait` left with its running job goes with
+ * the open: a tool that opens, polls and closes in a loop would pile
+ * them up until the job ends. */
+static void
+forget_pollhandle (FileHandle *fh)
+{
+	Job *job;
+
+	if (!fh->pollhandle)
+		return;
+	g_mutex_lock (&fh->sb->lock);
+	job = sandbox_job_locked (fh->sb, fh->job_id);
+	if (job && !job->status)
+		g_ptr_array_remove (job->pollhandles, fh->pollhandle); /* and destroy */
+	g_mutex_unlock (&fh->sb->lock);
+	fh->pollhandle = NULL;
+}
+
 static void
 nsfs_release (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	forget_pollhandle ((FileHandle *) (uintptr_t) fi->fh);
 	file_handle_free ((FileHandle *) (uintptr_t) fi->fh);
 	fuse_reply_err (req, 0);
 }
@@ -1134,7 +1192,6 @@ static void
 nsfs_write (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	FileHandle *fh = (FileHandle *) (uintptr_t) fi->fh;
-	NsError err = { 0 };
 	int r;
 
 	if (!fh->spec->store) {
@@ -1145,14 +1202,6 @@ nsfs_write (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t 
 	g_mutex_lock (&fh->lock);
 	fh->empty_on_close = false;
 	g_mutex_unlock (&fh->lock);
-	if (size > NS_MAX_WRITE) {
-		/* The kernel hands a large write(2) over in pieces: SIZE is the
-		 * first piece's, not necessarily the whole write's. */
-		ns_error (&err, EFBIG, "a write of %zu bytes or more is over the limit of %d", size, NS_MAX_WRITE);
-		record_error (fh, &err);
-		fuse_reply_err (req, EFBIG);
-		return;
-	}
 	/* Each write(2) is one whole message, whatever its offset. */
 	if ((r = store_value (fh->sb, fh->spec, fh, buf, size)) < 0) {
 		fuse_reply_err (req, -r);

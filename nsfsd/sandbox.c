@@ -13,6 +13,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include "cmdline.h"
 #include "inodes.h"
 #include "names.h"
 #include "nstypes.h"
@@ -532,8 +533,18 @@ sandbox_commit_config (Sandbox *sb, NsSandboxConfig *cfg, NsError *err)
 	return 0;
 }
 
-int
-sandbox_exec (Sandbox *sb, const char *cmdline, unsigned *out_id, NsError *err)
+static Job *job_from_records (Sandbox *sb, unsigned id);
+
+/* Whether job ID's directory holds a started job's pid record. */
+static bool
+job_was_started (Sandbox *sb, unsigned id)
+{
+	g_autofree char *pid_path = sandbox_job_path (sb, id, "pid");
+	return access (pid_path, F_OK) == 0;
+}
+
+static int
+exec_once (Sandbox *sb, const char *cmdline, unsigned *out_id, NsError *err)
 {
 	g_autoptr (GPtrArray) req = g_ptr_array_new_with_free_func (g_free);
 	g_auto (GStrv) reply = NULL;
@@ -558,7 +569,7 @@ sandbox_exec (Sandbox *sb, const char *cmdline, unsigned *out_id, NsError *err)
 	id = sb->jobs->len + 1;
 	job->id = id;
 	job->pending = true;
-	job->cmd = g_strdup (cmdline);
+	job->cmd = ns_cmdline_strip (g_strdup (cmdline));
 	job->pollhandles = sandbox_pollhandles_new ();
 	clock_gettime (CLOCK_REALTIME, &job->start_time);
 	g_ptr_array_add (sb->jobs, job);
@@ -571,7 +582,14 @@ sandbox_exec (Sandbox *sb, const char *cmdline, unsigned *out_id, NsError *err)
 	r = request (sb, (char *const *) req->pdata, &reply, err);
 
 	g_mutex_lock (&sb->lock);
-	if (r < 0) {
+	if (r == -EEXIST && job_was_started (sb, id)) {
+		/* The supervisor has run a job ID already: one whose exec
+		 * timed out here, answered after we gave up.  It is a job like
+		 * any other, as its records tell. */
+		sb->jobs->pdata[id - 1] = job_from_records (sb, id);
+		job_free (job);
+		touch (sb);
+	} else if (r < 0) {
 		/* A failed write uses no job id. */
 		g_ptr_array_remove_index (sb->jobs, id - 1);
 	} else {
@@ -582,6 +600,19 @@ sandbox_exec (Sandbox *sb, const char *cmdline, unsigned *out_id, NsError *err)
 	g_mutex_unlock (&sb->lock);
 	if (r == 0)
 		*out_id = id;
+	return r;
+}
+
+int
+sandbox_exec (Sandbox *sb, const char *cmdline, unsigned *out_id, NsError *err)
+{
+	int r;
+
+	/* EEXIST: the id was taken by a job nobody heard of (exec_once); the
+	 * next one is free unless more answers were lost. */
+	for (int tries = 0; tries < 8; tries++)
+		if ((r = exec_once (sb, cmdline, out_id, err)) != -EEXIST)
+			return r;
 	return r;
 }
 
@@ -729,6 +760,29 @@ sandbox_on_supervisor_lost (Sandbox *sb)
 	supclient_close (conn);
 }
 
+/* Job ID as its records in the state dir tell it (cmd, pid, exit). */
+static Job *
+job_from_records (Sandbox *sb, unsigned id)
+{
+	g_autofree char *cmd_path = sandbox_job_path (sb, id, "cmd");
+	g_autofree char *pid_path = sandbox_job_path (sb, id, "pid");
+	g_autofree char *pid_text = NULL;
+	Job *job = g_new0 (Job, 1);
+	struct stat st;
+
+	job->id = id;
+	job->pollhandles = sandbox_pollhandles_new ();
+	if (!g_file_get_contents (cmd_path, &job->cmd, NULL, NULL))
+		job->cmd = g_strdup ("");
+	g_strchomp (job->cmd);
+	if (g_file_get_contents (pid_path, &pid_text, NULL, NULL))
+		job->pid = (pid_t) atoi (pid_text);
+	if (stat (cmd_path, &st) == 0)
+		job->start_time = st.st_mtim;
+	job->status = read_exit_record (sb, id, &job->end_time);
+	return job;
+}
+
 static void
 load_jobs (Sandbox *sb)
 {
@@ -746,25 +800,8 @@ load_jobs (Sandbox *sb)
 	}
 	g_dir_close (d);
 	/* Ids are dense: a failed exec removes its directory. */
-	for (unsigned id = 1; id <= max; id++) {
-		g_autofree char *cmd_path = sandbox_job_path (sb, id, "cmd");
-		g_autofree char *pid_path = sandbox_job_path (sb, id, "pid");
-		g_autofree char *pid_text = NULL;
-		Job *job = g_new0 (Job, 1);
-		struct stat st;
-
-		job->id = id;
-		job->pollhandles = sandbox_pollhandles_new ();
-		if (!g_file_get_contents (cmd_path, &job->cmd, NULL, NULL))
-			job->cmd = g_strdup ("");
-		g_strchomp (job->cmd);
-		if (g_file_get_contents (pid_path, &pid_text, NULL, NULL))
-			job->pid = (pid_t) atoi (pid_text);
-		if (stat (cmd_path, &st) == 0)
-			job->start_time = st.st_mtim;
-		job->status = read_exit_record (sb, id, &job->end_time);
-		g_ptr_array_add (sb->jobs, job);
-	}
+	for (unsigned id = 1; id <= max; id++)
+		g_ptr_array_add (sb->jobs, job_from_records (sb, id));
 }
 
 static void

@@ -102,7 +102,8 @@ int sandbox_pin (Sandbox *sb, bool pin, NsError *err);
 int sandbox_check_rootfs (Sandbox *sb, const char *path, NsError *err);
 /* Tell a live supervisor the capabilities later jobs keep. */
 int sandbox_set_caps (Sandbox *sb, const char *caps, NsError *err);
-/* Start a job running CMDLINE (already checked with ns_cmdline_parse). */
+/* Start a job running CMDLINE, the text as written (already checked with
+ * ns_cmdline_parse); the job's `cmd` shows it as ns_cmdline_strip does. */
 int sandbox_exec (Sandbox *sb, const char *cmdline, unsigned *id, NsError *err);
 /* A copy of the current configuration, to change and commit. */
 NsSandboxConfig *sandbox_copy_config (Sandbox *sb);

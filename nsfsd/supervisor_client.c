@@ -487,6 +487,8 @@ supclient_request (SupConn *c, char *const *fields, char ***reply, NsError *err)
 		return ns_error (err, EIO, "cannot reach the supervisor: %s", strerror (-r));
 	}
 	deadline = g_get_monotonic_time () + (gint64) request_timeout * G_TIME_SPAN_SECOND;
+	if (strcmp (fields[0], "stop") == 0)
+		deadline += NSFS_STOP_GRACE_SECONDS * G_TIME_SPAN_SECOND;
 	g_mutex_lock (&c->lock);
 	while (!c->have_reply && !c->dead) {
 		if (!g_cond_wait_until (&c->cond, &c->lock, deadline))

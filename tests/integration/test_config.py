@@ -369,6 +369,33 @@ def test_rootfs_bad_value_from_the_shell_keeps_the_old_one(nsfs, web, tmp_path):
     assert nsfs.read(web / "rootfs") == "/\n"
 
 
+def test_rootfs_put_back_after_a_failed_write_keeps_other_changes(nsfs, web, tmp_path):
+    """Between the close that stored the empty value and the write that
+    failed, other files may change: only rootfs goes back."""
+    nsfs.write(web / "rootfs", str(tmp_path))
+    fd = os.open(web / "rootfs", os.O_WRONLY | os.O_TRUNC)
+    try:
+        os.close(os.dup(fd))  # what sh does before echo writes
+        assert nsfs.read(web / "rootfs") in ("", "\n")
+        nsfs.write(web / "hostname", "changed-meanwhile")
+        expect_errno(errno.ENOENT, os.write, fd, b"/nonexistent/nsfs-test-xyz")
+    finally:
+        os.close(fd)
+    assert nsfs.read(web / "rootfs") == f"{tmp_path}\n"
+    assert nsfs.read(web / "hostname") == "changed-meanwhile\n"
+
+
+def test_rootfs_put_back_after_a_write_too_large(nsfs, web, tmp_path):
+    nsfs.write(web / "rootfs", str(tmp_path))
+    fd = os.open(web / "rootfs", os.O_WRONLY | os.O_TRUNC)
+    try:
+        os.close(os.dup(fd))
+        expect_errno(errno.EFBIG, os.write, fd, b"/" * (70 * 1024))
+    finally:
+        os.close(fd)
+    assert nsfs.read(web / "rootfs") == f"{tmp_path}\n"
+
+
 def test_rootfs_emptied_while_running_fails_at_close(nsfs, web):
     nsfs.start(web)
     fd = os.open(web / "rootfs", os.O_WRONLY | os.O_TRUNC)

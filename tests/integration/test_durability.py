@@ -251,6 +251,44 @@ def test_a_late_answer_is_not_taken_for_the_next_request(nsfs, relaunch):
         assert nsfs.wait(web, jid) == "signaled 15"
 
 
+def test_stop_waits_its_grace_period_whatever_the_request_timeout(nsfs, relaunch):
+    relaunch("--request-timeout", "1")
+    web = nsfs.sandbox("web")
+    jid = nsfs.exec(web, "sh -c 'trap \"\" TERM; echo ready; sleep 60'")
+    wait_until(lambda: nsfs.read(nsfs.job(web, jid) / "stdout") == "ready\n", what="the trap to be set")
+    nsfs.ctl(web, "stop")
+    assert nsfs.status(web)["state"] == "stopped"
+    assert nsfs.wait(web, jid) == "signaled 9"
+
+
+def test_an_exec_that_timed_out_but_ran_is_a_job(nsfs, relaunch):
+    """An exec that timed out may still run once its supervisor gets to
+    it (§5 cannot be kept there: nsfsd does not know).  The next exec
+    asked for the same id; the supervisor reused its directory and wiped
+    the job's output, or refused, and every exec failed with EEXIST.
+    Now the job is taken in as its records show it, and the next exec
+    gets the next id."""
+    relaunch("--request-timeout", "1")
+    web = nsfs.sandbox("web")
+    nsfs.start(web)
+    sup = supervisor_pid(nsfs, "web")
+    os.kill(sup, signal.SIGSTOP)
+    try:
+        expect_errno(errno.ETIMEDOUT, nsfs.exec, web, "sh -c 'echo late; sleep 60'")
+    finally:
+        os.kill(sup, signal.SIGCONT)
+    assert nsfs.exec(web, "true") == 2
+    assert nsfs.wait(web, 2) == "exited 0"
+    job1 = nsfs.job(web, 1)
+    assert nsfs.read(job1 / "cmd") == "sh -c 'echo late; sleep 60'\n"
+    assert pid_alive(int(nsfs.read(job1 / "pid")))
+    assert nsfs.read(job1 / "status") == "running\n"
+    wait_until(lambda: nsfs.read(job1 / "stdout") == "late\n", what="job 1's output")
+    nsfs.ctl(web, "kill")
+    assert nsfs.wait(web, 1) == "signaled 9"
+    assert os.readlink(web / "last") == "jobs/2"
+
+
 def as_a_scripts_background_job():
     """The signal state `nsfsd -f &` gets in a script without job control
     (SIGINT and SIGQUIT ignored), with the stop signals blocked as well, as

@@ -519,6 +519,27 @@ def test_status_ns_line_follows_ctl(nsfs, web):
     assert nsfs.status(web)["ns"] == "pid uts"
 
 
+def test_polling_wait_of_a_running_job_then_removing_the_sandbox(nsfs):
+    """Each poll of `wait` leaves a handle with the running job, one per
+    open, gone with the open or the job (valgrind's stage checks that none
+    is lost)."""
+    sb = nsfs.sandbox("web")
+    jid = nsfs.exec(sb, "sleep 60")
+    for _ in range(3):
+        fd = os.open(nsfs.job(sb, jid) / "wait", os.O_RDONLY)
+        try:
+            for _ in range(3):
+                assert select.select([fd], [], [], 0.05)[0] == []
+        finally:
+            os.close(fd)
+    keep = os.open(nsfs.job(sb, jid) / "wait", os.O_RDONLY)
+    try:
+        assert select.select([keep], [], [], 0.05)[0] == []
+        timed(os.rmdir, sb)
+    finally:
+        os.close(keep)
+
+
 def test_stop_ends_jobs(nsfs, web):
     jid = nsfs.exec(web, "sleep 60")
     pid = job_pid(nsfs, web, jid)
@@ -579,6 +600,20 @@ def test_rmdir_without_pid_namespace_ends_what_jobs_left(nsfs, web):
     timed(os.rmdir, web, timeout=10)
     assert os.listdir(nsfs.mnt) == []
     wait_until(lambda: not any(pid_alive(p) for p in pids), timeout=5, what="the leftovers to end")
+
+
+def test_stop_without_pid_namespace_gives_late_leftovers_sigterm(nsfs, web):
+    """A process in a session of its own misses SIGTERM to its job's
+    group, and is left behind only when the job dies of it: it gets its
+    SIGTERM then, not just SIGKILL when the grace period is over."""
+    nsfs.ctl(web, "ns user mnt uts ipc net")
+    jid = nsfs.exec(web, "sh -c 'setsid sh -c \"trap \\\"echo bye; exit\\\" TERM; echo ready;"
+                         " while :; do sleep 0.05; done\" & wait'")
+    out = nsfs.job(web, jid) / "stdout"
+    wait_until(lambda: nsfs.read(out) == "ready\n", what="the trap to be set")
+    nsfs.ctl(web, "stop")
+    assert nsfs.status(web)["state"] == "stopped"
+    assert nsfs.read(out) == "ready\nbye\n"
 
 
 def test_init_killed_from_outside_without_pid_namespace_ends_what_jobs_left(nsfs, web):
