@@ -247,8 +247,10 @@ job_has_pid_record (Supervisor *s, unsigned id)
 {
 	char path[48];
 
+	struct stat st;
+
 	snprintf (path, sizeof path, "jobs/%u/pid", id);
-	return faccessat (s->dirfd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	return fstatat (s->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 static bool

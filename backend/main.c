@@ -242,11 +242,21 @@ begin_stop (const ReplyTo *to)
 	sup.stopping = true;
 	stop_to = *to;
 	sup.stop_deadline = g_get_monotonic_time () + NSFS_STOP_GRACE_SECONDS * G_TIME_SPAN_SECOND;
-	/* The init passes SIGTERM to all of its pid namespace. */
+	/* Each process gets SIGTERM once (a second one means "now" to many
+	 * servers).  In its pid namespace the init passes it to all, jobs
+	 * included; without one, the jobs' groups get it, and the strays. */
 	kill (sup.init_pid, SIGTERM);
-	sup_signal_jobs (&sup, SIGTERM);
 	g_hash_table_remove_all (stop_signalled);
-	sup_signal_strays (&sup, SIGTERM, stop_signalled);
+	if (!(sup.cfg->ns & CLONE_NEWPID)) {
+		GHashTableIter it;
+		gpointer job_pid;
+		sup_signal_jobs (&sup, SIGTERM);
+		/* Each job leads its group: what they reached is done. */
+		g_hash_table_iter_init (&it, sup.jobs);
+		while (g_hash_table_iter_next (&it, &job_pid, NULL))
+			g_hash_table_add (stop_signalled, job_pid);
+		sup_signal_strays (&sup, SIGTERM, stop_signalled);
+	}
 	poll_stop (true);
 	check_stop ();
 }

@@ -144,18 +144,41 @@ sup_has_strays (Supervisor *s)
 	return pids->len > 0;
 }
 
+/* Signal PID's group if it leads one, else PID alone; in SIGNALLED (if
+ * any), record it and skip what a group signalled before reached. */
+static void
+signal_stray (pid_t pid, bool leads_group, int signo, GHashTable *signalled)
+{
+	if (signalled) {
+		pid_t pgid = getpgid (pid);
+		bool reached = g_hash_table_contains (signalled, GINT_TO_POINTER (pid)) ||
+		               (pgid > 0 && g_hash_table_contains (signalled, GINT_TO_POINTER (pgid)));
+		g_hash_table_add (signalled, GINT_TO_POINTER (pid));
+		if (reached)
+			return;
+	}
+	if (leads_group)
+		kill (-pid, signo);
+	else
+		kill (pid, signo);
+}
+
 void
 sup_signal_strays (Supervisor *s, int signo, GHashTable *signalled)
 {
 	g_autoptr (GArray) pids = our_strays (s);
 
-	/* Our unreaped children: their pids cannot be reused under us.  A
-	 * stray that leads a process group takes its group along. */
+	/* Our unreaped children: their pids cannot be reused under us.  The
+	 * leaders of process groups first, each taking its group along, so
+	 * that a stray in one of those groups is not signalled twice. */
 	for (guint i = 0; i < pids->len; i++) {
 		pid_t pid = g_array_index (pids, pid_t, i);
-		if (signalled && !g_hash_table_add (signalled, GINT_TO_POINTER (pid)))
-			continue;
-		if (kill (-pid, signo) < 0)
-			kill (pid, signo);
+		if (getpgid (pid) == pid)
+			signal_stray (pid, true, signo, signalled);
+	}
+	for (guint i = 0; i < pids->len; i++) {
+		pid_t pid = g_array_index (pids, pid_t, i);
+		if (getpgid (pid) != pid)
+			signal_stray (pid, false, signo, signalled);
 	}
 }

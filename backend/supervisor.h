@@ -75,8 +75,9 @@ void sup_record_orphaned_jobs (Supervisor *s);
 /* strays.c: processes jobs left behind, reparented to the init (pid
  * namespace) or to us.  Whether any is left; signal those that are ours
  * (the init passes SIGTERM to its own, and takes them along when it
- * dies), skipping those in SIGNALLED (a pid set, or NULL), which gets
- * the ones signalled now. */
+ * dies).  SIGNALLED (or NULL) is the set of pids and process groups
+ * signalled before: a stray in it, or in a group in it, is skipped (a
+ * process gets SIGTERM once), and those signalled now are added. */
 bool sup_has_strays (Supervisor *s);
 void sup_signal_strays (Supervisor *s, int signo, GHashTable *signalled);
 

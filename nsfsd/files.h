@@ -93,11 +93,12 @@ struct FileHandle {
 	/* Opened with O_TRUNC on a truncate_empties row, and nothing was
 	 * written yet: the close stores the empty value (under lock). */
 	bool empty_on_close;
-	/* The file's text before and after a close stored the empty value:
-	 * if a write on this open then fails while the file still reads as
-	 * that close left it, the text before is stored again (under
-	 * sb->op_lock); see nsfs_flush. */
-	GString *text_before_empty, *text_after_empty;
+	/* The file's text before a close stored the empty value, and the
+	 * sandbox's emptiable_stores after it: if a write on this open then
+	 * fails and nothing was stored there since, the text is stored again
+	 * (under sb->op_lock); see nsfs_flush. */
+	GString *text_before_empty;
+	guint64 stores_at_empty;
 	/* READ_WAIT: the poll handle this open last left with its running
 	 * job (under sb->lock); a newer poll replaces it. */
 	void *pollhandle;

@@ -602,8 +602,6 @@ file_handle_free (FileHandle *fh)
 		g_string_free (fh->snapshot, TRUE);
 	if (fh->text_before_empty)
 		g_string_free (fh->text_before_empty, TRUE);
-	if (fh->text_after_empty)
-		g_string_free (fh->text_after_empty, TRUE);
 	sandbox_unref (fh->sb);
 	g_mutex_clear (&fh->lock);
 	g_free (fh);
@@ -711,46 +709,43 @@ show_text (Sandbox *sb, const NodeSpec *spec)
 	return text;
 }
 
-/* A failed write on an open whose close stored the empty value (sh's
- * `echo /bad > rootfs` closes a dup first) leaves what was there before
- * the redirection: stored again, unless something else changed the file
- * since.  Call with op_lock held. */
-static void
-undo_empty_on_close (Sandbox *sb, const NodeSpec *spec, GString *before, GString *after)
-{
-	g_autoptr (GString) now = show_text (sb, spec);
-	NsError ignored;
-
-	if (!g_string_equal (now, after))
-		return;
-	if (spec->store (sb, NULL, before->str, before->len, &ignored) < 0)
-		g_warning ("%s: cannot put %s back: %s", sb->name, spec->name, ignored.msg);
-}
-
-/* Validate and apply one value written to SPEC's file (FH: the open it
- * came through, if any): 0 or -errno, with `error` saying why. */
+/* Store a value in SPEC's file; op_lock held. */
 static int
-store_value (Sandbox *sb, const NodeSpec *spec, FileHandle *fh, const char *buf, size_t len)
+store_locked (Sandbox *sb, const NodeSpec *spec, FileHandle *fh, const char *buf, size_t len, NsError *err)
 {
-	g_autoptr (GString) before = NULL, after = NULL;
-	NsError err = { 0 };
 	int r;
 
-	g_mutex_lock (&sb->op_lock);
-	if (fh) {
-		before = g_steal_pointer (&fh->text_before_empty);
-		after = g_steal_pointer (&fh->text_after_empty);
-	}
 	/* The kernel hands a large write(2) over in pieces: LEN is the first
 	 * piece's, not necessarily the whole write's. */
 	if (len > NS_MAX_WRITE)
-		r = ns_error (&err, EFBIG, "a write of %zu bytes or more is over the limit of %d", len, NS_MAX_WRITE);
-	else if (sb->removed)
-		r = ns_error (&err, ENOENT, "the sandbox was removed");
-	else
-		r = spec->store (sb, fh, buf, len, &err);
-	if (r < 0 && before && !sb->removed)
-		undo_empty_on_close (sb, spec, before, after);
+		return ns_error (err, EFBIG, "a write of %zu bytes or more is over the limit of %d", len, NS_MAX_WRITE);
+	if (sb->removed)
+		return ns_error (err, ENOENT, "the sandbox was removed");
+	r = spec->store (sb, fh, buf, len, err);
+	if (r == 0 && spec->truncate_empties)
+		sb->emptiable_stores++;
+	return r;
+}
+
+/* Validate and apply one value written to SPEC's file (FH: the open it
+ * came through, if any): 0 or -errno, with `error` saying why.  A failed
+ * write on an open whose close stored the empty value (sh's `echo /bad >
+ * rootfs` closes a dup first) leaves what was there before the
+ * redirection, unless a value was stored there since. */
+static int
+store_value (Sandbox *sb, const NodeSpec *spec, FileHandle *fh, const char *buf, size_t len)
+{
+	g_autoptr (GString) before = NULL;
+	NsError err = { 0 }, ignored;
+	int r;
+
+	g_mutex_lock (&sb->op_lock);
+	if (fh)
+		before = g_steal_pointer (&fh->text_before_empty);
+	r = store_locked (sb, spec, fh, buf, len, &err);
+	if (r < 0 && before && sb->emptiable_stores == fh->stores_at_empty &&
+	    store_locked (sb, spec, NULL, before->str, before->len, &ignored) < 0)
+		g_warning ("%s: cannot put %s back: %s", sb->name, spec->name, ignored.msg);
 	g_mutex_unlock (&sb->op_lock);
 	if (r < 0)
 		record_error_of (sb, spec, &err);
@@ -767,29 +762,27 @@ nsfs_flush (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	FileHandle *fh = (FileHandle *) (uintptr_t) fi->fh;
 	Sandbox *sb = fh->sb;
-	GString *before;
+	g_autoptr (GString) before = NULL;
 	NsError err = { 0 };
 	bool store;
 	int r = 0;
 
+	/* op_lock first: a write on this open in flight meanwhile has then
+	 * either cleared empty_on_close or not begun. */
+	g_mutex_lock (&sb->op_lock);
 	g_mutex_lock (&fh->lock);
 	store = fh->empty_on_close;
 	fh->empty_on_close = false;
 	g_mutex_unlock (&fh->lock);
-	if (!store) {
-		fuse_reply_err (req, 0);
-		return;
-	}
-	g_mutex_lock (&sb->op_lock);
-	before = show_text (sb, fh->spec);
-	r = sb->removed ? ns_error (&err, ENOENT, "the sandbox was removed") : fh->spec->store (sb, fh, "", 0, &err);
-	if (r == 0) {
-		fh->text_before_empty = g_steal_pointer (&before);
-		fh->text_after_empty = show_text (sb, fh->spec);
+	if (store) {
+		before = show_text (sb, fh->spec);
+		r = store_locked (sb, fh->spec, fh, "", 0, &err);
+		if (r == 0) {
+			fh->text_before_empty = g_steal_pointer (&before);
+			fh->stores_at_empty = sb->emptiable_stores;
+		}
 	}
 	g_mutex_unlock (&sb->op_lock);
-	if (before)
-		g_string_free (before, TRUE);
 	if (r < 0)
 		record_error (fh, &err);
 	/* Errors come back from close(2), as a write's would from write. */

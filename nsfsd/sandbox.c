@@ -544,7 +544,7 @@ job_was_started (Sandbox *sb, unsigned id)
 }
 
 static int
-exec_once (Sandbox *sb, const char *cmdline, unsigned *out_id, NsError *err)
+exec_once (Sandbox *sb, const char *cmdline, unsigned *out_id, bool *taken_in, NsError *err)
 {
 	g_autoptr (GPtrArray) req = g_ptr_array_new_with_free_func (g_free);
 	g_auto (GStrv) reply = NULL;
@@ -585,10 +585,17 @@ exec_once (Sandbox *sb, const char *cmdline, unsigned *out_id, NsError *err)
 	if (r == -EEXIST && job_was_started (sb, id)) {
 		/* The supervisor has run a job ID already: one whose exec
 		 * timed out here, answered after we gave up.  It is a job like
-		 * any other, as its records tell. */
-		sb->jobs->pdata[id - 1] = job_from_records (sb, id);
+		 * any other, as its records tell (and its exit event, if that
+		 * came first and the record could not be written). */
+		Job *found = job_from_records (sb, id);
+		if (!found->status && job->status) {
+			found->status = g_steal_pointer (&job->status);
+			found->end_time = job->end_time;
+		}
+		sb->jobs->pdata[id - 1] = found;
 		job_free (job);
 		touch (sb);
+		*taken_in = true;
 	} else if (r < 0) {
 		/* A failed write uses no job id. */
 		g_ptr_array_remove_index (sb->jobs, id - 1);
@@ -608,11 +615,14 @@ sandbox_exec (Sandbox *sb, const char *cmdline, unsigned *out_id, NsError *err)
 {
 	int r;
 
-	/* EEXIST: the id was taken by a job nobody heard of (exec_once); the
-	 * next one is free unless more answers were lost. */
-	for (int tries = 0; tries < 8; tries++)
-		if ((r = exec_once (sb, cmdline, out_id, err)) != -EEXIST)
-			return r;
+	/* A job nobody heard of had the id (exec_once): the next one is free
+	 * unless more answers were lost. */
+	for (int tries = 0; tries < 8; tries++) {
+		bool taken_in = false;
+		r = exec_once (sb, cmdline, out_id, &taken_in, err);
+		if (!taken_in)
+			break;
+	}
 	return r;
 }
 
@@ -774,7 +784,10 @@ job_from_records (Sandbox *sb, unsigned id)
 	job->pollhandles = sandbox_pollhandles_new ();
 	if (!g_file_get_contents (cmd_path, &job->cmd, NULL, NULL))
 		job->cmd = g_strdup ("");
-	g_strchomp (job->cmd);
+	/* The record is the line and one newline (a blank before it may be
+	 * the last word's: `echo a\ `). */
+	if (g_str_has_suffix (job->cmd, "\n"))
+		job->cmd[strlen (job->cmd) - 1] = '\0';
 	if (g_file_get_contents (pid_path, &pid_text, NULL, NULL))
 		job->pid = (pid_t) atoi (pid_text);
 	if (stat (cmd_path, &st) == 0)

@@ -40,6 +40,9 @@ typedef struct Sandbox {
 	/* Serialises everything that talks to the supervisor or changes the
 	 * configuration, so a write is validated and applied as a whole. */
 	GMutex op_lock;
+	/* Values stored in truncate_empties files (rootfs) so far, under
+	 * op_lock: tells whether one changed since (see nsfs_flush). */
+	guint64 emptiable_stores;
 
 	/* Guards the fields below; never held while waiting on a supervisor. */
 	GMutex lock;

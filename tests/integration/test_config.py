@@ -385,6 +385,21 @@ def test_rootfs_put_back_after_a_failed_write_keeps_other_changes(nsfs, web, tmp
     assert nsfs.read(web / "hostname") == "changed-meanwhile\n"
 
 
+def test_rootfs_not_put_back_over_a_value_stored_since(nsfs, web, tmp_path):
+    """The value stored after the close, even an empty one again, is what
+    a later failed write on that open leaves: nothing is put back."""
+    nsfs.write(web / "rootfs", str(tmp_path))
+    fd = os.open(web / "rootfs", os.O_WRONLY | os.O_TRUNC)
+    try:
+        os.close(os.dup(fd))
+        nsfs.write(web / "rootfs", "/")
+        truncate_by_open(web / "rootfs")
+        expect_errno(errno.ENOENT, os.write, fd, b"/nonexistent/nsfs-test-xyz")
+    finally:
+        os.close(fd)
+    assert nsfs.read(web / "rootfs") in ("", "\n")
+
+
 def test_rootfs_put_back_after_a_write_too_large(nsfs, web, tmp_path):
     nsfs.write(web / "rootfs", str(tmp_path))
     fd = os.open(web / "rootfs", os.O_WRONLY | os.O_TRUNC)

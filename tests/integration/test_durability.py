@@ -289,6 +289,16 @@ def test_an_exec_that_timed_out_but_ran_is_a_job(nsfs, relaunch):
     assert os.readlink(web / "last") == "jobs/2"
 
 
+def test_job_cmd_with_an_escaped_trailing_blank_survives_a_restart(nsfs):
+    web = nsfs.sandbox("web")
+    jid = nsfs.exec(web, "echo a\\ ")
+    assert nsfs.wait(web, jid) == "exited 0"
+    assert nsfs.read(nsfs.job(web, jid) / "stdout") == "a \n"
+    assert nsfs.read(nsfs.job(web, jid) / "cmd") == "echo a\\ \n"
+    nsfs.restart("kill")
+    assert nsfs.read(nsfs.job(web, jid) / "cmd") == "echo a\\ \n"
+
+
 def as_a_scripts_background_job():
     """The signal state `nsfsd -f &` gets in a script without job control
     (SIGINT and SIGQUIT ignored), with the stop signals blocked as well, as

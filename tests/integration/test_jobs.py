@@ -616,6 +616,22 @@ def test_stop_without_pid_namespace_gives_late_leftovers_sigterm(nsfs, web):
     assert nsfs.read(out) == "ready\nbye\n"
 
 
+@pytest.mark.parametrize("ns", ["all", "no pid"])
+def test_stop_sends_each_process_one_sigterm(nsfs, web, ns):
+    """With a pid namespace the init's SIGTERM to all and the job's own
+    made two; without one, a child left behind in its job's group got a
+    second as a stray.  Many servers take a second SIGTERM as "now"."""
+    if ns == "no pid":
+        nsfs.ctl(web, "ns user mnt uts ipc net")
+    loop = "trap \\\"echo term\\\" TERM; echo ready; while :; do sleep 0.05; done"
+    jid = nsfs.exec(web, f"sh -c 'sh -c \"{loop}\" & wait'")
+    out = nsfs.job(web, jid) / "stdout"
+    wait_until(lambda: nsfs.read(out) == "ready\n", what="the trap to be set")
+    nsfs.ctl(web, "stop")  # the looping child ignores it: SIGKILL after the grace period
+    assert nsfs.status(web)["state"] == "stopped"
+    assert nsfs.read(out) == "ready\nterm\n"
+
+
 def test_init_killed_from_outside_without_pid_namespace_ends_what_jobs_left(nsfs, web):
     pids = leftovers_without_a_pid_namespace(nsfs, web)
     os.kill(int(nsfs.status(web)["pid"]), signal.SIGKILL)
