@@ -225,19 +225,28 @@ def test_dead_mount_reads_as_dead_at_once(nsfs):
     assert os.path.isdir(web)
 
 
-def test_a_late_answer_is_not_taken_for_the_next_request(nsfs, relaunch):
-    """A supervisor that answers after nsfsd gave up waiting (stopped here
-    past --request-timeout) had its answer taken for the next request's,
-    and every later answer was one behind: a job got the pid of none."""
+def timed_out_while_its_supervisor_stood_still(nsfs, relaunch, call, name, value):
+    """nsfsd with a 1 s --request-timeout, a running sandbox `web`, and
+    CALL(web / NAME, VALUE) (CALL(web, VALUE) without NAME) failing with
+    ETIMEDOUT while web's supervisor is stopped (SIGSTOP); then the
+    supervisor goes on, and gets to the request late.  Returns web."""
     relaunch("--request-timeout", "1")
     web = nsfs.sandbox("web")
     nsfs.start(web)
     sup = supervisor_pid(nsfs, "web")
     os.kill(sup, signal.SIGSTOP)
     try:
-        expect_errno(errno.ETIMEDOUT, nsfs.write, web / "hostname", "late")
+        expect_errno(errno.ETIMEDOUT, call, web / name if name else web, value)
     finally:
         os.kill(sup, signal.SIGCONT)
+    return web
+
+
+def test_a_late_answer_is_not_taken_for_the_next_request(nsfs, relaunch):
+    """A supervisor that answers after nsfsd gave up waiting (stopped here
+    past --request-timeout) had its answer taken for the next request's,
+    and every later answer was one behind: a job got the pid of none."""
+    web = timed_out_while_its_supervisor_stood_still(nsfs, relaunch, nsfs.write, "hostname", "late")
     pids = []
     for _ in range(3):
         jid = nsfs.exec(web, "sleep 60")
@@ -268,15 +277,8 @@ def test_an_exec_that_timed_out_but_ran_is_a_job(nsfs, relaunch):
     the job's output, or refused, and every exec failed with EEXIST.
     Now the job is taken in as its records show it, and the next exec
     gets the next id."""
-    relaunch("--request-timeout", "1")
-    web = nsfs.sandbox("web")
-    nsfs.start(web)
-    sup = supervisor_pid(nsfs, "web")
-    os.kill(sup, signal.SIGSTOP)
-    try:
-        expect_errno(errno.ETIMEDOUT, nsfs.exec, web, "sh -c 'echo late; sleep 60'")
-    finally:
-        os.kill(sup, signal.SIGCONT)
+    web = timed_out_while_its_supervisor_stood_still(nsfs, relaunch, nsfs.exec, None,
+                                                     "sh -c 'echo late; sleep 60'")
     assert nsfs.exec(web, "true") == 2
     assert nsfs.wait(web, 2) == "exited 0"
     job1 = nsfs.job(web, 1)
