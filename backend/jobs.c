@@ -246,7 +246,6 @@ static bool
 job_has_pid_record (Supervisor *s, unsigned id)
 {
 	char path[48];
-
 	struct stat st;
 
 	snprintf (path, sizeof path, "jobs/%u/pid", id);

@@ -66,14 +66,6 @@ sup_broadcast (Supervisor *s, const char *verb, ...)
 			ns_proto_send (clients[i], fields);
 }
 
-int
-sup_reply_err (int fd, const NsError *err)
-{
-	char code[16];
-	snprintf (code, sizeof code, "%d", err->code ? err->code : EIO);
-	return ns_proto_sendv (fd, "err", code, err->msg, NULL);
-}
-
 /* Where a reply goes: the client, and the tag its request came with,
  * which the reply carries back (see NSFS_PROTO_TAG). */
 typedef struct {
@@ -112,6 +104,13 @@ reply_err (const ReplyTo *to, const NsError *err)
 
 	snprintf (code, sizeof code, "%d", err->code ? err->code : EIO);
 	return reply_fields (to, fields);
+}
+
+int
+sup_reply_err (int fd, const NsError *err)
+{
+	ReplyTo to = { .fd = fd };
+	return reply_err (&to, err);
 }
 
 static const char *
@@ -157,6 +156,8 @@ poll_stop (bool on)
 static void
 check_stop (void)
 {
+	guint ours;
+
 	if (!sup.stopping || sup.init_pid <= 0)
 		return;
 	if (g_get_monotonic_time () >= sup.stop_deadline) {
@@ -167,8 +168,8 @@ check_stop (void)
 	}
 	/* A process in a session of its own (missed by SIGTERM to its job's
 	 * group) becomes a stray when its job ends: it gets SIGTERM then. */
-	sup_signal_strays (&sup, SIGTERM, stop_signalled);
-	if (g_hash_table_size (sup.jobs) == 0 && !sup_has_strays (&sup))
+	ours = sup_signal_strays (&sup, SIGTERM, stop_signalled);
+	if (g_hash_table_size (sup.jobs) == 0 && ours == 0 && !sup_init_has_strays (&sup))
 		kill (sup.init_pid, SIGKILL);
 }
 

@@ -121,64 +121,55 @@ our_strays (Supervisor *s)
 	return pids;
 }
 
-static bool
-init_owns_pidns (Supervisor *s)
-{
-	return s->init_pid > 0 && s->cfg && (s->cfg->ns & CLONE_NEWPID);
-}
-
 bool
-sup_has_strays (Supervisor *s)
+sup_init_has_strays (Supervisor *s)
 {
 	g_autoptr (GArray) pids = NULL;
 
-	if (init_owns_pidns (s)) {
-		/* Only the init reaps these, so only it may signal them (a pid
-		 * we read could be reused by the time we sent to it): looking
-		 * is all we do. */
-		pids = g_array_new (FALSE, FALSE, sizeof (pid_t));
-		list_children (s->init_pid, pids);
-	} else {
-		pids = our_strays (s);
-	}
+	/* Only the init reaps these, so only it may signal them (a pid we
+	 * read could be reused by the time we sent to it): looking is all
+	 * we do. */
+	if (s->init_pid <= 0 || !s->cfg || !(s->cfg->ns & CLONE_NEWPID))
+		return false;
+	pids = g_array_new (FALSE, FALSE, sizeof (pid_t));
+	list_children (s->init_pid, pids);
 	return pids->len > 0;
 }
 
-/* Signal PID's group if it leads one, else PID alone; in SIGNALLED (if
- * any), record it and skip what a group signalled before reached. */
+/* Signal PID (in process group PGID) and, if it leads it, its group; in
+ * SIGNALLED (if any), record it and skip what was reached before. */
 static void
-signal_stray (pid_t pid, bool leads_group, int signo, GHashTable *signalled)
+signal_stray (pid_t pid, pid_t pgid, int signo, GHashTable *signalled)
 {
 	if (signalled) {
-		pid_t pgid = getpgid (pid);
 		bool reached = g_hash_table_contains (signalled, GINT_TO_POINTER (pid)) ||
 		               (pgid > 0 && g_hash_table_contains (signalled, GINT_TO_POINTER (pgid)));
 		g_hash_table_add (signalled, GINT_TO_POINTER (pid));
 		if (reached)
 			return;
 	}
-	if (leads_group)
-		kill (-pid, signo);
-	else
-		kill (pid, signo);
+	kill (pgid == pid ? -pid : pid, signo);
 }
 
-void
+guint
 sup_signal_strays (Supervisor *s, int signo, GHashTable *signalled)
 {
 	g_autoptr (GArray) pids = our_strays (s);
+	g_autoptr (GArray) pgids = g_array_sized_new (FALSE, FALSE, sizeof (pid_t), pids->len);
 
 	/* Our unreaped children: their pids cannot be reused under us.  The
 	 * leaders of process groups first, each taking its group along, so
 	 * that a stray in one of those groups is not signalled twice. */
 	for (guint i = 0; i < pids->len; i++) {
-		pid_t pid = g_array_index (pids, pid_t, i);
-		if (getpgid (pid) == pid)
-			signal_stray (pid, true, signo, signalled);
+		pid_t pid = g_array_index (pids, pid_t, i), pgid = getpgid (pid);
+		g_array_append_val (pgids, pgid);
+		if (pgid == pid)
+			signal_stray (pid, pgid, signo, signalled);
 	}
 	for (guint i = 0; i < pids->len; i++) {
-		pid_t pid = g_array_index (pids, pid_t, i);
-		if (getpgid (pid) != pid)
-			signal_stray (pid, false, signo, signalled);
+		pid_t pid = g_array_index (pids, pid_t, i), pgid = g_array_index (pgids, pid_t, i);
+		if (pgid != pid)
+			signal_stray (pid, pgid, signo, signalled);
 	}
+	return pids->len;
 }

@@ -73,13 +73,14 @@ void sup_signal_jobs (Supervisor *s, int signo);
 void sup_record_orphaned_jobs (Supervisor *s);
 
 /* strays.c: processes jobs left behind, reparented to the init (pid
- * namespace) or to us.  Whether any is left; signal those that are ours
- * (the init passes SIGTERM to its own, and takes them along when it
- * dies).  SIGNALLED (or NULL) is the set of pids and process groups
- * signalled before: a stray in it, or in a group in it, is skipped (a
- * process gets SIGTERM once), and those signalled now are added. */
-bool sup_has_strays (Supervisor *s);
-void sup_signal_strays (Supervisor *s, int signo, GHashTable *signalled);
+ * namespace) or to us.  Whether the init has any; signal those that are
+ * ours (the init passes SIGTERM to its own, and takes them along when it
+ * dies), returning how many there are.  SIGNALLED (or NULL) is the set
+ * of pids and process groups signalled before: a stray in it, or in a
+ * group in it, is skipped (a process gets SIGTERM once), and those
+ * signalled now are added. */
+bool sup_init_has_strays (Supervisor *s);
+guint sup_signal_strays (Supervisor *s, int signo, GHashTable *signalled);
 
 /* pin.c */
 int sup_pin (Supervisor *s, NsError *err);

@@ -680,7 +680,7 @@ nsfs_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 static void
-record_error_of (Sandbox *sb, const NodeSpec *spec, const NsError *err)
+record_error (Sandbox *sb, const NodeSpec *spec, const NsError *err)
 {
 	const char *name = spec->name;
 	size_t n = strlen (name);
@@ -690,12 +690,6 @@ record_error_of (Sandbox *sb, const NodeSpec *spec, const NsError *err)
 		sandbox_set_error (sb, NULL, err);
 	else
 		sandbox_set_error (sb, name, err);
-}
-
-static void
-record_error (FileHandle *fh, const NsError *err)
-{
-	record_error_of (fh->sb, fh->spec, err);
 }
 
 static GString *
@@ -748,7 +742,7 @@ store_value (Sandbox *sb, const NodeSpec *spec, FileHandle *fh, const char *buf,
 		g_warning ("%s: cannot put %s back: %s", sb->name, spec->name, ignored.msg);
 	g_mutex_unlock (&sb->op_lock);
 	if (r < 0)
-		record_error_of (sb, spec, &err);
+		record_error (sb, spec, &err);
 	return r;
 }
 
@@ -784,7 +778,7 @@ nsfs_flush (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	g_mutex_unlock (&sb->op_lock);
 	if (r < 0)
-		record_error (fh, &err);
+		record_error (sb, fh->spec, &err);
 	/* Errors come back from close(2), as a write's would from write. */
 	fuse_reply_err (req, -r);
 }
