@@ -236,6 +236,15 @@ reap_children (void)
 static void
 begin_stop (const ReplyTo *to)
 {
+	/* §3: after a stop the state is `stopped`, also when the sandbox had
+	 * never been started (there is nothing to end). */
+	if (sup.state == SUP_CREATED) {
+		sup.state = SUP_STOPPED;
+		g_free (sup.stop_reason);
+		sup.stop_reason = g_strdup ("stopped on request");
+		write_state_record ();
+		sup_broadcast (&sup, "state", "stopped", sup.stop_reason, NULL);
+	}
 	if (sup.state != SUP_RUNNING) {
 		reply_ok (to, NULL);
 		return;

@@ -549,6 +549,21 @@ def test_stop_ends_jobs(nsfs, web):
     assert nsfs.status(web)["state"] == "stopped"
 
 
+def test_stop_of_a_created_sandbox_makes_it_stopped(nsfs, web):
+    """§3: after `stop` the state is `stopped`, also for a sandbox that was
+    never started; `error` stays empty (nothing went wrong), a restart keeps
+    the state, and a later job starts it as from any stopped state."""
+    nsfs.ctl(web, "stop")
+    st = nsfs.status(web)
+    assert st["state"] == "stopped" and "pid" not in st
+    assert nsfs.read(web / "error") == ""
+    nsfs.restart()
+    assert nsfs.status(web)["state"] == "stopped"
+    jid = nsfs.exec(web, "true")
+    assert nsfs.wait(web, jid) == "exited 0"
+    assert nsfs.status(web)["state"] == "running"
+
+
 def test_stop_kills_after_grace_period(nsfs, web):
     jid = nsfs.exec(web, "sh -c 'trap \"\" TERM; echo ready; sleep 60'")
     wait_until(lambda: nsfs.read(nsfs.job(web, jid) / "stdout") == "ready\n", what="the trap to be set")
