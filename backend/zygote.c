@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -40,6 +41,46 @@ retitle (char *area, size_t len, const char *dir)
 	memcpy (area + sizeof flag, dir, dlen);
 }
 
+/* fork(2) copies no page table entry of a file mapping without an
+ * anonymous page: the child faults each page of code in as it first runs
+ * it, and a fault costs far more on these machines than copying an entry
+ * (docs/performance.md).  So the zygote maps every page of its code and
+ * read-only data once, and gives each such mapping an anonymous page (its
+ * first byte written over itself, made writable for that moment only,
+ * before the zygote has read a single request); from then on every copy,
+ * and every init a copy makes, starts with all of them mapped. */
+static void
+premap_file_mappings (void)
+{
+	g_autofree char *maps = NULL;
+	g_auto (GStrv) lines = NULL;
+
+	if (!g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL))
+		return;
+	lines = g_strsplit (maps, "\n", -1);
+	for (char **l = lines; *l && **l; l++) {
+		unsigned long start, end, inode;
+		char perms[5];
+		int prot;
+
+		if (sscanf (*l, "%lx-%lx %4s %*s %*s %lu", &start, &end, perms, &inode) != 4)
+			continue;
+		if (inode == 0 || perms[0] != 'r' || perms[1] == 'w' || perms[3] != 'p')
+			continue;
+		prot = PROT_READ | (perms[2] == 'x' ? PROT_EXEC : 0);
+		/* MADV_POPULATE_READ is Linux 5.14: without it, nothing. */
+		if (madvise ((void *) start, end - start, MADV_POPULATE_READ) < 0)
+			continue;
+		/* The whole mapping at once, since a part would split it off. */
+		if (mprotect ((void *) start, end - start, prot | PROT_WRITE) == 0) {
+			volatile char *first = (volatile char *) start;
+			*first = *first;
+			if (mprotect ((void *) start, end - start, prot) < 0)
+				_exit (1);
+		}
+	}
+}
+
 static pid_t
 clone_as_nsfsd_child (void)
 {
@@ -53,6 +94,7 @@ sup_zygote_serve (Supervisor *s, int sock, char *title_area, size_t title_len, c
 	/* Out of nsfsd's session, like every supervisor: its terminal's
 	 * signals must not end the zygote. */
 	setsid ();
+	premap_file_mappings ();
 	/* nsfsd counts on the zygote only once it has said so: one that
 	 * cannot set itself up makes nsfsd execute supervisors instead. */
 	if (ns_proto_sendv (sock, "ready", NULL) < 0)

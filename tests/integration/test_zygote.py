@@ -241,3 +241,35 @@ def test_a_supervisor_abandoned_before_any_request_exits(nsfs, tmp_path):
             if pid:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
+
+
+def code_mappings(pid):
+    """(perms, path, size kB, rss kB) of each file mapping of PID that is
+    neither writable nor shared: its code and read-only data."""
+    found, head = [], None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            fields = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                head = fields if len(fields) == 6 and fields[4] != "0" else None
+            elif head and fields[0] == "Size:":
+                size = int(fields[1])
+            elif head and fields[0] == "Rss:":
+                if head[1][1] != "w" and head[1][3] == "p":
+                    found.append((head[1], head[5], size, int(fields[1])))
+    return found
+
+
+def test_copies_and_their_inits_start_with_all_their_code_mapped(nsfs, zygote_on):
+    """The zygote maps its code and read-only data once, so that copies and
+    inits do not fault each page in (docs/performance.md); none of it is
+    left writable."""
+    run_one(nsfs, "a")
+    sup = supervisor_pid(nsfs, "a")
+    init = int(nsfs.status(nsfs.mnt / "a")["pid"])
+    for pid in (sup, init):
+        maps = code_mappings(pid)
+        assert any(perms == "r-xp" for perms, *_ in maps), maps
+        for perms, path, size, rss in maps:
+            assert perms in ("r--p", "r-xp"), (pid, perms, path)
+            assert rss == size, f"{pid}: {path} ({perms}) has {rss} of {size} kB mapped"
