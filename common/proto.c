@@ -41,21 +41,37 @@ ns_proto_decode (const char *buf, size_t len)
 	return (char **) g_ptr_array_free (v, FALSE);
 }
 
+/* The bytes FIELDS take encoded, capped at the most a message may be
+ * (ns_proto_encode then says E2BIG). */
+static size_t
+encoded_size (char *const *fields)
+{
+	size_t size = 0;
+
+	for (size_t i = 0; fields[i] && size <= NSFS_PROTO_MAX; i++)
+		size += strlen (fields[i]) + 1;
+	return size < NSFS_PROTO_MAX ? size : NSFS_PROTO_MAX;
+}
+
 int
 ns_proto_send_fd (int sock, char *const *fields, int fd)
 {
-	g_autofree char *buf = g_malloc (NSFS_PROTO_MAX);
-	ssize_t len = ns_proto_encode (fields, buf, NSFS_PROTO_MAX);
+	g_autofree char *buf = NULL;
+	ssize_t len;
 	union {
 		char space[CMSG_SPACE (sizeof (int))];
 		struct cmsghdr align;
 	} control = { 0 };
-	struct iovec iov = { .iov_base = buf };
+	struct iovec iov = { 0 };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t w;
 
-	if (len < 0)
+	/* Sized to the message: a buffer of the largest one would be a fresh
+	 * page or two to fault in for each (see ns_proto_recv_fd). */
+	buf = g_malloc (encoded_size (fields));
+	if ((len = ns_proto_encode (fields, buf, encoded_size (fields))) < 0)
 		return (int) len;
+	iov.iov_base = buf;
 	iov.iov_len = (size_t) len;
 	if (fd >= 0) {
 		struct cmsghdr *c;
@@ -157,12 +173,12 @@ take_fds (struct msghdr *msg, int *fd)
 int
 ns_proto_recv_fd (int sock, char ***out, int *fd)
 {
-	g_autofree char *buf = g_malloc (NSFS_PROTO_MAX);
+	g_autofree char *buf = NULL;
 	union {
 		char space[CMSG_SPACE (4 * sizeof (int))];
 		struct cmsghdr align;
 	} control;
-	struct iovec iov = { .iov_base = buf, .iov_len = NSFS_PROTO_MAX };
+	struct iovec iov = { 0 };
 	struct msghdr msg = {
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
@@ -174,6 +190,17 @@ ns_proto_recv_fd (int sock, char ***out, int *fd)
 	*out = NULL;
 	if (fd)
 		*fd = -1;
+	/* A packet's length first, then a buffer of that size: one of the
+	 * largest size each time costs a copied supervisor a fault or two
+	 * per message, and messages are tens of bytes.  A packet that a
+	 * concurrent reader put in its place is caught as cut below. */
+	do
+		n = recv (sock, NULL, 0, MSG_PEEK | MSG_TRUNC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	iov.iov_len = n > 0 && n <= NSFS_PROTO_MAX ? (size_t) n : 1;
+	iov.iov_base = buf = g_malloc (iov.iov_len);
 	do
 		n = recvmsg (sock, &msg, MSG_TRUNC | MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
@@ -190,7 +217,7 @@ ns_proto_recv_fd (int sock, char ***out, int *fd)
 	if (n == 0)
 		return 0;
 	/* MSG_TRUNC reports the packet's real length: never act on a cut one. */
-	if (n > NSFS_PROTO_MAX) {
+	if ((size_t) n > iov.iov_len) {
 		drop_fd (fd);
 		return -EMSGSIZE;
 	}

@@ -210,6 +210,33 @@ test_send_max_and_too_big (void)
 	close (sv[1]);
 }
 
+/* A packet over the limit is refused whole and the stream stays usable;
+ * the receiver sizes its buffer to each packet. */
+static void
+test_recv_too_big (void)
+{
+	g_autofree char *huge = g_strnfill (NSFS_PROTO_MAX + 10, 'h');
+	char **msg = NULL;
+	int sv[2], sndbuf = 4 * NSFS_PROTO_MAX;
+
+	socket_pair (sv);
+	g_assert_no_errno (setsockopt (sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf));
+	huge[NSFS_PROTO_MAX + 9] = '\0';
+	g_assert_cmpint (send (sv[0], huge, NSFS_PROTO_MAX + 10, 0), ==, NSFS_PROTO_MAX + 10);
+	g_assert_cmpint (ns_proto_sendv (sv[0], "a", NULL), ==, 0);
+	g_assert_cmpint (ns_proto_sendv (sv[0], "longer", "than", "the", "first", NULL), ==, 0);
+	g_assert_cmpint (ns_proto_recv (sv[1], &msg), ==, -EMSGSIZE);
+	g_assert_null (msg);
+	g_assert_cmpint (ns_proto_recv (sv[1], &msg), ==, 0);
+	g_assert_cmpstrv (msg, ((const char *const[]) { "a", NULL }));
+	g_strfreev (msg);
+	g_assert_cmpint (ns_proto_recv (sv[1], &msg), ==, 0);
+	g_assert_cmpstrv (msg, ((const char *const[]) { "longer", "than", "the", "first", NULL }));
+	g_strfreev (msg);
+	close (sv[0]);
+	close (sv[1]);
+}
+
 static void
 test_recv_malformed (void)
 {
@@ -365,5 +392,6 @@ main (int argc, char **argv)
 	g_test_add_func ("/proto/socket/descriptor", test_send_recv_fd);
 	/* Last: fails until ns_proto_recv notices truncated packets. */
 	g_test_add_func ("/proto/socket/oversized-packet", test_recv_oversized);
+	g_test_add_func ("/proto/socket/too-big-then-more", test_recv_too_big);
 	return g_test_run ();
 }
