@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
@@ -109,11 +110,17 @@ ns_idmap_parse (const char *text, size_t len, const char *what, NsIdMap *map, Ns
 	}
 	{
 		/* The kernel takes a map in one write of less than a page. */
-		g_autofree char *text_form = ns_idmap_format (tmp);
-		size_t bytes = strlen (text_form);
+		g_autofree NsIdMap *joined = g_new (NsIdMap, 1);
+		g_autofree char *text_form = NULL;
+		size_t bytes;
+
+		ns_idmap_joined (tmp, joined);
+		text_form = ns_idmap_format (joined);
+		bytes = strlen (text_form);
 		if (bytes >= NS_IDMAP_MAX_BYTES)
-			return ns_error (err, EINVAL, "%s: the map is %zu bytes written out; the kernel takes at most %d", what,
-			                 bytes, NS_IDMAP_MAX_BYTES - 1);
+			return ns_error (err, EINVAL,
+			                 "%s: the map is %zu bytes written out (adjacent ranges joined); the kernel takes at most %d",
+			                 what, bytes, NS_IDMAP_MAX_BYTES - 1);
 	}
 	memcpy (map, tmp, sizeof *map);
 	return 0;
@@ -126,6 +133,32 @@ ns_idmap_format (const NsIdMap *map)
 	for (size_t i = 0; i < map->n; i++)
 		g_string_append_printf (s, "%u %u %u\n", map->extent[i].inside, map->extent[i].outside, map->extent[i].count);
 	return g_string_free (s, FALSE);
+}
+
+static int
+by_inside (const void *a, const void *b)
+{
+	const NsIdExtent *x = a, *y = b;
+	return x->inside < y->inside ? -1 : x->inside > y->inside;
+}
+
+void
+ns_idmap_joined (const NsIdMap *map, NsIdMap *out)
+{
+	NsIdMap sorted = *map;
+
+	qsort (sorted.extent, sorted.n, sizeof sorted.extent[0], by_inside);
+	out->n = 0;
+	for (size_t i = 0; i < sorted.n; i++) {
+		const NsIdExtent *e = &sorted.extent[i];
+		NsIdExtent *last = out->n ? &out->extent[out->n - 1] : NULL;
+
+		if (last && (uint64_t) last->inside + last->count == e->inside &&
+		    (uint64_t) last->outside + last->count == e->outside)
+			last->count += e->count;
+		else
+			out->extent[out->n++] = *e;
+	}
 }
 
 void

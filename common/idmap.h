@@ -23,12 +23,19 @@ typedef struct {
 
 /* Parse TEXT (LEN bytes, one optional trailing newline) into MAP.  WHAT
  * ("uid_map") prefixes messages.  Malformed lines, zero counts, ranges
- * past 4294967295, overlapping ranges: EINVAL; more than 340 lines or
- * 4096 bytes when written out: EINVAL (as the kernel does).  MAP is written only on success. */
+ * past 4294967295, overlapping ranges: EINVAL; more than 340 lines, or
+ * 4096 bytes or more as the kernel is given it (ns_idmap_joined): EINVAL,
+ * as the kernel would.  MAP is written only on success. */
 int ns_idmap_parse (const char *text, size_t len, const char *what, NsIdMap *map, NsError *err);
 
 /* The text form, one "inside outside count\n" per extent; caller frees. */
 char *ns_idmap_format (const NsIdMap *map);
+
+/* MAP as the kernel is given it, into OUT: sorted by inside id, each
+ * extent that continues the one before it (inside and outside alike)
+ * joined to it, so that a map of many one-id lines fits the kernel's one
+ * page.  The same ids map the same way. */
+void ns_idmap_joined (const NsIdMap *map, NsIdMap *out);
 
 /* A map of one extent: "0 ID 1". */
 void ns_idmap_single (NsIdMap *map, uint32_t inside, uint32_t outside);

@@ -3,8 +3,9 @@
  * Input: uid_map text, optionally followed by a line "%%" and an
  * /etc/subuid-style file for the delegation check.  Invariants: a map that
  * parses is well-formed, formats to text that parses to the same map, and
- * maps each of its outside ids back; a failed parse leaves the map alone
- * and says why in one line. */
+ * maps each of its outside ids back; joined for the kernel it is sorted,
+ * has nothing left to join, fits one write and maps the same ids; a failed
+ * parse leaves the map alone and says why in one line. */
 #include <errno.h>
 #include <string.h>
 
@@ -52,6 +53,36 @@ check_roundtrip (const NsIdMap *m)
 		FUZZ_CHECK (ns_idmap_to_inside (m, e->outside, &in) && in == e->inside);
 		FUZZ_CHECK (ns_idmap_to_inside (m, e->outside + (e->count - 1), &in) && in == e->inside + (e->count - 1));
 	}
+}
+
+static void
+check_joined (const NsIdMap *m)
+{
+	g_autofree NsIdMap *j = g_new0 (NsIdMap, 1);
+	g_autofree char *text = NULL;
+	uint64_t total = 0, joined_total = 0;
+
+	ns_idmap_joined (m, j);
+	check_map (j);
+	FUZZ_CHECK (j->n <= m->n);
+	text = ns_idmap_format (j);
+	FUZZ_CHECK (strlen (text) < NS_IDMAP_MAX_BYTES);
+	for (size_t i = 0; i < j->n; i++) {
+		joined_total += j->extent[i].count;
+		if (i == 0)
+			continue;
+		FUZZ_CHECK (j->extent[i - 1].inside < j->extent[i].inside);
+		FUZZ_CHECK (!((uint64_t) j->extent[i - 1].inside + j->extent[i - 1].count == j->extent[i].inside &&
+		              (uint64_t) j->extent[i - 1].outside + j->extent[i - 1].count == j->extent[i].outside));
+	}
+	for (size_t i = 0; i < m->n; i++) {
+		const NsIdExtent *e = &m->extent[i];
+		uint32_t in = 0;
+		total += e->count;
+		FUZZ_CHECK (ns_idmap_to_inside (j, e->outside, &in) && in == e->inside);
+		FUZZ_CHECK (ns_idmap_to_inside (j, e->outside + (e->count - 1), &in) && in == e->inside + (e->count - 1));
+	}
+	FUZZ_CHECK (total == joined_total);
 }
 
 static bool
@@ -123,6 +154,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 		FUZZ_CHECK (fuzz_error_untouched (&err));
 		check_map (map);
 		check_roundtrip (map);
+		check_joined (map);
 	}
 	FUZZ_CHECK (ns_idmap_parse (text, map_len, "uid_map", ref, NULL) == r);
 

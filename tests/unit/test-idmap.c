@@ -150,14 +150,52 @@ test_line_limit (void)
 	assert_invalid (s341->str, (gssize) s341->len, "more than 340 lines");
 	assert_invalid (s341n->str, (gssize) s341n->len, "more than 340 lines");
 
-	/* 340 lines may still be more than the kernel takes in one write. */
+	/* 340 lines of large ids are more than the kernel takes in one
+	 * write, unless adjacent ones join into fewer. */
 	{
 		g_autoptr (GString) wide = g_string_new (NULL);
-		for (size_t i = 0; i < 340; i++)
+		g_autoptr (GString) gappy = g_string_new (NULL);
+		NsIdMap joined;
+
+		for (size_t i = 0; i < 340; i++) {
 			g_string_append_printf (wide, "%zu %zu 1\n", i, 300000 + i);
+			g_string_append_printf (gappy, "%zu %zu 1\n", 2 * i, 300000 + 2 * i);
+		}
 		g_assert_cmpuint (wide->len, >=, NS_IDMAP_MAX_BYTES);
-		assert_invalid (wide->str, (gssize) wide->len, "the kernel takes at most 4095");
+		g_assert_cmpint (ns_idmap_parse (wide->str, wide->len, "uid_map", m, NULL), ==, 0);
+		g_assert_cmpuint (m->n, ==, 340);
+		ns_idmap_joined (m, &joined);
+		g_assert_cmpuint (joined.n, ==, 1);
+		assert_extent (&joined, 0, 0, 300000, 340);
+		assert_invalid (gappy->str, (gssize) gappy->len, "the kernel takes at most 4095");
 	}
+}
+
+/* Joined for the kernel: sorted by inside id, an extent that continues
+ * the one before it in both ranges becomes part of it, nothing else. */
+static void
+test_joined (void)
+{
+	static const char text[] = "5 1005 5\n0 1000 5\n10 2000 1\n11 2001 2\n20 2003 1\n13 3000 1\n";
+	static const char whole[] = "0 0 4294967294\n";
+	g_autofree NsIdMap *m = map_new_poisoned ();
+	NsIdMap j;
+
+	g_assert_cmpint (ns_idmap_parse (text, strlen (text), "uid_map", m, NULL), ==, 0);
+	ns_idmap_joined (m, &j);
+	g_assert_cmpuint (j.n, ==, 4);
+	assert_extent (&j, 0, 0, 1000, 10);   /* out of order, joined */
+	assert_extent (&j, 1, 10, 2000, 3);
+	assert_extent (&j, 2, 13, 3000, 1);   /* continues inside only */
+	assert_extent (&j, 3, 20, 2003, 1);   /* continues outside only */
+	ns_idmap_single (m, 0, 1000);
+	ns_idmap_joined (m, &j);
+	g_assert_cmpuint (j.n, ==, 1);
+	assert_extent (&j, 0, 0, 1000, 1);
+	/* Up to 4294967294, where no range may pass. */
+	g_assert_cmpint (ns_idmap_parse (whole, strlen (whole), "uid_map", m, NULL), ==, 0);
+	ns_idmap_joined (m, &j);
+	assert_extent (&j, 0, 0, 0, 4294967294u);
 }
 
 static void
@@ -547,6 +585,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/idmap/parse/len-bounded", test_len_not_nul_terminated);
 	g_test_add_func ("/idmap/parse/what-prefix", test_what_prefix);
 	g_test_add_func ("/idmap/format/roundtrip", test_format_roundtrip);
+	g_test_add_func ("/idmap/joined", test_joined);
 	g_test_add_func ("/idmap/single", test_single);
 	g_test_add_func ("/idmap/to-inside", test_to_inside);
 	g_test_add_func ("/idmap/subid/parse", test_subid_parse);
