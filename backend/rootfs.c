@@ -62,23 +62,55 @@ populate_dev (const char *dev, NsError *err)
 	return 0;
 }
 
-/* The mount point ROOT/SUB, which must exist: the rootfs may be read-only. */
+/* The mount point SUB of the rootfs (the working directory by now),
+ * which must exist: the rootfs may be read-only. */
 static int
-require_dir (const char *root, const char *sub, char **out, NsError *err)
+require_dir (const char *rootfs, const char *sub, NsError *err)
 {
 	struct stat st;
 
-	*out = g_build_filename (root, sub, NULL);
-	if (stat (*out, &st) < 0 || !S_ISDIR (st.st_mode))
-		return ns_error (err, ENOENT, "rootfs %s has no /%s directory", root, sub);
+	if (stat (sub, &st) < 0 || !S_ISDIR (st.st_mode))
+		return ns_error (err, ENOENT, "rootfs %s has no /%s directory", rootfs, sub);
 	return 0;
 }
 
-static int
-pivot_into (const char *rootfs, NsError *err)
+static bool
+is_the_root (const char *path)
 {
-	if (chdir (rootfs) < 0)
+	struct stat a, b;
+	return stat (path, &a) == 0 && stat ("/", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Stack ROOTFS's mount tree on ROOTFS and make its root the working
+ * directory: pivot_root needs the new root to be a mount point.  A bind
+ * mount of ROOTFS on itself is that; but when ROOTFS is the host's / no
+ * path leads to what is stacked on the process's root, so there a copy
+ * of the tree is made and entered through its descriptor (not done for
+ * every rootfs: moving a copy of a locked mount is refused). */
+static int
+enter_rootfs (const char *rootfs, NsError *err)
+{
+	_cleanup_close_ int tree = -1;
+
+	if (!is_the_root (rootfs)) {
+		if (mount (rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return ns_error (err, errno, "bind rootfs %s: %s", rootfs, strerror (errno));
+		if (chdir (rootfs) < 0)
+			return ns_error (err, errno, "chdir %s: %s", rootfs, strerror (errno));
+		return 0;
+	}
+	tree = open_tree (AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (tree < 0 || move_mount (tree, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return ns_error (err, errno, "bind rootfs %s: %s", rootfs, strerror (errno));
+	if (fchdir (tree) < 0)
 		return ns_error (err, errno, "chdir %s: %s", rootfs, strerror (errno));
+	return 0;
+}
+
+/* Make the working directory the root. */
+static int
+pivot_here (const char *rootfs, NsError *err)
+{
 	/* pivot_root(".", ".") stacks the old root under the new one; the
 	 * lazy unmount then drops the whole host tree from this namespace. */
 	if (syscall (SYS_pivot_root, ".", ".") < 0)
@@ -94,7 +126,6 @@ int
 sup_setup_mounts (const NsSandboxConfig *cfg, NsError *err)
 {
 	bool fresh_proc = (cfg->ns & CLONE_NEWPID) && (cfg->ns & CLONE_NEWNS);
-	g_autofree char *proc = NULL, *dev = NULL;
 	int r;
 
 	if (!(cfg->ns & CLONE_NEWNS))
@@ -105,20 +136,19 @@ sup_setup_mounts (const NsSandboxConfig *cfg, NsError *err)
 	if (!cfg->rootfs[0])
 		return fresh_proc ? mount_proc ("/proc", err) : 0;
 
-	/* pivot_root needs the new root to be a mount point. */
-	if (mount (cfg->rootfs, cfg->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return ns_error (err, errno, "bind rootfs %s: %s", cfg->rootfs, strerror (errno));
+	if ((r = enter_rootfs (cfg->rootfs, err)) < 0)
+		return r;
 	if (fresh_proc) {
-		if ((r = require_dir (cfg->rootfs, "proc", &proc, err)) < 0)
+		if ((r = require_dir (cfg->rootfs, "proc", err)) < 0)
 			return r;
-		if ((r = mount_proc (proc, err)) < 0)
+		if ((r = mount_proc ("proc", err)) < 0)
 			return r;
 	}
-	if ((r = require_dir (cfg->rootfs, "dev", &dev, err)) < 0)
+	if ((r = require_dir (cfg->rootfs, "dev", err)) < 0)
 		return r;
-	if ((r = populate_dev (dev, err)) < 0)
+	if ((r = populate_dev ("dev", err)) < 0)
 		return r;
-	return pivot_into (cfg->rootfs, err);
+	return pivot_here (cfg->rootfs, err);
 }
 
 int

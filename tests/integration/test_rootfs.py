@@ -139,3 +139,20 @@ def test_no_mounts_leak_to_the_host(nsfs, busybox_rootfs):
     timed(os.rmdir, sb)
     assert rootfs_mounts() == before
     assert not list((busybox_rootfs / "proc").iterdir()), "something was left in the rootfs' /proc"
+
+
+@pytest.mark.parametrize("path", ["/", "//", "/usr/.."])
+def test_rootfs_that_is_the_hosts_root(nsfs, web, path):
+    """A rootfs of the host's own / (however spelled) is a directory like
+    any other: jobs see the host's tree, with a minimal /dev and a fresh
+    /proc over it; the host keeps its own."""
+    marker = nsfs.base / "host-root-marker"
+    marker.write_text("host\n")
+    nsfs.write(web / "rootfs", path)
+    assert nsfs.read(web / "rootfs") == f"{path}\n"
+    assert run_ok(nsfs, web, f"cat {marker}") == "host\n"
+    assert set(run_ok(nsfs, web, "ls /dev").split()) == set(DEVICES) | {"fd", "stdin", "stdout", "stderr"}
+    pids = sorted(int(n) for n in run_ok(nsfs, web, "ls /proc").split() if n.isdigit())
+    assert pids and pids[0] == 1 and len(pids) < 10, pids
+    assert len(os.listdir("/dev")) > len(DEVICES) + 4, "the host lost its /dev"
+    timed(os.rmdir, web)
