@@ -173,6 +173,18 @@ check_stop (void)
 		kill (sup.init_pid, SIGKILL);
 }
 
+/* The sandbox reads `stopped`, for REASON, from now on: in its record
+ * and to every client. */
+static void
+mark_stopped (const char *reason)
+{
+	sup.state = SUP_STOPPED;
+	g_free (sup.stop_reason);
+	sup.stop_reason = g_strdup (reason);
+	write_state_record ();
+	sup_broadcast (&sup, "state", "stopped", reason, NULL);
+}
+
 /* The init is gone: every job went with it (pid namespace) or is killed
  * now, and the namespaces are released once the last fd drops. */
 static void
@@ -185,11 +197,7 @@ sandbox_ended (const char *reason)
 	close (sup.init_pidfd);
 	sup.init_pidfd = -1;
 	sup.init_pid = 0;
-	sup.state = SUP_STOPPED;
-	g_free (sup.stop_reason);
-	sup.stop_reason = g_strdup (reason);
-	write_state_record ();
-	sup_broadcast (&sup, "state", "stopped", reason, NULL);
+	mark_stopped (reason);
 	poll_stop (false);
 	if (sup.stopping) {
 		sup.stopping = false;
@@ -238,13 +246,8 @@ begin_stop (const ReplyTo *to)
 {
 	/* §3: after a stop the state is `stopped`, also when the sandbox had
 	 * never been started (there is nothing to end). */
-	if (sup.state == SUP_CREATED) {
-		sup.state = SUP_STOPPED;
-		g_free (sup.stop_reason);
-		sup.stop_reason = g_strdup ("stopped on request");
-		write_state_record ();
-		sup_broadcast (&sup, "state", "stopped", sup.stop_reason, NULL);
-	}
+	if (sup.state == SUP_CREATED)
+		mark_stopped ("stopped on request");
 	if (sup.state != SUP_RUNNING) {
 		reply_ok (to, NULL);
 		return;
