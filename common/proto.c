@@ -56,7 +56,8 @@ encoded_size (char *const *fields)
 int
 ns_proto_send_fd (int sock, char *const *fields, int fd)
 {
-	g_autofree char *buf = NULL;
+	size_t size = encoded_size (fields);
+	g_autofree char *buf = g_malloc (size);
 	ssize_t len;
 	union {
 		char space[CMSG_SPACE (sizeof (int))];
@@ -68,8 +69,7 @@ ns_proto_send_fd (int sock, char *const *fields, int fd)
 
 	/* Sized to the message: a buffer of the largest one would be a fresh
 	 * page or two to fault in for each (see ns_proto_recv_fd). */
-	buf = g_malloc (encoded_size (fields));
-	if ((len = ns_proto_encode (fields, buf, encoded_size (fields))) < 0)
+	if ((len = ns_proto_encode (fields, buf, size)) < 0)
 		return (int) len;
 	iov.iov_base = buf;
 	iov.iov_len = (size_t) len;
