@@ -109,14 +109,10 @@ gid_map_delegates (const NsSandboxConfig *cfg)
 static int
 write_id_maps (const NsSandboxConfig *cfg, pid_t pid, NsError *err)
 {
-	NsIdMap scratch, joined;
-	g_autofree char *uid_text = NULL, *gid_text = NULL;
+	NsIdMap scratch;
+	g_autofree char *uid_text = ns_idmap_kernel_text (ns_config_uid_map (cfg, &scratch));
+	g_autofree char *gid_text = ns_idmap_kernel_text (ns_config_gid_map (cfg, &scratch));
 	int r;
-
-	ns_idmap_joined (ns_config_uid_map (cfg, &scratch), &joined);
-	uid_text = ns_idmap_format (&joined);
-	ns_idmap_joined (ns_config_gid_map (cfg, &scratch), &joined);
-	gid_text = ns_idmap_format (&joined);
 
 	/* As newgidmap does: a non-root owner whose gid map holds nothing
 	 * but its own gid gets `setgroups deny`, so the sandbox cannot drop

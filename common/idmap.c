@@ -110,13 +110,8 @@ ns_idmap_parse (const char *text, size_t len, const char *what, NsIdMap *map, Ns
 	}
 	{
 		/* The kernel takes a map in one write of less than a page. */
-		g_autofree NsIdMap *joined = g_new (NsIdMap, 1);
-		g_autofree char *text_form = NULL;
-		size_t bytes;
-
-		ns_idmap_joined (tmp, joined);
-		text_form = ns_idmap_format (joined);
-		bytes = strlen (text_form);
+		g_autofree char *text_form = ns_idmap_kernel_text (tmp);
+		size_t bytes = strlen (text_form);
 		if (bytes >= NS_IDMAP_MAX_BYTES)
 			return ns_error (err, EINVAL,
 			                 "%s: the map is %zu bytes written out (adjacent ranges joined); the kernel takes at most %d",
@@ -159,6 +154,15 @@ ns_idmap_joined (const NsIdMap *map, NsIdMap *out)
 		else
 			out->extent[out->n++] = *e;
 	}
+}
+
+char *
+ns_idmap_kernel_text (const NsIdMap *map)
+{
+	g_autofree NsIdMap *joined = g_new (NsIdMap, 1);
+
+	ns_idmap_joined (map, joined);
+	return ns_idmap_format (joined);
 }
 
 void

@@ -24,7 +24,7 @@ typedef struct {
 /* Parse TEXT (LEN bytes, one optional trailing newline) into MAP.  WHAT
  * ("uid_map") prefixes messages.  Malformed lines, zero counts, ranges
  * past 4294967295, overlapping ranges: EINVAL; more than 340 lines, or
- * 4096 bytes or more as the kernel is given it (ns_idmap_joined): EINVAL,
+ * 4096 bytes or more as the kernel is given it (ns_idmap_kernel_text): EINVAL,
  * as the kernel would.  MAP is written only on success. */
 int ns_idmap_parse (const char *text, size_t len, const char *what, NsIdMap *map, NsError *err);
 
@@ -36,6 +36,10 @@ char *ns_idmap_format (const NsIdMap *map);
  * joined to it, so that a map of many one-id lines fits the kernel's one
  * page.  The same ids map the same way. */
 void ns_idmap_joined (const NsIdMap *map, NsIdMap *out);
+
+/* The text the kernel is given for MAP: ns_idmap_joined, formatted;
+ * caller frees. */
+char *ns_idmap_kernel_text (const NsIdMap *map);
 
 /* A map of one extent: "0 ID 1". */
 void ns_idmap_single (NsIdMap *map, uint32_t inside, uint32_t outside);

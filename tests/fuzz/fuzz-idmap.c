@@ -65,8 +65,12 @@ check_joined (const NsIdMap *m)
 	ns_idmap_joined (m, j);
 	check_map (j);
 	FUZZ_CHECK (j->n <= m->n);
-	text = ns_idmap_format (j);
+	text = ns_idmap_kernel_text (m);
 	FUZZ_CHECK (strlen (text) < NS_IDMAP_MAX_BYTES);
+	{
+		g_autofree char *formatted = ns_idmap_format (j);
+		FUZZ_CHECK (strcmp (text, formatted) == 0);
+	}
 	for (size_t i = 0; i < j->n; i++) {
 		joined_total += j->extent[i].count;
 		if (i == 0)
