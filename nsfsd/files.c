@@ -15,6 +15,7 @@
 #include "idmap.h"
 #include "names.h"
 #include "nstypes.h"
+#include "writes.h"
 
 static const char *
 state_name (SbState st)
@@ -25,16 +26,6 @@ state_name (SbState st)
 	case SB_STOPPED: return "stopped";
 	}
 	return "unknown";
-}
-
-static bool
-is_running (Sandbox *sb)
-{
-	bool running;
-	g_mutex_lock (&sb->lock);
-	running = sb->state == SB_RUNNING;
-	g_mutex_unlock (&sb->lock);
-	return running;
 }
 
 /* --- ctl ---------------------------------------------------------------- */
@@ -60,32 +51,14 @@ ns_busy_while_running (NsError *err)
 	return ns_error (err, EBUSY, "ns: cannot change the namespaces of a running sandbox (stop it first)");
 }
 
-static int
-run_directive (Sandbox *sb, const NsCtlCmd *cmd, NsError *err)
-{
-	switch (cmd->verb) {
-	case NS_CTL_NS: {
-		NsSandboxConfig *c;
-		/* Foreseen by store_ctl's check; kept as the last word, since
-		 * a running init's configuration must never change under it. */
-		if (is_running (sb))
-			return ns_busy_while_running (err);
-		c = sandbox_copy_config (sb);
-		c->ns = cmd->ns_set;
-		return sandbox_commit_config (sb, c, err);
-	}
-	case NS_CTL_START:
-		return is_running (sb) ? 0 : sandbox_start (sb, err);
-	case NS_CTL_STOP:
-		return sandbox_stop (sb, err);
-	case NS_CTL_KILL:
-		return sandbox_kill (sb, cmd->signo, err);
-	case NS_CTL_PIN:
-	case NS_CTL_UNPIN:
-		return sandbox_pin (sb, cmd->verb == NS_CTL_PIN, err);
-	}
-	return 0;
-}
+/* A ctl write in progress: its directives, the next one to run, and the
+ * namespace set to put back if a later directive fails. */
+typedef struct {
+	NsCtlScript script;
+	size_t next;
+	unsigned long old_ns;
+	bool ns_changed;
+} CtlRun;
 
 /* A write whose later directive failed (`ns ...` then a `start` that
  * could not start) must not leave its `ns` line behind: the set goes back
@@ -97,7 +70,7 @@ restore_ns_set (Sandbox *sb, unsigned long ns)
 	NsSandboxConfig *c;
 	NsError ignored;
 
-	if (is_running (sb))
+	if (sandbox_is_running (sb))
 		return;
 	c = sandbox_copy_config (sb);
 	if (c->ns == ns) {
@@ -109,49 +82,124 @@ restore_ns_set (Sandbox *sb, unsigned long ns)
 		g_warning ("%s: cannot restore the namespace set: %s", sb->name, ignored.msg);
 }
 
+static int ctl_continue (WriteOp *op);
+
 static int
-store_ctl (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *err)
+ctl_failed (WriteOp *op, int r)
 {
-	NsCtlScript script;
-	unsigned long old_ns;
-	bool ns_changed = false, running;
+	CtlRun *run = op->state;
+
+	ns_ctl_error_at (&op->err, run->script.cmd[run->next].line);
+	if (run->ns_changed)
+		restore_ns_set (op->sb, run->old_ns);
+	return r;
+}
+
+/* A directive's answer from the supervisor. */
+static int
+ctl_answered (WriteOp *op, int r, char **reply)
+{
+	CtlRun *run = op->state;
+	NsCtlVerb verb = run->script.cmd[run->next].verb;
+
+	if (r < 0)
+		return ctl_failed (op, r);
+	if (verb == NS_CTL_PIN || verb == NS_CTL_UNPIN)
+		sandbox_set_pinned (op->sb, reply[1]);
+	run->next++;
+	return ctl_continue (op);
+}
+
+static int
+run_directive (WriteOp *op, const NsCtlCmd *cmd)
+{
+	Sandbox *sb = op->sb;
+	char sig[16];
+
+	switch (cmd->verb) {
+	case NS_CTL_NS: {
+		NsSandboxConfig *c;
+		/* Foreseen by store_ctl's check; kept as the last word, since
+		 * a running init's configuration must never change under it. */
+		if (sandbox_is_running (sb))
+			return ns_busy_while_running (&op->err);
+		c = sandbox_copy_config (sb);
+		c->ns = cmd->ns_set;
+		return sandbox_commit_config (sb, c, &op->err);
+	}
+	case NS_CTL_START:
+		if (sandbox_is_running (sb))
+			return 0;
+		return op_call (op, (char *[]) { "start", NULL }, ctl_answered);
+	case NS_CTL_STOP:
+		return op_call (op, (char *[]) { "stop", NULL }, ctl_answered);
+	case NS_CTL_KILL:
+		snprintf (sig, sizeof sig, "%d", cmd->signo);
+		return op_call (op, (char *[]) { "kill", sig, NULL }, ctl_answered);
+	case NS_CTL_PIN:
+		return op_call (op, (char *[]) { "pin", NULL }, ctl_answered);
+	case NS_CTL_UNPIN:
+		return op_call (op, (char *[]) { "unpin", NULL }, ctl_answered);
+	}
+	return 0;
+}
+
+/* Run the directives from run->next on, until one waits or all ran. */
+static int
+ctl_continue (WriteOp *op)
+{
+	CtlRun *run = op->state;
+
+	while (run->next < run->script.n) {
+		const NsCtlCmd *cmd = &run->script.cmd[run->next];
+		int r = run_directive (op, cmd);
+		if (r == OP_PENDING)
+			return r;
+		if (r < 0)
+			return ctl_failed (op, r);
+		run->ns_changed |= cmd->verb == NS_CTL_NS;
+		run->next++;
+	}
+	return 0;
+}
+
+static int
+store_ctl (WriteOp *op)
+{
+	Sandbox *sb = op->sb;
+	CtlRun *run = g_new0 (CtlRun, 1);
+	bool running;
 	int r;
 
-	if ((r = ns_ctl_parse (buf, len, &script, err)) < 0)
+	op->state = run;
+	op->state_free = g_free;
+	if ((r = ns_ctl_parse (op->buf, op->len, &run->script, &op->err)) < 0)
 		return r;
 	/* Check every directive first, against the state the directives
 	 * before it will have left (`start` then `ns` is refused whole). */
-	running = is_running (sb);
-	for (size_t i = 0; i < script.n; i++) {
-		if (script.cmd[i].verb == NS_CTL_START || script.cmd[i].verb == NS_CTL_STOP)
-			running = script.cmd[i].verb == NS_CTL_START;
-		if (script.cmd[i].verb != NS_CTL_NS)
+	running = sandbox_is_running (sb);
+	for (size_t i = 0; i < run->script.n; i++) {
+		const NsCtlCmd *cmd = &run->script.cmd[i];
+		if (cmd->verb == NS_CTL_START || cmd->verb == NS_CTL_STOP)
+			running = cmd->verb == NS_CTL_START;
+		if (cmd->verb != NS_CTL_NS)
 			continue;
 		if (running)
-			r = ns_busy_while_running (err);
+			r = ns_busy_while_running (&op->err);
 		else {
 			g_mutex_lock (&sb->lock);
-			r = check_ns_allowed (sb->cfg, script.cmd[i].ns_set, err);
+			r = check_ns_allowed (sb->cfg, cmd->ns_set, &op->err);
 			g_mutex_unlock (&sb->lock);
 		}
 		if (r < 0) {
-			ns_ctl_error_at (err, script.cmd[i].line);
+			ns_ctl_error_at (&op->err, cmd->line);
 			return r;
 		}
 	}
 	g_mutex_lock (&sb->lock);
-	old_ns = sb->cfg->ns;
+	run->old_ns = sb->cfg->ns;
 	g_mutex_unlock (&sb->lock);
-	for (size_t i = 0; i < script.n; i++) {
-		if ((r = run_directive (sb, &script.cmd[i], err)) < 0) {
-			ns_ctl_error_at (err, script.cmd[i].line);
-			if (ns_changed)
-				restore_ns_set (sb, old_ns);
-			return r;
-		}
-		ns_changed |= script.cmd[i].verb == NS_CTL_NS;
-	}
-	return 0;
+	return ctl_continue (op);
 }
 
 /* --- uid_map, gid_map --------------------------------------------------- */
@@ -190,16 +238,18 @@ check_delegation (const NsIdMap *map, const char *what, const char *subid_file, 
 }
 
 static int
-store_map (Sandbox *sb, const char *buf, size_t len, bool is_uid, NsError *err)
+store_map (WriteOp *op, bool is_uid)
 {
 	const char *what = is_uid ? "uid_map" : "gid_map";
 	g_autofree NsIdMap *map = g_new0 (NsIdMap, 1);
+	Sandbox *sb = op->sb;
+	NsError *err = &op->err;
 	NsSandboxConfig *c;
 	int r;
 
-	if ((r = ns_idmap_parse (buf, len, what, map, err)) < 0)
+	if ((r = ns_idmap_parse (op->buf, op->len, what, map, err)) < 0)
 		return r;
-	if (is_running (sb))
+	if (sandbox_is_running (sb))
 		return ns_error (err, EBUSY, "%s: cannot change the map of a running sandbox (stop it first)", what);
 	c = sandbox_copy_config (sb);
 	if (c->owner_uid != 0) {
@@ -221,18 +271,59 @@ store_map (Sandbox *sb, const char *buf, size_t len, bool is_uid, NsError *err)
 }
 
 static int
-store_uid_map (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *err)
+store_uid_map (WriteOp *op)
 {
-	return store_map (sb, buf, len, true, err);
+	return store_map (op, true);
 }
 
 static int
-store_gid_map (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *err)
+store_gid_map (WriteOp *op)
 {
-	return store_map (sb, buf, len, false, err);
+	return store_map (op, false);
 }
 
-/* --- hostname ----------------------------------------------------------- */
+/* --- hostname, caps: saved, then told to a live supervisor ---------------- */
+
+/* A value saved before the supervisor was told of it goes back to the
+ * old configuration (op->state) if the supervisor refused it. */
+static int
+told_supervisor (WriteOp *op, int r, char **reply)
+{
+	NsSandboxConfig *old = g_steal_pointer (&op->state);
+	NsError ignored;
+
+	if (r == 0) {
+		ns_config_free (old);
+		return 0;
+	}
+	if (sandbox_commit_config (op->sb, old, &ignored) < 0)
+		g_warning ("%s: cannot put the old value back: %s", op->sb->name, ignored.msg);
+	return r;
+}
+
+/* Save C (taking it) and tell a live supervisor FIELDS; a refusal puts
+ * the old value back.  IF_RUNNING: only a running sandbox is told. */
+static int
+save_and_tell (WriteOp *op, NsSandboxConfig *c, char *const *fields, bool only_running)
+{
+	NsSandboxConfig *old = sandbox_copy_config (op->sb);
+	int r;
+
+	if ((r = sandbox_commit_config (op->sb, c, &op->err)) < 0) {
+		ns_config_free (old);
+		return r;
+	}
+	op->state = old;
+	op->state_free = (GDestroyNotify) ns_config_free;
+	if (only_running && !sandbox_is_running (op->sb))
+		r = 0;
+	else
+		/* A supervisor not started yet reads the saved configuration. */
+		r = op_call_if_connected (op, fields, told_supervisor);
+	if (r < 0)
+		return told_supervisor (op, r, NULL);
+	return r;
+}
 
 static void
 show_hostname (Sandbox *sb, Job *job, GString *out)
@@ -242,22 +333,43 @@ show_hostname (Sandbox *sb, Job *job, GString *out)
 }
 
 static int
-store_hostname (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *err)
+store_hostname (WriteOp *op)
 {
 	g_autofree char *value = NULL;
 	NsSandboxConfig *c;
 	int r;
 
-	if ((r = ns_value_line (buf, len, "hostname", &value, err)) < 0)
+	if ((r = ns_value_line (op->buf, op->len, "hostname", &value, &op->err)) < 0)
 		return r;
-	if ((r = ns_hostname_check (value, err)) < 0)
+	if ((r = ns_hostname_check (value, &op->err)) < 0)
 		return r;
-	if ((r = sandbox_apply_hostname (sb, value, err)) < 0)
-		return r;
-	c = sandbox_copy_config (sb);
+	c = sandbox_copy_config (op->sb);
 	g_free (c->hostname);
-	c->hostname = g_steal_pointer (&value);
-	return sandbox_commit_config (sb, c, err);
+	c->hostname = g_strdup (value);
+	return save_and_tell (op, c, (char *[]) { "hostname", value, NULL }, true);
+}
+
+static void
+show_caps (Sandbox *sb, Job *job, GString *out)
+{
+	g_autofree char *text = ns_caps_format (sb->cfg->caps);
+	g_string_append_printf (out, "%s\n", text);
+}
+
+static int
+store_caps (WriteOp *op)
+{
+	g_autofree char *text = NULL;
+	NsSandboxConfig *c;
+	uint64_t keep;
+	int r;
+
+	if ((r = ns_caps_parse (op->buf, op->len, &keep, &op->err)) < 0)
+		return r;
+	c = sandbox_copy_config (op->sb);
+	c->caps = keep;
+	text = ns_caps_format (keep);
+	return save_and_tell (op, c, (char *[]) { "caps", text, NULL }, false);
 }
 
 /* --- rootfs ------------------------------------------------------------- */
@@ -270,84 +382,122 @@ show_rootfs (Sandbox *sb, Job *job, GString *out)
 }
 
 static int
-store_rootfs (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *err)
+commit_rootfs (Sandbox *sb, const char *value, NsError *err)
 {
-	g_autofree char *value = NULL;
-	NsSandboxConfig *c;
-	struct stat st;
-	int r;
+	NsSandboxConfig *c = sandbox_copy_config (sb);
 
-	if ((r = ns_value_line (buf, len, "rootfs", &value, err)) < 0)
-		return r;
-	if ((r = ns_rootfs_path_check (value, err)) < 0)
-		return r;
-	if (is_running (sb))
-		return ns_error (err, EBUSY, "rootfs: cannot change the root of a running sandbox (stop it first)");
-	if (value[0]) {
-		if (stat (value, &st) < 0)
-			return ns_error (err, errno == ENOENT || errno == ENOTDIR ? ENOENT : errno, "rootfs: %.200s: %s",
-			                 value, strerror (errno));
-		if (!S_ISDIR (st.st_mode))
-			return ns_error (err, EINVAL, "rootfs: %.200s is not a directory", value);
-		/* What root can see is not the question: the owner must be able
-		 * to read it with its own credentials (checked by the
-		 * supervisor, which may change identity; nsfsd may not). */
-		if ((r = sandbox_check_rootfs (sb, value, err)) < 0)
-			return r;
-	}
-	c = sandbox_copy_config (sb);
 	g_free (c->rootfs);
-	c->rootfs = g_steal_pointer (&value);
+	c->rootfs = g_strdup (value);
 	return sandbox_commit_config (sb, c, err);
 }
 
-/* --- caps ---------------------------------------------------------------- */
-
-static void
-show_caps (Sandbox *sb, Job *job, GString *out)
+/* Root's own look, after the owner's (or for root itself): a directory. */
+static int
+rootfs_checked (WriteOp *op, int r, char **reply)
 {
-	g_autofree char *text = ns_caps_format (sb->cfg->caps);
-	g_string_append_printf (out, "%s\n", text);
+	const char *value = op->state;
+	struct stat st;
+
+	if (r < 0)
+		return r;
+	if (stat (value, &st) < 0)
+		return ns_error (&op->err, errno == ENOENT || errno == ENOTDIR ? ENOENT : errno, "rootfs: %.200s: %s", value,
+		                 strerror (errno));
+	if (!S_ISDIR (st.st_mode))
+		return ns_error (&op->err, EINVAL, "rootfs: %.200s is not a directory", value);
+	return commit_rootfs (op->sb, value, &op->err);
 }
 
 static int
-store_caps (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *err)
+store_rootfs (WriteOp *op)
 {
-	g_autofree char *text = NULL;
-	NsSandboxConfig *c;
-	uint64_t keep;
+	g_autofree char *value = NULL;
 	int r;
 
-	if ((r = ns_caps_parse (buf, len, &keep, err)) < 0)
+	if ((r = ns_value_line (op->buf, op->len, "rootfs", &value, &op->err)) < 0)
 		return r;
-	c = sandbox_copy_config (sb);
-	c->caps = keep;
-	if ((r = sandbox_commit_config (sb, c, err)) < 0)
+	if ((r = ns_rootfs_path_check (value, &op->err)) < 0)
 		return r;
-	text = ns_caps_format (keep);
-	return sandbox_set_caps (sb, text, err);
+	if (sandbox_is_running (op->sb))
+		return ns_error (&op->err, EBUSY, "rootfs: cannot change the root of a running sandbox (stop it first)");
+	if (!value[0])
+		return commit_rootfs (op->sb, value, &op->err);
+	op->state = g_steal_pointer (&value);
+	op->state_free = g_free;
+	/* The owner's own credentials are asked first, by the supervisor
+	 * (which may change identity; nsfsd may not): root's look before it
+	 * would tell the owner whether a path exists where it cannot see. */
+	if (op->sb->owner != 0)
+		return op_call (op, (char *[]) { "check-rootfs", op->state, NULL }, rootfs_checked);
+	return rootfs_checked (op, 0, NULL);
+}
+
+static int
+restore_rootfs (Sandbox *sb, const char *text, size_t len, NsError *err)
+{
+	g_autofree char *value = g_strndup (text, len);
+
+	return commit_rootfs (sb, g_strchomp (value), err);
 }
 
 /* --- exec --------------------------------------------------------------- */
 
-static int
-store_exec (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *err)
-{
-	g_auto (GStrv) argv = NULL;
-	g_autofree char *line = NULL;
+/* An exec in progress: the job id it asked for, and how many ids it
+ * found taken by jobs whose answers were lost (sandbox_exec_end). */
+typedef struct {
 	unsigned id;
-	int r;
+	unsigned tries;
+} ExecRun;
 
-	if ((r = ns_cmdline_parse (buf, len, &argv, err)) < 0)
-		return r;
-	line = g_strndup (buf, len);
-	if ((r = sandbox_exec (sb, line, &id, err)) < 0)
+static int exec_ask (WriteOp *op);
+
+static int
+exec_answered (WriteOp *op, int r, char **reply)
+{
+	ExecRun *run = op->state;
+	FileHandle *fh = op->fh;
+
+	if (sandbox_exec_end (op->sb, run->id, r, reply) && ++run->tries < 8)
+		/* A job nobody heard of had the id: the next one is free
+		 * unless more answers were lost. */
+		return exec_ask (op);
+	if (r < 0)
 		return r;
 	g_mutex_lock (&fh->lock);
-	fh->started_job = id;
+	fh->started_job = run->id;
 	fh->id_read_pos = 0;
 	g_mutex_unlock (&fh->lock);
 	return 0;
+}
+
+static int
+exec_ask (WriteOp *op)
+{
+	ExecRun *run = op->state;
+	char id[16];
+	int r;
+
+	if ((r = sandbox_exec_begin (op->sb, op->buf, &run->id, &op->err)) < 0)
+		return r;
+	snprintf (id, sizeof id, "%u", run->id);
+	r = op_call (op, (char *[]) { "exec", id, op->buf, NULL }, exec_answered);
+	if (r < 0)
+		sandbox_exec_end (op->sb, run->id, r, NULL);
+	return r;
+}
+
+static int
+store_exec (WriteOp *op)
+{
+	g_auto (GStrv) argv = NULL;
+	int r;
+
+	if ((r = ns_cmdline_parse (op->buf, op->len, &argv, &op->err)) < 0)
+		return r;
+	/* The line travels as written (op->buf ends in a NUL of its own). */
+	op->state = g_new0 (ExecRun, 1);
+	op->state_free = g_free;
+	return exec_ask (op);
 }
 
 /* --- status, error ------------------------------------------------------ */
@@ -445,7 +595,7 @@ const NodeSpec sandbox_nodes[SB_NODE_COUNT] = {
 	[SB_NODE_GID_MAP] = { "gid_map", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_gid_map, store_gid_map },
 	[SB_NODE_HOSTNAME] = { "hostname", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_hostname, store_hostname },
 	[SB_NODE_ROOTFS] = { "rootfs", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_rootfs, store_rootfs,
-	                     .truncate_empties = true },
+	                     .truncate_empties = true, .restore = restore_rootfs },
 	[SB_NODE_CAPS] = { "caps", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_caps, store_caps },
 	[SB_NODE_EXEC] = { "exec", SB_NODE_DIR, S_IFREG | 0600, READ_JOB_ID, NULL, store_exec },
 	[SB_NODE_STATUS] = { "status", SB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_status },

@@ -12,12 +12,18 @@
 #include "sandbox.h"
 
 typedef struct FileHandle FileHandle;
+typedef struct WriteOp WriteOp;
 
 /* Produce the file's text; sb->lock is held. */
 typedef void (*ShowFn) (Sandbox *sb, Job *job, GString *out);
-/* Validate a whole write, then apply it; sb->op_lock is held, sb->lock
- * is not.  Returns 0 or -errno with ERR saying why. */
-typedef int (*StoreFn) (Sandbox *sb, FileHandle *fh, const char *buf, size_t len, NsError *err);
+/* Validate a whole write (op->buf, op->len), then apply it; the op is
+ * the sandbox's running one (writes.h), sb->lock is not held.  Returns 0
+ * or -errno with op->err saying why, or OP_PENDING once it asked the
+ * supervisor something (op_call). */
+typedef int (*StoreFn) (WriteOp *op);
+/* Store TEXT, a value this file held before, again without checking it
+ * (a failed write puts back what its O_TRUNC emptied). */
+typedef int (*RestoreFn) (Sandbox *sb, const char *text, size_t len, NsError *err);
 /* A symlink's target, or NULL while it does not exist; sb->lock held. */
 typedef char *(*LinkFn) (Sandbox *sb, unsigned node);
 
@@ -39,6 +45,7 @@ typedef struct {
 	unsigned long ns_flag; /* ns/<type> rows: only while that type exists */
 	bool truncate_empties; /* truncating stores the empty value (which
 	                        * means something); elsewhere it is a no-op */
+	RestoreFn restore;     /* truncate_empties rows */
 	const char *output;    /* READ_OUTPUT: the state-dir file name */
 } NodeSpec;
 
@@ -79,13 +86,16 @@ extern const NodeSpec job_nodes[JOB_NODE_COUNT];
  * go with the sandbox's state); sb->lock held. */
 bool sandbox_node_visible (Sandbox *sb, unsigned node);
 
-/* Per-open state (fi->fh). */
+/* Per-open state (fi->fh); counted, since a write in flight outlives
+ * an interrupted writer's close. */
 struct FileHandle {
+	gint refcount;
+	uid_t opener;          /* charged for it (QUOTA_HANDLES) */
 	Sandbox *sb;
 	const NodeSpec *spec;
 	unsigned job_id;       /* 0 for sandbox files */
 	int flags;             /* open(2) flags */
-	GMutex lock;
+	GMutex lock;           /* guards what follows */
 	GString *snapshot;     /* READ_SNAPSHOT */
 	int output_fd;         /* READ_OUTPUT */
 	unsigned started_job;  /* READ_JOB_ID: last job started through this open */
@@ -96,7 +106,7 @@ struct FileHandle {
 	/* The file's text before a close stored the empty value, and the
 	 * sandbox's emptiable_stores after it: if a write on this open then
 	 * fails and nothing was stored there since, the text is stored again
-	 * (under sb->op_lock); see nsfs_flush. */
+	 * (only the sandbox's running write touches these); see writes.c. */
 	GString *text_before_empty;
 	guint64 stores_at_empty;
 	/* READ_WAIT: the poll handle this open last left with its running

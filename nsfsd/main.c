@@ -16,11 +16,13 @@
 #include <glib.h>
 
 #include "config.h"
+#include "handles.h"
 #include "ops.h"
 #include "proto.h"
 #include "sandbox.h"
 #include "statedir.h"
 #include "supervisor_client.h"
+#include "wait.h"
 
 typedef struct {
 	bool foreground;
@@ -286,8 +288,10 @@ main (int argc, char **argv)
 	fuse_loop_cfg_destroy (loop_cfg);
 
 	ops_cancel_waiters ();
-	ops_free_handles ();
+	/* Writes still waiting on supervisors are answered here, and let go
+	 * of their open files. */
 	sandbox_registry_shutdown ();
+	ops_free_handles ();
 	supclient_shutdown ();
 out_unmount:
 	fuse_session_unmount (se);

@@ -13,9 +13,11 @@
 #include "error.h"
 #include "sandbox_config.h"
 
-typedef enum { SB_CREATED, SB_RUNNING, SB_STOPPED } SbState;
-
 typedef struct SupConn SupConn;
+/* supervisor_client.h */
+typedef void (*SupReplyFn) (gpointer data, int r, char **reply, const NsError *err);
+
+typedef enum { SB_CREATED, SB_RUNNING, SB_STOPPED } SbState;
 
 typedef struct {
 	unsigned id;
@@ -37,11 +39,10 @@ typedef struct Sandbox {
 	                        * without the lock (cfg itself is replaced) */
 	struct timespec ctime, mtime;
 
-	/* Serialises everything that talks to the supervisor or changes the
-	 * configuration, so a write is validated and applied as a whole. */
-	GMutex op_lock;
-	/* Values stored in truncate_empties files (rootfs) so far, under
-	 * op_lock: tells whether one changed since (see nsfs_flush). */
+	/* Writes run one at a time, in order, none of them holding a thread
+	 * while it waits (writes.c); the running one alone touches this.
+	 * Values stored in truncate_empties files (rootfs) so far: tells
+	 * whether one changed since (see truncate.c). */
 	guint64 emptiable_stores;
 
 	/* Guards the fields below; never held while waiting on a supervisor. */
@@ -54,6 +55,16 @@ typedef struct Sandbox {
 	bool removed;
 	unsigned long pinned;  /* CLONE_NEW* types bind-mounted under pinned/ */
 	SupConn *conn;
+	/* A supervisor that is alive but would not speak with us (it refused
+	 * our protocol, or did not answer hello): no request goes to it and
+	 * no second supervisor is started beside it; stop and rmdir end it
+	 * with SIGKILL. */
+	SupConn *unreachable;
+	bool adopting;         /* the first hello's answer tells the state */
+
+	/* The write queue (writes.c), under its own lock. */
+	GQueue *ops;
+	void *op_running;
 } Sandbox;
 
 /* An empty Job.pollhandles: it destroys the handles it still holds. */
@@ -86,32 +97,44 @@ GPtrArray *sandbox_list (void);                    /* Sandbox* refs; free with g
 
 /* mkdir: create, persist and give the sandbox a supervisor. */
 int sandbox_create (const char *name, uid_t uid, gid_t gid, Sandbox **out, NsError *err);
-/* rmdir: end everything, remove the state, drop from the registry. */
-int sandbox_destroy (Sandbox *sb, NsError *err);
-
 /* Adopt every sandbox found in the state dir (at start-up). */
 void sandbox_adopt_all (void);
 
 /* Record ERR as the sandbox's last error, prefixed with FILE. */
 void sandbox_set_error (Sandbox *sb, const char *file, const NsError *err);
 
-/* Operations that go through the supervisor; caller holds op_lock. */
-int sandbox_start (Sandbox *sb, NsError *err);
-int sandbox_stop (Sandbox *sb, NsError *err);
-int sandbox_kill (Sandbox *sb, int signo, NsError *err);
-int sandbox_apply_hostname (Sandbox *sb, const char *hostname, NsError *err);
-int sandbox_pin (Sandbox *sb, bool pin, NsError *err);
-/* EACCES/ENOENT unless a non-root owner can read PATH itself. */
-int sandbox_check_rootfs (Sandbox *sb, const char *path, NsError *err);
-/* Tell a live supervisor the capabilities later jobs keep. */
-int sandbox_set_caps (Sandbox *sb, const char *caps, NsError *err);
-/* Start a job running CMDLINE, the text as written (already checked with
- * ns_cmdline_parse); the job's `cmd` shows it as ns_cmdline_strip does. */
-int sandbox_exec (Sandbox *sb, const char *cmdline, unsigned *id, NsError *err);
+/* Send FIELDS to the sandbox's supervisor, starting one if it has none
+ * (see supervisor_client.h for FN).  Only the write running for the
+ * sandbox calls this (writes.c). */
+int sandbox_call (Sandbox *sb, char *const *fields, SupReplyFn fn, gpointer data, NsError *err);
+/* The same, but only to a supervisor that is connected: returns 1 (FN
+ * not called) when there is none. */
+int sandbox_call_if_connected (Sandbox *sb, char *const *fields, SupReplyFn fn, gpointer data, NsError *err);
+/* Answer the sandbox's requests in flight now with CODE (rmdir cuts in). */
+void sandbox_cancel_calls (Sandbox *sb, int code, const char *why);
+
+/* rmdir: end everything, remove the state, drop from the registry; DONE
+ * is called once with 0 or -errno (ERR). */
+typedef void (*SandboxDoneFn) (gpointer data, int r, const NsError *err);
+void sandbox_destroy (Sandbox *sb, SandboxDoneFn done, gpointer data);
+
+/* The `pinned` text of a supervisor's answer. */
+void sandbox_set_pinned (Sandbox *sb, const char *text);
+bool sandbox_is_running (Sandbox *sb);
+
+/* A job for CMDLINE (checked with ns_cmdline_parse), invisible until
+ * sandbox_exec_end: its id, or -errno with ERR (a limit). */
+int sandbox_exec_begin (Sandbox *sb, const char *cmdline, unsigned *id, NsError *err);
+/* The exec of job ID was answered with R (REPLY: `ok PID`).  Returns
+ * true if the id turned out to belong to a job started earlier, whose
+ * answer was lost: it is taken in, and the exec should be asked again
+ * with a fresh id. */
+bool sandbox_exec_end (Sandbox *sb, unsigned id, int r, char **reply);
+
 /* A copy of the current configuration, to change and commit. */
 NsSandboxConfig *sandbox_copy_config (Sandbox *sb);
 /* Save CFG (a changed copy of sb->cfg) and make it current; takes CFG
- * either way.  Caller holds op_lock. */
+ * either way.  Only the running write calls this. */
 int sandbox_commit_config (Sandbox *sb, NsSandboxConfig *cfg, NsError *err);
 
 /* Called (without locks) once a job has ended, to wake its readers. */
@@ -126,6 +149,8 @@ void sandbox_set_touch_hook (SandboxTouchHook hook);
 
 /* Supervisor events, called from the event thread. */
 void sandbox_on_exit (Sandbox *sb, unsigned id, const char *status);
+/* The answer to hello (see SupHelloFn). */
+void sandbox_on_hello (Sandbox *sb, SupConn *c, int r, char **hello, const NsError *err);
 void sandbox_on_state (Sandbox *sb, const char *state, const char *arg);
 void sandbox_on_supervisor_lost (Sandbox *sb);
 

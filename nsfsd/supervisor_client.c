@@ -19,27 +19,38 @@
 #include "proto.h"
 #include "supervisor_spawn.h"
 
-static unsigned request_timeout = SUPCLIENT_DEFAULT_TIMEOUT_SECONDS;
+static unsigned request_timeout_ms = SUPCLIENT_DEFAULT_TIMEOUT_SECONDS * 1000;
+
+/* A request sent and not answered yet. */
+typedef struct {
+	guint64 tag;
+	SupReplyFn fn;
+	gpointer data;
+	GSource *timer;
+} Pending;
 
 struct SupConn {
 	int fd;
-	Sandbox *sb;          /* a reference, dropped when the sandbox closes us */
-	GMutex request_lock;  /* one request in flight */
-	GMutex lock;
-	GCond cond;
-	char **reply;
-	bool have_reply;
-	bool dead;
-	GSource *watch;
-	gint refcount;
+	Sandbox *sb;          /* a reference, dropped when the connection goes */
 	pid_t pid;            /* the supervisor */
+	int pidfd;            /* to signal it without racing pid reuse (-1: none) */
+	gint refcount;
+	GSource *watch;       /* only ever touched by the event thread */
+	GSource *hello_timer; /* likewise */
+
+	GMutex lock;          /* guards what follows */
+	GCond cond;
+	bool dead;
+	bool hello_pending;   /* the first answer is our hello's */
 	bool watch_closed;
-	bool hello_pending;   /* the first reply answers our hello */
-	guint64 last_tag;     /* of the last request sent (request_lock) */
-	guint64 awaited_tag;  /* the reply wanted now, 0 for none (lock) */
+	guint64 last_tag;
+	GHashTable *pending;  /* tag (guint64*) -> Pending* */
 };
 
 static GMainContext *event_ctx;
+static GMainLoop *event_loop;
+static GThread *event_thread;
+
 static void conn_free (SupConn *c);
 
 SupConn *
@@ -56,21 +67,65 @@ supclient_unref (SupConn *c)
 		conn_free (c);
 }
 
-static GMainLoop *event_loop;
-static GThread *event_thread;
-
 static void
 conn_free (SupConn *c)
 {
 	if (c->fd >= 0)
 		close (c->fd);
+	if (c->pidfd >= 0)
+		close (c->pidfd);
 	sandbox_unref (c->sb);
-	g_strfreev (c->reply);
-	g_mutex_clear (&c->request_lock);
+	g_hash_table_destroy (c->pending);
 	g_mutex_clear (&c->lock);
 	g_cond_clear (&c->cond);
 	g_free (c);
 }
+
+unsigned
+supclient_request_timeout_ms (void)
+{
+	return request_timeout_ms;
+}
+
+pid_t
+supclient_pid (SupConn *c)
+{
+	return c->pid;
+}
+
+void
+supclient_kill (SupConn *c)
+{
+	if (c->pidfd >= 0 && syscall (SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0) == 0)
+		return;
+	/* No pidfd (valgrind does not know pidfd_open): the pid is still
+	 * the supervisor's, since it is our child until we reap it or was
+	 * connected to a moment ago. */
+	if (c->pidfd < 0 && c->pid > 0)
+		kill (c->pid, SIGKILL);
+}
+
+static GSource *
+attach_timeout (unsigned ms, GSourceFunc fn, gpointer data, GDestroyNotify notify)
+{
+	GSource *src = g_timeout_source_new (ms);
+
+	g_source_set_callback (src, fn, data, notify);
+	g_source_attach (src, event_ctx);
+	return src;
+}
+
+static void
+drop_source (GSource **src)
+{
+	if (*src) {
+		g_source_destroy (*src);
+		g_source_unref (*src);
+		*src = NULL;
+	}
+}
+
+/* --- supervisors' exits --------------------------------------------------- */
 
 /* Supervisors still alive, watched through pidfds: we reap those that are
  * our children, and rmdir waits here until its supervisor is gone. */
@@ -80,9 +135,19 @@ typedef struct {
 	bool our_child;
 } ExitWatch;
 
+/* Someone waiting for a supervisor's exit (supclient_when_exited). */
+typedef struct {
+	pid_t pid;
+	SupExitFn fn;
+	gpointer data;
+	unsigned timeout_ms;
+	GSource *timer;
+} ExitWaiter;
+
+/* Both only ever touched by the event thread (GHashTable of pid ->
+ * GSList of ExitWaiter*; a pid set), but sized by other threads too. */
 static GMutex live_lock;
-static GCond live_cond;
-static GHashTable *live_supervisors; /* pid set */
+static GHashTable *live_supervisors; /* pid -> GSList<ExitWaiter*> (may be NULL) */
 
 static void
 exit_watch_free (ExitWatch *w)
@@ -93,12 +158,28 @@ exit_watch_free (ExitWatch *w)
 }
 
 static void
-supervisor_gone (ExitWatch *w)
+exit_waiter_done (ExitWaiter *ew, bool exited)
 {
+	drop_source (&ew->timer);
+	ew->fn (ew->data, exited);
+	g_free (ew);
+}
+
+static void
+supervisor_gone (pid_t pid)
+{
+	GSList *waiters = NULL;
+	gpointer value;
+
 	g_mutex_lock (&live_lock);
-	g_hash_table_remove (live_supervisors, GINT_TO_POINTER (w->pid));
-	g_cond_broadcast (&live_cond);
+	if (g_hash_table_lookup_extended (live_supervisors, GINT_TO_POINTER (pid), NULL, &value)) {
+		waiters = value;
+		g_hash_table_remove (live_supervisors, GINT_TO_POINTER (pid));
+	}
 	g_mutex_unlock (&live_lock);
+	for (GSList *l = waiters; l; l = l->next)
+		exit_waiter_done (l->data, true);
+	g_slist_free (waiters);
 }
 
 /* A supervisor ends with status 0 after `destroy` and only then: say
@@ -137,7 +218,7 @@ on_supervisor_exit (gint fd, GIOCondition cond, gpointer data)
 
 	if (w->our_child)
 		reap_supervisor (w->pid);
-	supervisor_gone (w);
+	supervisor_gone (w->pid);
 	return G_SOURCE_REMOVE;
 }
 
@@ -154,11 +235,12 @@ poll_supervisor_exit (gpointer data)
 	} else if (kill (w->pid, 0) == 0 || errno != ESRCH) {
 		return G_SOURCE_CONTINUE;
 	}
-	supervisor_gone (w);
+	supervisor_gone (w->pid);
 	return G_SOURCE_REMOVE;
 }
 
-static void
+/* Watch PID's exit; returns a pidfd of the caller's own for it (or -1). */
+static int
 watch_exit (pid_t pid, bool our_child)
 {
 	int pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
@@ -167,7 +249,7 @@ watch_exit (pid_t pid, bool our_child)
 
 	*w = (ExitWatch) { pid, pidfd, our_child };
 	g_mutex_lock (&live_lock);
-	g_hash_table_add (live_supervisors, GINT_TO_POINTER (pid));
+	g_hash_table_insert (live_supervisors, GINT_TO_POINTER (pid), NULL);
 	g_mutex_unlock (&live_lock);
 	if (pidfd >= 0) {
 		fcntl (pidfd, F_SETFD, FD_CLOEXEC);
@@ -180,23 +262,61 @@ watch_exit (pid_t pid, bool our_child)
 	}
 	g_source_attach (src, event_ctx);
 	g_source_unref (src);
+	return pidfd >= 0 ? fcntl (pidfd, F_DUPFD_CLOEXEC, 3) : -1;
 }
 
-int
-supclient_wait_exit (SupConn *c, int timeout_ms)
+static gboolean
+exit_wait_timed_out (gpointer data)
 {
-	gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-	int r = 0;
+	ExitWaiter *ew = data;
+	GSList *list;
 
 	g_mutex_lock (&live_lock);
-	while (g_hash_table_contains (live_supervisors, GINT_TO_POINTER (c->pid)))
-		if (!g_cond_wait_until (&live_cond, &live_lock, deadline)) {
-			r = -ETIMEDOUT;
-			break;
-		}
+	list = g_hash_table_lookup (live_supervisors, GINT_TO_POINTER (ew->pid));
+	list = g_slist_remove (list, ew);
+	g_hash_table_insert (live_supervisors, GINT_TO_POINTER (ew->pid), list);
 	g_mutex_unlock (&live_lock);
-	return r;
+	g_source_unref (ew->timer); /* destroyed by returning REMOVE */
+	ew->timer = NULL;
+	ew->fn (ew->data, false);
+	g_free (ew);
+	return G_SOURCE_REMOVE;
 }
+
+static gboolean
+exit_wait_start (gpointer data)
+{
+	ExitWaiter *ew = data;
+	gpointer value;
+	bool alive;
+
+	g_mutex_lock (&live_lock);
+	alive = g_hash_table_lookup_extended (live_supervisors, GINT_TO_POINTER (ew->pid), NULL, &value);
+	if (alive) {
+		g_hash_table_insert (live_supervisors, GINT_TO_POINTER (ew->pid), g_slist_prepend (value, ew));
+		ew->timer = attach_timeout (ew->timeout_ms, exit_wait_timed_out, ew, NULL);
+	}
+	g_mutex_unlock (&live_lock);
+	if (!alive)
+		exit_waiter_done (ew, true);
+	return G_SOURCE_REMOVE;
+}
+
+void
+supclient_when_exited (SupConn *c, unsigned timeout_ms, SupExitFn fn, gpointer data)
+{
+	ExitWaiter *ew = g_new0 (ExitWaiter, 1);
+	GSource *src = g_idle_source_new ();
+
+	*ew = (ExitWaiter) { c->pid, fn, data, timeout_ms, NULL };
+	/* In the event thread, where the exit itself is seen: never called
+	 * back from inside the caller. */
+	g_source_set_callback (src, exit_wait_start, ew, NULL);
+	g_source_attach (src, event_ctx);
+	g_source_unref (src);
+}
+
+/* --- the event thread ----------------------------------------------------- */
 
 static gpointer
 event_thread_main (gpointer data)
@@ -210,7 +330,7 @@ event_thread_main (gpointer data)
 void
 supclient_init (unsigned request_timeout_seconds)
 {
-	request_timeout = request_timeout_seconds;
+	request_timeout_ms = request_timeout_seconds * 1000;
 	supspawn_init ();
 	live_supervisors = g_hash_table_new (g_direct_hash, g_direct_equal);
 	event_ctx = g_main_context_new ();
@@ -244,29 +364,149 @@ supclient_shutdown (void)
 	event_loop = NULL;
 }
 
+/* --- requests in flight --------------------------------------------------- */
+
+static void
+pending_answer (Pending *p, int r, char **reply, const NsError *err)
+{
+	drop_source (&p->timer);
+	p->fn (p->data, r, reply, err);
+	g_free (p);
+}
+
+/* Take the pending request TAG out of C's table (NULL: answered already). */
+static Pending *
+pending_take (SupConn *c, guint64 tag)
+{
+	Pending *p;
+
+	g_mutex_lock (&c->lock);
+	p = g_hash_table_lookup (c->pending, &tag);
+	if (p)
+		g_hash_table_remove (c->pending, &tag);
+	g_mutex_unlock (&c->lock);
+	return p;
+}
+
+typedef struct {
+	SupConn *c;
+	guint64 tag;
+} TimerRef;
+
+static void
+timer_ref_free (TimerRef *t)
+{
+	supclient_unref (t->c);
+	g_free (t);
+}
+
+static gboolean
+request_timed_out (gpointer data)
+{
+	TimerRef *t = data;
+	Pending *p = pending_take (t->c, t->tag);
+	NsError err;
+
+	if (p) {
+		/* This source is being dispatched: returning REMOVE destroys it. */
+		g_source_unref (p->timer);
+		p->timer = NULL;
+		ns_error (&err, ETIMEDOUT, "the supervisor did not answer in time (--request-timeout)");
+		pending_answer (p, -ETIMEDOUT, NULL, &err);
+	}
+	return G_SOURCE_REMOVE;
+}
+
+/* Answer every request in flight on C with CODE (the connection died). */
+static void
+fail_all_pending (SupConn *c, int code, const char *why)
+{
+	g_autoptr (GList) list = NULL;
+	NsError err;
+
+	g_mutex_lock (&c->lock);
+	list = g_hash_table_get_values (c->pending);
+	g_hash_table_remove_all (c->pending);
+	g_mutex_unlock (&c->lock);
+	ns_error (&err, code, "%s", why);
+	for (GList *l = list; l; l = l->next)
+		pending_answer (l->data, -code, NULL, &err);
+}
+
+void
+supclient_cancel_calls (SupConn *c, int code, const char *why)
+{
+	fail_all_pending (c, code, why);
+}
+
+int
+supclient_call (SupConn *c, char *const *fields, unsigned timeout_ms, SupReplyFn fn, gpointer data,
+                NsError *err)
+{
+	char tag[NSFS_PROTO_TAG_MAX];
+	Pending *p = g_new0 (Pending, 1);
+	TimerRef *t;
+	guint64 *key;
+	int r;
+
+	g_mutex_lock (&c->lock);
+	if (c->dead) {
+		g_mutex_unlock (&c->lock);
+		g_free (p);
+		return ns_error (err, EIO, "the sandbox's supervisor is gone");
+	}
+	p->tag = ++c->last_tag;
+	p->fn = fn;
+	p->data = data;
+	snprintf (tag, sizeof tag, "%c%" G_GUINT64_FORMAT, NSFS_PROTO_TAG, p->tag);
+	/* In the table before it is sent: the answer may come at once. */
+	key = g_new (guint64, 1);
+	*key = p->tag;
+	g_hash_table_insert (c->pending, key, p);
+	/* The socket does not block (conn_new): a supervisor that stopped
+	 * reading makes this fail instead of holding the caller. */
+	r = ns_proto_send_tagged (c->fd, tag, fields);
+	if (r < 0) {
+		g_hash_table_remove (c->pending, key);
+		g_mutex_unlock (&c->lock);
+		g_free (p);
+		if (r == -E2BIG)
+			return ns_error (err, E2BIG, "the request is larger than the supervisor protocol allows");
+		if (r == -EAGAIN)
+			return ns_error (err, EAGAIN, "the supervisor is not taking requests (its queue is full)");
+		return ns_error (err, EIO, "cannot reach the supervisor: %s", strerror (-r));
+	}
+	t = g_new0 (TimerRef, 1);
+	*t = (TimerRef) { supclient_ref (c), p->tag };
+	p->timer = attach_timeout (timeout_ms, request_timed_out, t, (GDestroyNotify) timer_ref_free);
+	g_mutex_unlock (&c->lock);
+	return 0;
+}
+
+/* --- what the supervisor says --------------------------------------------- */
+
 /* A tagged reply (MSG[0] is its tag): to the request waiting for it,
  * or dropped if that request gave up already. */
 static void
 deliver_reply (SupConn *c, char **msg)
 {
 	guint64 tag = g_ascii_strtoull (msg[0] + 1, NULL, 10);
-	bool wanted;
+	char **fields = msg + 1;
+	Pending *p = fields[0] ? pending_take (c, tag) : NULL;
+	NsError err;
 
-	g_free (msg[0]);
-	memmove (msg, msg + 1, g_strv_length (msg) * sizeof *msg);
-	g_mutex_lock (&c->lock);
-	wanted = tag != 0 && tag == c->awaited_tag && msg[0];
-	if (wanted) {
-		g_strfreev (c->reply);
-		c->reply = msg;
-		c->have_reply = true;
-		c->awaited_tag = 0;
-		g_cond_broadcast (&c->cond);
-	}
-	g_mutex_unlock (&c->lock);
-	if (!wanted) {
+	if (!p) {
 		g_message ("sandbox %s: a late answer from its supervisor, dropped", c->sb->name);
-		g_strfreev (msg);
+		return;
+	}
+	if (strcmp (fields[0], "err") == 0) {
+		int code = fields[1] ? atoi (fields[1]) : EIO;
+		if (code <= 0)
+			code = EIO;
+		ns_error (&err, code, "%s", fields[1] && fields[2] ? fields[2] : "failed");
+		pending_answer (p, -code, NULL, &err);
+	} else {
+		pending_answer (p, 0, fields, NULL);
 	}
 }
 
@@ -281,51 +521,90 @@ dispatch_event (SupConn *c, char **msg)
 		sandbox_on_state (c->sb, msg[1], n >= 3 ? msg[2] : "");
 	else
 		g_warning ("sandbox %s: unexpected message '%s' from its supervisor", c->sb->name, msg[0]);
-	g_strfreev (msg);
 }
 
-static void
+/* Mark C dead; true if it was alive until now. */
+static bool
 mark_dead (SupConn *c)
 {
+	bool was_alive;
+
 	g_mutex_lock (&c->lock);
+	was_alive = !c->dead;
 	c->dead = true;
 	g_cond_broadcast (&c->cond);
 	g_mutex_unlock (&c->lock);
+	return was_alive;
+}
+
+/* The answer to our hello, or its absence (MSG NULL: it timed out). */
+static void
+hello_answered (SupConn *c, char **msg)
+{
+	NsError err = { 0 };
+	int r = 0;
+
+	drop_source (&c->hello_timer);
+	g_mutex_lock (&c->lock);
+	c->hello_pending = false;
+	g_mutex_unlock (&c->lock);
+	if (!msg)
+		r = ns_error (&err, ETIMEDOUT, "its supervisor did not answer hello in time");
+	else if (strcmp (msg[0], "ok") != 0 || !msg[1] || atoi (msg[1]) != NSFS_PROTO_VERSION)
+		r = ns_error (&err, EPROTO, "its supervisor refused protocol %d: %s", NSFS_PROTO_VERSION,
+		              msg[1] && msg[2] ? msg[2] : msg[1] ? msg[1] : "no reason");
+	if (r < 0) {
+		/* Nothing more is asked of it: requests fail, and only a kill
+		 * ends it (the sandbox code decides). */
+		mark_dead (c);
+		fail_all_pending (c, EIO, err.msg);
+	}
+	sandbox_on_hello (c->sb, c, r, msg, r < 0 ? &err : NULL);
+}
+
+static gboolean
+hello_timed_out (gpointer data)
+{
+	SupConn *c = data;
+	bool pending;
+
+	g_mutex_lock (&c->lock);
+	pending = c->hello_pending;
+	g_mutex_unlock (&c->lock);
+	g_source_unref (c->hello_timer); /* returning REMOVE destroys it */
+	c->hello_timer = NULL;
+	if (pending)
+		hello_answered (c, NULL);
+	return G_SOURCE_REMOVE;
 }
 
 static gboolean
 on_readable (gint fd, GIOCondition cond, gpointer data)
 {
 	SupConn *c = data;
-	char **msg = NULL;
+	g_auto (GStrv) msg = NULL;
+	bool hello_pending;
 	int r = ns_proto_recv (fd, &msg);
 
 	if (r == -EAGAIN)
 		return G_SOURCE_CONTINUE;
+	g_mutex_lock (&c->lock);
+	hello_pending = c->hello_pending;
+	g_mutex_unlock (&c->lock);
 	if (r < 0 || !msg) {
-		bool was_dead;
-		g_mutex_lock (&c->lock);
-		was_dead = c->dead;
-		g_mutex_unlock (&c->lock);
-		mark_dead (c);
-		if (!was_dead)
-			sandbox_on_supervisor_lost (c->sb);
-		return G_SOURCE_REMOVE;
-	}
-	if (c->hello_pending && (strcmp (msg[0], "ok") == 0 || strcmp (msg[0], "err") == 0)) {
-		bool ok = strcmp (msg[0], "ok") == 0 && msg[1] && atoi (msg[1]) == NSFS_PROTO_VERSION;
+		bool was_alive = mark_dead (c);
+		fail_all_pending (c, EIO, "the sandbox's supervisor is gone");
+		/* Gone before or after its hello: lost either way. */
+		drop_source (&c->hello_timer);
 		g_mutex_lock (&c->lock);
 		c->hello_pending = false;
 		g_mutex_unlock (&c->lock);
-		if (!ok) {
-			g_warning ("sandbox %s: its supervisor refused our protocol %d: %s", c->sb->name, NSFS_PROTO_VERSION,
-			           msg[1] && msg[2] ? msg[2] : msg[1] ? msg[1] : "");
-			g_strfreev (msg);
-			mark_dead (c);
+		if (was_alive)
 			sandbox_on_supervisor_lost (c->sb);
-			return G_SOURCE_REMOVE;
-		}
-		g_strfreev (msg);
+		return G_SOURCE_REMOVE;
+	}
+	if (hello_pending && msg[0][0] != NSFS_PROTO_TAG) {
+		hello_answered (c, msg);
 		return G_SOURCE_CONTINUE;
 	}
 	if (msg[0][0] == NSFS_PROTO_TAG)
@@ -335,64 +614,65 @@ on_readable (gint fd, GIOCondition cond, gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-static SupConn *
-conn_new (Sandbox *sb, int fd, pid_t pid)
-{
-	SupConn *c = g_new0 (SupConn, 1);
-	c->fd = fd;
-	c->pid = pid;
-	c->sb = sandbox_ref (sb);
-	c->refcount = 1;
-	g_mutex_init (&c->request_lock);
-	g_mutex_init (&c->lock);
-	g_cond_init (&c->cond);
-	return c;
-}
+/* --- connections ---------------------------------------------------------- */
 
-static void
-conn_watch (SupConn *c)
+static gboolean
+conn_watch (gpointer data)
 {
+	SupConn *c = data;
+	bool closed;
+
+	g_mutex_lock (&c->lock);
+	closed = c->watch_closed;
+	g_mutex_unlock (&c->lock);
+	if (closed)
+		return G_SOURCE_REMOVE;
 	c->watch = g_unix_fd_source_new (c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
 	/* The watch borrows the connection: it is destroyed, in this same
 	 * thread, before the connection's last reference goes (close_watch). */
 	g_source_set_callback (c->watch, (GSourceFunc) (void (*) (void)) on_readable, c, NULL);
 	g_source_attach (c->watch, event_ctx);
+	c->hello_timer = attach_timeout (request_timeout_ms, hello_timed_out, c, NULL);
+	return G_SOURCE_REMOVE;
 }
 
-/* Send and wait without the event thread: used for `hello`, before the
- * connection is watched. */
+/* A connection on FD to the supervisor PID (PIDFD its own pidfd), whose
+ * hello is on its way; watched once its owner has stored it. */
+static SupConn *
+conn_new (Sandbox *sb, int fd, pid_t pid, int pidfd)
+{
+	SupConn *c = g_new0 (SupConn, 1);
+
+	c->fd = fd;
+	c->pid = pid;
+	c->pidfd = pidfd;
+	c->sb = sandbox_ref (sb);
+	c->refcount = 1;
+	c->hello_pending = true;
+	c->pending = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+	g_mutex_init (&c->lock);
+	g_cond_init (&c->cond);
+	fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK);
+	return c;
+}
+
 static int
-hello_sync (int fd, char ***fields, NsError *err)
+send_hello (int fd, NsError *err)
 {
 	char version[16];
-	char **msg = NULL;
-	struct timeval tv = { .tv_sec = 10 };
 	int r;
 
 	snprintf (version, sizeof version, "%d", NSFS_PROTO_VERSION);
-	setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	if ((r = ns_proto_sendv (fd, "hello", version, NULL)) < 0)
-		return ns_error (err, -r, "supervisor: cannot send hello: %s", strerror (-r));
-	r = ns_proto_recv (fd, &msg);
-	if (r < 0 || !msg)
-		return ns_error (err, r < 0 ? -r : ECONNRESET, "supervisor: no answer to hello");
-	if (strcmp (msg[0], "ok") != 0) {
-		r = ns_error (err, EPROTO, "supervisor refused: %s", msg[1] && msg[2] ? msg[2] : "no reason");
-		g_strfreev (msg);
-		return r;
-	}
-	tv.tv_sec = 0;
-	setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	*fields = msg;
+		return ns_error (err, -r, "cannot say hello to the supervisor: %s", strerror (-r));
 	return 0;
 }
 
 int
 supclient_spawn (Sandbox *sb, SupConn **out, NsError *err)
 {
-	char version[16];
 	pid_t pid;
-	int sv[2], r;
+	int sv[2], r, pidfd;
 
 	if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return ns_error (err, errno, "socketpair: %s", strerror (errno));
@@ -404,27 +684,28 @@ supclient_spawn (Sandbox *sb, SupConn **out, NsError *err)
 	}
 	/* The supervisor stays our child while we run (we reap it); after a
 	 * restart it is an orphan and the system's init reaps it. */
-	watch_exit (pid, true);
-	/* hello goes out now but its answer is checked by the event thread:
+	pidfd = watch_exit (pid, true);
+	/* hello goes out now and its answer comes to the event thread:
 	 * mkdir need not wait for the supervisor to finish starting, and
 	 * requests queue behind hello on the socket. */
-	snprintf (version, sizeof version, "%d", NSFS_PROTO_VERSION);
-	if ((r = ns_proto_sendv (sv[0], "hello", version, NULL)) < 0) {
+	if ((r = send_hello (sv[0], err)) < 0) {
 		close (sv[0]);
-		return ns_error (err, -r, "the supervisor failed to start (see supervisor.log): %s", strerror (-r));
+		if (pidfd >= 0)
+			close (pidfd);
+		return r;
 	}
-	*out = conn_new (sb, sv[0], pid);
-	(*out)->hello_pending = true;
-	conn_watch (*out);
+	*out = conn_new (sb, sv[0], pid, pidfd);
 	return 0;
 }
 
 int
-supclient_connect (Sandbox *sb, SupConn **out, char ***hello, NsError *err)
+supclient_connect (Sandbox *sb, SupConn **out, NsError *err)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	_cleanup_close_ int dirfd = open (sb->dir, O_DIRECTORY | O_CLOEXEC);
 	_cleanup_close_ int fd = -1;
+	struct ucred cred;
+	socklen_t len = sizeof cred;
 	int r;
 
 	if (dirfd < 0)
@@ -433,90 +714,29 @@ supclient_connect (Sandbox *sb, SupConn **out, char ***hello, NsError *err)
 	fd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return ns_error (err, errno, "socket: %s", strerror (errno));
+	/* A unix socket's connect completes at once or fails: it never waits
+	 * on the supervisor (a full backlog is EAGAIN). */
+	fcntl (fd, F_SETFL, O_NONBLOCK);
 	if (connect (fd, (struct sockaddr *) &addr, sizeof addr) < 0)
 		return ns_error (err, errno, "no supervisor answers: %s", strerror (errno));
-	if ((r = hello_sync (fd, hello, err)) < 0)
+	if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return ns_error (err, errno, "SO_PEERCRED: %s", strerror (errno));
+	if ((r = send_hello (fd, err)) < 0)
 		return r;
-	{
-		struct ucred cred;
-		socklen_t len = sizeof cred;
-		if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-			return ns_error (err, errno, "SO_PEERCRED: %s", strerror (errno));
-		watch_exit (cred.pid, false);
-		*out = conn_new (sb, ns_steal_fd (&fd), cred.pid);
-	}
+	*out = conn_new (sb, ns_steal_fd (&fd), cred.pid, watch_exit (cred.pid, false));
 	return 0;
 }
 
 void
 supclient_watch (SupConn *c)
 {
-	conn_watch (c);
-}
+	/* The watch and timers are the event thread's alone to touch. */
+	GSource *src = g_idle_source_new ();
 
-int
-supclient_request (SupConn *c, char *const *fields, char ***reply, NsError *err)
-{
-	char tag[NSFS_PROTO_TAG_MAX];
-	gint64 deadline;
-	char **msg;
-	int r = 0;
-
-	g_mutex_lock (&c->request_lock);
-	snprintf (tag, sizeof tag, "%c%" G_GUINT64_FORMAT, NSFS_PROTO_TAG, ++c->last_tag);
-	g_mutex_lock (&c->lock);
-	g_strfreev (c->reply);
-	c->reply = NULL;
-	c->have_reply = false;
-	c->awaited_tag = c->last_tag;
-	if (c->dead) {
-		c->awaited_tag = 0;
-		g_mutex_unlock (&c->lock);
-		g_mutex_unlock (&c->request_lock);
-		return ns_error (err, EIO, "the sandbox's supervisor is gone");
-	}
-	g_mutex_unlock (&c->lock);
-
-	if ((r = ns_proto_send_tagged (c->fd, tag, fields)) < 0) {
-		g_mutex_lock (&c->lock);
-		c->awaited_tag = 0;
-		g_mutex_unlock (&c->lock);
-		g_mutex_unlock (&c->request_lock);
-		if (r == -E2BIG)
-			return ns_error (err, E2BIG, "the request is larger than the supervisor protocol allows");
-		return ns_error (err, EIO, "cannot reach the supervisor: %s", strerror (-r));
-	}
-	deadline = g_get_monotonic_time () + (gint64) request_timeout * G_TIME_SPAN_SECOND;
-	if (strcmp (fields[0], "stop") == 0)
-		deadline += NSFS_STOP_GRACE_SECONDS * G_TIME_SPAN_SECOND;
-	g_mutex_lock (&c->lock);
-	while (!c->have_reply && !c->dead) {
-		if (!g_cond_wait_until (&c->cond, &c->lock, deadline))
-			break;
-	}
-	msg = c->reply;
-	c->reply = NULL;
-	/* A reply that comes after this is dropped (deliver_reply). */
-	c->awaited_tag = 0;
-	if (!c->have_reply)
-		r = ns_error (err, c->dead ? EIO : ETIMEDOUT, c->dead ? "the sandbox's supervisor is gone"
-		                                                        : "the supervisor did not answer in time (--request-timeout)");
-	c->have_reply = false;
-	g_mutex_unlock (&c->lock);
-	g_mutex_unlock (&c->request_lock);
-	if (r < 0)
-		return r;
-	if (strcmp (msg[0], "err") == 0) {
-		int code = msg[1] ? atoi (msg[1]) : EIO;
-		r = ns_error (err, code > 0 ? code : EIO, "%s", msg[1] && msg[2] ? msg[2] : "failed");
-		g_strfreev (msg);
-		return r;
-	}
-	if (reply)
-		*reply = msg;
-	else
-		g_strfreev (msg);
-	return 0;
+	g_source_set_priority (src, G_PRIORITY_HIGH);
+	g_source_set_callback (src, conn_watch, supclient_ref (c), (GDestroyNotify) supclient_unref);
+	g_source_attach (src, event_ctx);
+	g_source_unref (src);
 }
 
 /* Runs in the event thread, so the watch is never mid-dispatch here. */
@@ -525,11 +745,8 @@ close_watch (gpointer data)
 {
 	SupConn *c = data;
 
-	if (c->watch) {
-		g_source_destroy (c->watch);
-		g_source_unref (c->watch);
-		c->watch = NULL;
-	}
+	drop_source (&c->watch);
+	drop_source (&c->hello_timer);
 	g_mutex_lock (&c->lock);
 	c->watch_closed = true;
 	g_cond_broadcast (&c->cond);
@@ -539,13 +756,15 @@ close_watch (gpointer data)
 }
 
 /* Synchronous, so that when rmdir returns the connection's descriptor is
- * closed too; the watch itself is only ever touched by the event thread. */
+ * closed too; the watch itself is only ever touched by the event thread.
+ * The wait is for our own event thread, which never blocks. */
 void
 supclient_close (SupConn *c)
 {
 	if (!c)
 		return;
 	mark_dead (c);
+	fail_all_pending (c, EIO, "the sandbox's supervisor is gone");
 	if (g_main_context_is_owner (event_ctx)) {
 		close_watch (c);
 		return;

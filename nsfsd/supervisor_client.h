@@ -1,7 +1,10 @@
-/* nsfsd's side of the supervisor protocol: start a supervisor, send it
- * one request at a time, and hand its events to the sandbox code from a
- * dedicated event thread. */
+/* nsfsd's side of the supervisor protocol: start a supervisor or connect
+ * to a running one, send it requests without waiting for them, and hand
+ * its answers and events to the sandbox code from a dedicated event
+ * thread.  No caller ever blocks on a supervisor. */
 #pragma once
+
+#include <stdbool.h>
 
 #include "error.h"
 #include "sandbox.h"
@@ -10,29 +13,49 @@
 #define SUPCLIENT_DEFAULT_TIMEOUT_SECONDS 30
 void supclient_init (unsigned request_timeout_seconds);
 void supclient_shutdown (void);
+unsigned supclient_request_timeout_ms (void);
 
-/* Spawn the supervisor for SB (state dir sb->dir) and connect to it. */
+/* SupReplyFn (sandbox.h) is called once with a request's outcome: R 0
+ * and REPLY the fields of the `ok` answer (REPLY[0] is "ok"; borrowed),
+ * or R -errno and ERR. */
+
+/* Spawn the supervisor for SB (state dir sb->dir) and say hello. */
 int supclient_spawn (Sandbox *sb, SupConn **out, NsError *err);
 
-/* Connect to an already running supervisor through its socket.  Fills
- * HELLO with the `ok` reply's fields (version, state, pid, reason).  Its
- * events wait in the socket until supclient_watch: apply HELLO first, so
- * that no newer event is overwritten by it. */
-int supclient_connect (Sandbox *sb, SupConn **out, char ***hello, NsError *err);
+/* Connect to an already running supervisor through its socket and say
+ * hello. */
+int supclient_connect (Sandbox *sb, SupConn **out, NsError *err);
+
+/* Start listening to C, once it is stored where the sandbox code finds
+ * it: the answer to hello goes to sandbox_on_hello (before any event),
+ * events to sandbox_on_*. */
 void supclient_watch (SupConn *c);
 
-/* Send FIELDS and wait for the reply.  On `ok`, *REPLY (may be NULL)
- * receives the reply's fields; on `err`, ERR is filled and -errno is
- * returned. */
-int supclient_request (SupConn *c, char *const *fields, char ***reply, NsError *err);
+/* Send FIELDS.  Returns 0 once sent: FN is then called exactly once,
+ * later, from the event thread or from supclient_close's caller, after
+ * at most TIMEOUT_MS (ETIMEDOUT).  Returns -errno with ERR when nothing
+ * was sent (FN is not called).  Never blocks. */
+int supclient_call (SupConn *c, char *const *fields, unsigned timeout_ms, SupReplyFn fn, gpointer data,
+                    NsError *err);
 
-/* Wait until the supervisor behind C has exited (and, if it is our
- * child, been reaped): 0, or -ETIMEDOUT. */
-int supclient_wait_exit (SupConn *c, int timeout_ms);
+/* Answer every call in flight on C now with CODE and WHY; their late
+ * answers are dropped. */
+void supclient_cancel_calls (SupConn *c, int code, const char *why);
+
+/* FN once the supervisor behind C has exited (and, if it is our child,
+ * been reaped), with EXITED true; or after TIMEOUT_MS with EXITED false.
+ * Called from the event thread. */
+typedef void (*SupExitFn) (gpointer data, bool exited);
+void supclient_when_exited (SupConn *c, unsigned timeout_ms, SupExitFn fn, gpointer data);
+
+/* SIGKILL the supervisor behind C (through its pidfd where there is one). */
+void supclient_kill (SupConn *c);
+pid_t supclient_pid (SupConn *c);
 
 SupConn *supclient_ref (SupConn *c);
 void supclient_unref (SupConn *c);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SupConn, supclient_unref)
 
 /* Stop watching and drop the owner's reference (the supervisor keeps
- * running). */
+ * running).  Every call still in flight is answered with EIO first. */
 void supclient_close (SupConn *c);
