@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,8 +20,10 @@
 #include "handles.h"
 #include "ops.h"
 #include "proto.h"
+#include "quota.h"
 #include "sandbox.h"
 #include "statedir.h"
+#include "supervisor_spawn.h"
 #include "supervisor_client.h"
 #include "wait.h"
 
@@ -31,6 +34,7 @@ typedef struct {
 	const char *mountpoint;
 	SandboxLimits limits;
 	unsigned request_timeout;
+	unsigned per_user[QUOTA_KINDS];
 } Options;
 
 static void
@@ -44,6 +48,9 @@ usage (FILE *out)
 	              "  --max-jobs-per-sandbox N     jobs one sandbox may have started (default 4096, 0: no limit)\n"
 	              "  --max-job-output BYTES       output kept per job and stream (default 8G; K, M, G suffixes)\n"
 	              "  --request-timeout SECONDS    how long to wait for a sandbox's supervisor (default 30)\n"
+	              "  --max-requests-per-user N    writes one non-root uid may have waiting on supervisors (default 256)\n"
+	              "  --max-open-files-per-user N  files one non-root uid may hold open on the mount (default 4096)\n"
+	              "  --max-blocked-reads-per-user N  reads of wait one non-root uid may have blocked (default 1024)\n"
 	              "  MOUNTPOINT         default /mnt/ns\n");
 }
 
@@ -89,6 +96,9 @@ parse_options (int argc, char **argv, Options *o)
 		{ "max-jobs-per-sandbox", required_argument, NULL, 'J' },
 		{ "max-job-output", required_argument, NULL, 'O' },
 		{ "request-timeout", required_argument, NULL, 'T' },
+		{ "max-requests-per-user", required_argument, NULL, 'R' },
+		{ "max-open-files-per-user", required_argument, NULL, 'H' },
+		{ "max-blocked-reads-per-user", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -96,7 +106,8 @@ parse_options (int argc, char **argv, Options *o)
 	int c;
 
 	*o = (Options) { .state_dir = "/run/nsfs", .mountpoint = "/mnt/ns", .limits = SANDBOX_DEFAULT_LIMITS,
-	                 .request_timeout = SUPCLIENT_DEFAULT_TIMEOUT_SECONDS };
+	                 .request_timeout = SUPCLIENT_DEFAULT_TIMEOUT_SECONDS,
+	                 .per_user = { [QUOTA_REQUESTS] = 256, [QUOTA_HANDLES] = 4096, [QUOTA_READERS] = 1024 } };
 	while ((c = getopt_long (argc, argv, "fdhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->foreground = true; break;
@@ -109,6 +120,16 @@ parse_options (int argc, char **argv, Options *o)
 				return -1;
 			}
 			break;
+		case 'R':
+		case 'H':
+		case 'B': {
+			QuotaKind k = c == 'R' ? QUOTA_REQUESTS : c == 'H' ? QUOTA_HANDLES : QUOTA_READERS;
+			if (!parse_count (optarg, &o->per_user[k])) {
+				fprintf (stderr, "nsfsd: not a count: %s\n", optarg);
+				return -1;
+			}
+			break;
+		}
 		case 'T':
 			if (!parse_count (optarg, &o->request_timeout) || o->request_timeout == 0) {
 				fprintf (stderr, "nsfsd: not a number of seconds: %s\n", optarg);
@@ -133,6 +154,30 @@ parse_options (int argc, char **argv, Options *o)
 		return -1;
 	}
 	return 0;
+}
+
+/* Every open of job output holds a descriptor, and every sandbox one or
+ * two: the soft limit most shells hand down (1024) would let a few users
+ * make everyone's opens fail with EMFILE.  Root may raise the hard limit
+ * too, up to the kernel's nr_open; the per-uid bound keeps any one user
+ * far below it. */
+static void
+raise_nofile_limit (void)
+{
+	struct rlimit rl;
+	g_autofree char *nr_open = NULL;
+
+	if (getrlimit (RLIMIT_NOFILE, &rl) < 0)
+		return;
+	supspawn_set_nofile_limit (&rl);
+	if (geteuid () == 0 && g_file_get_contents ("/proc/sys/fs/nr_open", &nr_open, NULL, NULL)) {
+		rlim_t most = (rlim_t) g_ascii_strtoull (nr_open, NULL, 10);
+		if (most > rl.rlim_max)
+			rl.rlim_max = most;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit (RLIMIT_NOFILE, &rl) < 0)
+		g_warning ("cannot raise the open file limit: %s", strerror (errno));
 }
 
 /* One nsfsd per state dir: a second one would fight over supervisors. */
@@ -252,6 +297,9 @@ main (int argc, char **argv)
 		fuse_opt_add_arg (&args, "-d");
 	sandbox_registry_init ();
 	sandbox_set_limits (&o.limits);
+	for (int k = 0; k < QUOTA_KINDS; k++)
+		quota_set_limit ((QuotaKind) k, o.per_user[k]);
+	raise_nofile_limit ();
 	se = fuse_session_new (&args, &nsfs_ops, sizeof nsfs_ops, NULL);
 	if (!se)
 		goto out_args;

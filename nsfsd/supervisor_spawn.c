@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -26,6 +27,15 @@
 #define ZYGOTE_TIMEOUT_SECONDS 10
 
 static char *supervisor_path;
+static struct rlimit child_nofile;
+static bool have_child_nofile;
+
+void
+supspawn_set_nofile_limit (const struct rlimit *rl)
+{
+	child_nofile = *rl;
+	have_child_nofile = true;
+}
 static GMutex zygote_lock;  /* one request in flight; guards the three below */
 static int zygote_fd = -1;
 static pid_t zygote_pid = -1;
@@ -86,6 +96,11 @@ execute_supervisor (char **argv, int sock, pid_t *pid)
 	posix_spawnattr_setsigdefault (&attr, &all);
 	posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	r = posix_spawn (pid, supervisor_path, &fa, &attr, argv, envp);
+	/* Sandboxes get the open file limit nsfsd was given, not the one it
+	 * raised for itself; set before the supervisor gets any request, so
+	 * it holds for every process it will make. */
+	if (r == 0 && have_child_nofile && prlimit (*pid, RLIMIT_NOFILE, &child_nofile, NULL) < 0)
+		g_warning ("cannot set a supervisor's open file limit: %s", strerror (errno));
 	g_strfreev (envp);
 	posix_spawn_file_actions_destroy (&fa);
 	posix_spawnattr_destroy (&attr);

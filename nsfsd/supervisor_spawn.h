@@ -3,6 +3,7 @@
  * not start).  Each supervisor is nsfsd's child. */
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -15,3 +16,6 @@ void supspawn_shutdown (void);
 /* Start the supervisor of the sandbox in DIR, with SOCK as its first
  * client's socket: 0 with *PID, or -errno with ERR filled. */
 int supspawn_start (const char *dir, int sock, pid_t *pid, NsError *err);
+
+/* The open file limit supervisors (and so sandboxes) get. */
+void supspawn_set_nofile_limit (const struct rlimit *rl);

@@ -195,6 +195,10 @@ op_start (Op *op)
 		sandbox_destroy (w->sb, on_rmdir_done, op);
 		return OP_PENDING;
 	}
+	/* Whatever makes this write fail, what its O_TRUNC emptied is put
+	 * back (op_end). */
+	if (op->kind == OP_WRITE && fh)
+		op->before = g_steal_pointer (&fh->text_before_empty);
 	/* The kernel hands a large write(2) over in pieces: LEN is the first
 	 * piece's, not necessarily the whole write's. */
 	if (w->len > NS_MAX_WRITE)
@@ -202,22 +206,13 @@ op_start (Op *op)
 		                 NS_MAX_WRITE);
 	if (w->sb->removed)
 		return ns_error (&w->err, ENOENT, "the sandbox was removed");
-	switch (op->kind) {
-	case OP_WRITE:
-		if (fh)
-			op->before = g_steal_pointer (&fh->text_before_empty);
-		break;
-	case OP_FLUSH:
+	if (op->kind == OP_FLUSH) {
 		g_mutex_lock (&fh->lock);
 		store = fh->empty_on_close;
 		fh->empty_on_close = false;
 		g_mutex_unlock (&fh->lock);
 		if (store)
 			op->before = show_text (w->sb, w->spec);
-		break;
-	case OP_TRUNCATE:
-	case OP_RMDIR:
-		break;
 	}
 	return store ? w->spec->store (w) : 0;
 }
