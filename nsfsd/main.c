@@ -176,6 +176,12 @@ raise_nofile_limit (void)
 			rl.rlim_max = most;
 	}
 	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit (RLIMIT_NOFILE, &rl) == 0)
+		return;
+	/* Without CAP_SYS_RESOURCE (a container), up to the hard limit. */
+	if (getrlimit (RLIMIT_NOFILE, &rl) < 0)
+		return;
+	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit (RLIMIT_NOFILE, &rl) < 0)
 		g_warning ("cannot raise the open file limit: %s", strerror (errno));
 }

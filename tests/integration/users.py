@@ -386,6 +386,11 @@ class Pending:
         self.fd = r
         self.started = time.monotonic()
 
+    def done(self) -> bool:
+        """True once the function has returned (its answer waits to be read)."""
+        ready, _, _ = select.select([self.fd], [], [], 0)
+        return bool(ready)
+
     def result(self, timeout: float = TIMEOUT):
         """The function's return value; raises OSError with its errno, or
         fails the test on any other exception or a hang (the child is then
