@@ -14,10 +14,12 @@ import multiprocessing
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -301,6 +303,66 @@ class Bench:
                                       "failures": failures[:10], "load_operations": ops, "seconds": seconds}
 
 
+    def case_wedged(self):
+        """Issue 16: one owner keeps 80 writes in flight on 20 sandboxes
+        whose supervisors stand still (SIGSTOP, as one stuck in a hung
+        file system would); another sandbox's status reads and job starts,
+        against the same figures with nothing wedged."""
+        sb, _ = self.warm_sandbox()
+        status = sb / "status"
+        runs = self.args.runs
+
+        def measure():
+            reads, jobs = [], []
+            for _ in range(self.args.warmup):
+                read(status)
+                self.job_nsfs(sb)
+            for _ in range(runs):
+                t = now()
+                read(status)
+                reads.append(now() - t)
+                t = now()
+                self.job_nsfs(sb)
+                jobs.append(now() - t)
+            return reads, jobs
+
+        idle_reads, idle_jobs = measure()
+        wedged, stopped = [], []
+        for _ in range(20):
+            w = self.mnt / self.name("x")
+            os.mkdir(w)
+            write(w / "ctl", "start")
+            pid = int((Path(self.args.state) / "sandboxes" / w.name / "supervisor.pid").read_text())
+            os.kill(pid, signal.SIGSTOP)
+            wedged.append(w)
+            stopped.append(pid)
+        # Four files each: the kernel lets one write at a time into a file.
+        writes = [(w / f, v) for w in wedged for f, v in
+                  (("exec", "true"), ("hostname", "h"), ("caps", "none"), ("ctl", "kill"))]
+        writers = [threading.Thread(target=write_quietly, args=wv, daemon=True) for wv in writes]
+        for t in writers:
+            t.start()
+        time.sleep(0.5)
+        in_flight = sum(t.is_alive() for t in writers)
+        loaded_reads, loaded_jobs = measure()
+        removers = [threading.Thread(target=os.rmdir, args=(w,), daemon=True) for w in wedged]
+        for t in removers:
+            t.start()
+        for t in removers + writers:
+            t.join(60)
+        os.rmdir(sb)
+        self.results["status beside wedged"] = {"nsfs": loaded_reads, "anchor": idle_reads, "in_flight": in_flight}
+        self.results["job beside wedged"] = {"nsfs": loaded_jobs, "anchor": idle_jobs, "in_flight": in_flight}
+
+
+def write_quietly(path, data):
+    """A write whose failure (ETIMEDOUT, ENOENT once removed) is expected."""
+    try:
+        write(path, data)
+    except OSError:
+        pass
+
+
 def load_client(bench, stop, results):
     """One load client (a process of its own): cold sandboxes until STOP;
     puts (operations, failures) on RESULTS."""
@@ -323,6 +385,8 @@ TARGETS = {
     "output": (">=", 0.5, "throughput vs cat of a tmpfs file"),
     "at rest": ("<=", 20.0, "ls -l with N sandboxes vs an empty mount; PSS per sandbox <= 512 KiB"),
     "under load": ("<=", 5.0, "status p99 under load vs unloaded; no failed operation"),
+    "status beside wedged": ("<=", 2.0, "status p99 with 80 writes wedged on 20 sandboxes vs none"),
+    "job beside wedged": ("<=", 2.0, "job start median with 80 writes wedged on 20 sandboxes vs none"),
 }
 
 
@@ -333,7 +397,7 @@ def summarize(results):
         op, target, what = TARGETS[key]
         if key == "output":
             ratio = b["median"] / a["median"]  # throughput ratio = inverse time ratio
-        elif key == "under load":
+        elif key in ("under load", "status beside wedged"):
             ratio = a["p99"] / b["p99"]
         else:
             ratio = a["median"] / b["median"]
@@ -347,6 +411,8 @@ def summarize(results):
             # The columns show medians; this ratio is of p99s.
             extra = (f"p99 {a['p99'] / 1e6:.2f} vs {b['p99'] / 1e6:.2f} ms; "
                      f"{r['failed_operations']} failed of {r['load_operations']}")
+        if key.endswith("beside wedged"):
+            extra = f"p99 {a['p99'] / 1e6:.2f} vs {b['p99'] / 1e6:.2f} ms; {r['in_flight']} writes in flight"
         if key == "output":
             mb = r["bytes"] / 1e6
             extra = f"{mb / (a['median'] / 1e9):.0f} vs {mb / (b['median'] / 1e9):.0f} MB/s"
@@ -398,7 +464,7 @@ def main():
     p.add_argument("--output-bytes", type=int, default=1 << 30)
     p.add_argument("--rest-count", type=int, default=1000)
     p.add_argument("--load-seconds", type=float, default=60)
-    p.add_argument("--cases", default="cold,cold_shell,job,floor,rootfs,output,rest,load")
+    p.add_argument("--cases", default="cold,cold_shell,job,floor,rootfs,output,rest,load,wedged")
     args = p.parse_args()
     cases = args.cases.split(",")
     unknown = [c for c in cases if not hasattr(Bench, "case_" + c)]

@@ -14,9 +14,13 @@
 #include "proto.h"
 #include "supervisor_client.h"
 
-/* How long rmdir gives a supervisor to end its sandbox and exit before
- * it is killed instead, and how long a killed one may take to go. */
-#define DESTROY_PATIENCE_MS 5000
+/* How long rmdir gives a supervisor to end its sandbox and answer before
+ * it is killed instead, and how long a killed one may take to go.  The
+ * kernel holds the lock of the mount's top directory through an rmdir:
+ * every other mkdir and rmdir, anyone's, waits behind it, so it must not
+ * wait long on a supervisor that does not answer.  A live one answers in
+ * milliseconds (it sends SIGKILL and reaps). */
+#define DESTROY_PATIENCE_MS 2000
 #define EXIT_PATIENCE_MS 5000
 
 /* The connection to use, a new reference (NULL: none). */
