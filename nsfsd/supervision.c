@@ -48,15 +48,22 @@ static SupConn *
 ensure_conn (Sandbox *sb, NsError *err)
 {
 	SupConn *c = NULL;
-	bool unreachable;
+	bool unreachable, removed;
 
 	g_mutex_lock (&sb->lock);
 	unreachable = sb->unreachable != NULL;
+	removed = sb->removed;
 	if (sb->conn)
 		c = supclient_ref (sb->conn);
 	g_mutex_unlock (&sb->lock);
 	if (c)
 		return c;
+	/* rmdir (or nsfsd's exit) closed it: no new one for a sandbox that
+	 * is going away. */
+	if (removed) {
+		ns_error (err, ENOENT, "the sandbox was removed");
+		return NULL;
+	}
 	/* A second supervisor beside a live one would take its socket and
 	 * record its running jobs as killed while they run on. */
 	if (unreachable) {
@@ -375,7 +382,6 @@ sandbox_destroy (Sandbox *sb, SandboxDoneFn done, gpointer data)
 	char *req[] = { "destroy", NULL };
 	Destroy *d = g_new0 (Destroy, 1);
 	SupConn *unreachable = NULL;
-	bool need_unpin;
 	NsError err;
 
 	*d = (Destroy) { sandbox_ref (sb), NULL, done, data };
@@ -384,18 +390,14 @@ sandbox_destroy (Sandbox *sb, SandboxDoneFn done, gpointer data)
 	sb->removed = true;
 	if (sb->unreachable)
 		unreachable = supclient_ref (sb->unreachable);
-	need_unpin = !sb->conn && !sb->unreachable && sb->pinned;
 	g_mutex_unlock (&sb->lock);
 	if (unreachable) {
 		force_end (sb, unreachable, forced_destroy_done, d);
 		return;
 	}
-	/* A sandbox whose supervisor was lost may still hold pins: a fresh
-	 * supervisor's `destroy` releases them (and detach_pins would too). */
-	if (need_unpin)
-		d->conn = ensure_conn (sb, &err);
-	else
-		d->conn = current_conn (sb);
+	/* A sandbox whose supervisor was lost may still hold pins:
+	 * destroy_finish detaches them. */
+	d->conn = current_conn (sb);
 	if (!d->conn) {
 		destroy_finish (d);
 		return;

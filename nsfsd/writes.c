@@ -308,7 +308,7 @@ submit (Op *op)
 {
 	fuse_req_t req = op->req;
 	Sandbox *sb = op->pub.sb;
-	bool start_now;
+	Op *run = NULL;
 	int r;
 
 	if ((r = quota_take (QUOTA_REQUESTS, op->uid, &op->pub.err)) < 0) {
@@ -337,12 +337,11 @@ submit (Op *op)
 		g_queue_push_head (sb->ops, op);
 	else
 		g_queue_push_tail (sb->ops, op);
-	start_now = sb->op_running == NULL;
-	if (start_now)
-		sb->op_running = g_queue_pop_head (sb->ops);
+	if (!sb->op_running)
+		run = sb->op_running = g_queue_pop_head (sb->ops);
 	g_mutex_unlock (&queue_lock);
-	if (start_now)
-		op_run (sb->op_running);
+	if (run)
+		op_run (run);
 	else if (op->kind == OP_RMDIR)
 		/* Its answer ends the running op, and that starts the rmdir. */
 		sandbox_cancel_calls (sb, ENOENT, "the sandbox was removed");
