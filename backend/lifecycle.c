@@ -22,6 +22,23 @@
  * processes are all gone: strays in a pid namespace are the init's to
  * reap, so no SIGCHLD tells us. */
 #define STOP_POLL_MS 20
+/* How long after its SIGKILL a stop still waits for the sandbox to end
+ * before it answers that it cannot: a process in a FUSE request that its
+ * server never answers does not die of SIGKILL (see destroy below).  The
+ * stop goes on (the sandbox becomes stopped when they die); nsfsd waits
+ * NSFS_STOP_GRACE_SECONDS longer for a stop than for other requests. */
+#define STOP_KILL_WAIT_MS 500
+/* How long destroy waits for what it killed, before its reply (where
+ * nearly every process is reaped, in a few ms) and after it, before the
+ * supervisor exits (nsfsd waits 5 s for that exit, and its request may
+ * time out after 1 s).  SIGKILL ends a process at once, except one in a
+ * FUSE request that its server took and never answers (a program or a
+ * rootfs on a file system the owner mounted): the kernel waits that out,
+ * uninterruptibly.  Destroy does not; such a process dies of the SIGKILL
+ * it holds when the request ends (the file system answers or goes away),
+ * reaped by whoever inherits it. */
+#define DESTROY_WAIT_BEFORE_REPLY_MS 500
+#define DESTROY_WAIT_AFTER_REPLY_MS 2500
 
 Supervisor sup;
 
@@ -220,6 +237,11 @@ check_stop (void)
 		sup_signal_jobs (&sup, SIGKILL);
 		sup_signal_strays (&sup, SIGKILL, NULL);
 		kill (sup.init_pid, SIGKILL);
+		if (stop_req && g_get_monotonic_time () >= sup.stop_deadline + STOP_KILL_WAIT_MS * 1000)
+			sup_request_errno (g_steal_pointer (&stop_req), EBUSY,
+			                   "stop: %u jobs of the sandbox did not end of SIGKILL (waiting on a file system "
+			                   "that does not answer?); it becomes stopped when they do",
+			                   g_hash_table_size (sup.jobs));
 		return;
 	}
 	/* A process in a session of its own (missed by SIGTERM to its job's
@@ -372,6 +394,8 @@ kill_strays (void)
 void
 sup_handle_destroy (SupRequest *req)
 {
+	bool all_gone;
+
 	destroying = true;
 	sup_requests_close ();
 	/* Everything gets SIGKILL, whatever it is doing: an init in a mount
@@ -386,7 +410,7 @@ sup_handle_destroy (SupRequest *req)
 	 * nothing outlives rmdir.  Each death may hand us the dead one's
 	 * children (we are their subreaper); they are killed before the next
 	 * wait. */
-	sup_loop_reap_all (kill_strays);
+	all_gone = sup_loop_reap_all (kill_strays, DESTROY_WAIT_BEFORE_REPLY_MS);
 	poll_stop (false);
 	ns_close_fdp (&sup.init_pidfd);
 	sup.init_pid = 0;
@@ -397,5 +421,10 @@ sup_handle_destroy (SupRequest *req)
 		sup_request_ok (g_steal_pointer (&stop_req), NULL);
 	sup_request_ok (req, NULL);
 	sup_requests_cancel_all ();
+	/* nsfsd reads the exit records once we are gone, not at the reply. */
+	if (!all_gone && !sup_loop_reap_all (kill_strays, DESTROY_WAIT_AFTER_REPLY_MS))
+		fprintf (stderr, "nsfs-supervisor: destroy: processes that SIGKILL did not end in %d ms are left to die "
+		                 "when what they wait for lets them go\n",
+		         DESTROY_WAIT_BEFORE_REPLY_MS + DESTROY_WAIT_AFTER_REPLY_MS);
 	sup_loop_quit ();
 }

@@ -1,6 +1,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -183,18 +184,37 @@ sup_loop_signal_helpers (int signo)
 		kill (GPOINTER_TO_INT (key), signo);
 }
 
-void
-sup_loop_reap_all (void (*between) (void))
+bool
+sup_loop_reap_all (void (*between) (void), guint timeout_ms)
 {
+	gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
 	for (;;) {
+		struct pollfd pfd = { .fd = signal_fd, .events = POLLIN };
+		struct signalfd_siginfo si;
+		gint64 left;
 		int wstatus;
-		pid_t pid = waitpid (-1, &wstatus, 0);
+		pid_t pid = waitpid (-1, &wstatus, WNOHANG);
+
 		if (pid < 0 && errno == EINTR)
 			continue;
 		if (pid < 0)
-			break;
-		dispatch_child (pid, wstatus);
-		if (between)
-			between ();
+			return true; /* ECHILD: none left */
+		if (pid > 0) {
+			dispatch_child (pid, wstatus);
+			if (between)
+				between ();
+			continue;
+		}
+		/* Some are left: wait for the next SIGCHLD, not past the
+		 * deadline (a process waiting on a FUSE request its server
+		 * took and never answers cannot die, SIGKILL or not). */
+		left = deadline - g_get_monotonic_time ();
+		if (left <= 0)
+			return false;
+		if (poll (&pfd, 1, (int) MAX (1, left / 1000)) < 0 && errno != EINTR)
+			return false;
+		while (read (signal_fd, &si, sizeof si) == sizeof si)
+			;
 	}
 }

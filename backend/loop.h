@@ -51,6 +51,7 @@ bool sup_loop_is_helper (pid_t pid);
 /* Send SIGNO to every registered helper child. */
 void sup_loop_signal_helpers (int signo);
 /* Reap and dispatch as the loop does, but waiting, until no child is
- * left (for `destroy`, once everything was sent SIGKILL); BETWEEN is
- * called after each death (a dead process may hand us its children). */
-void sup_loop_reap_all (void (*between) (void));
+ * left (for `destroy`, once everything was sent SIGKILL): true, or false
+ * if some are still there after TIMEOUT_MS.  BETWEEN is called after
+ * each death (a dead process may hand us its children). */
+bool sup_loop_reap_all (void (*between) (void), guint timeout_ms);
