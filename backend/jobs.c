@@ -1,6 +1,8 @@
 /* Jobs: fork into the sandbox's namespaces (the nsenter pattern), send
  * output straight to state-dir files, report execve's result over a
- * close-on-exec pipe, and write exit records as jobs are reaped. */
+ * close-on-exec pipe that the loop reads (a program on a file system that
+ * never answers hangs its job, not the supervisor), and write exit
+ * records as jobs are reaped. */
 #include "supervisor.h"
 
 #include <errno.h>
@@ -11,7 +13,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -19,10 +20,7 @@
 
 #include "atomic_file.h"
 #include "cleanup.h"
-
-/* How long setns_once_alone waits for a job child to let go of our
- * memory: it takes microseconds, unless the machine is starved. */
-#define SETNS_ALONE_PATIENCE_US (2 * G_USEC_PER_SEC)
+#include "loop.h"
 
 typedef struct {
 	int code;
@@ -60,9 +58,8 @@ reset_signals (void)
 	sigprocmask (SIG_SETMASK, &none, NULL);
 }
 
-/* What the job child needs, all prepared by the supervisor: the child
- * shares its memory (see start_job_process), so it must not allocate
- * anything that outlives it, nor look anything up. */
+/* What the job child needs, all prepared by the supervisor before the
+ * fork (the owner's groups are looked up outside the sandbox). */
 typedef struct {
 	Supervisor *s;
 	char *const *argv;
@@ -78,8 +75,7 @@ job_child (void *data)
 	Supervisor *s = js->s;
 	const NsSandboxConfig *cfg = s->cfg;
 	/* The pid and time namespaces are the supervisor's to enter (see
-	 * start_job_process); a process sharing memory cannot join a time
-	 * namespace, and the pid namespace is where it was born already. */
+	 * start_job_process): the child is born in them. */
 	unsigned long join = cfg->ns & ~(unsigned long) (CLONE_NEWPID | CLONE_NEWTIME);
 	bool userns = cfg->ns & CLONE_NEWUSER;
 	int report_fd = js->report_fd;
@@ -107,7 +103,10 @@ job_child (void *data)
 		job_fail (report_fd, errno, "exec: chdir /: %s", strerror (errno));
 	if (sup_restrict_job (cfg, userns, &err) < 0)
 		job_fail (report_fd, err.code, "exec: %s", err.msg);
-	/* The supervisor puts its own environ back when we are gone. */
+	/* Until execve this is a copy of the supervisor's memory under the
+	 * owner's ids: not the owner's to ptrace or read (execve makes the
+	 * program's own process dumpable as usual). */
+	prctl (PR_SET_DUMPABLE, 0);
 	environ = (char **) (getuid () == 0 ? clean_env_root : clean_env_user);
 	execvp (js->argv[0], js->argv);
 	job_fail (report_fd, errno, "exec: %s: %s", js->argv[0], strerror (errno));
@@ -144,101 +143,34 @@ remove_job_dir (Supervisor *s, const char *name)
 	unlinkat (s->dirfd, name, AT_REMOVEDIR);
 }
 
-/* Jobs start the way posix_spawn starts a process: a child that shares
- * our memory while we wait (CLONE_VM | CLONE_VFORK), so nothing of the
- * supervisor is copied for execve to throw away.  Under AddressSanitizer
- * a plain fork: its shadow stack bookkeeping does not expect a second
- * process on a stack of ours. */
-#if defined(__SANITIZE_ADDRESS__)
-#define JOB_SHARES_MEMORY 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define JOB_SHARES_MEMORY 0
-#endif
-#endif
-#ifndef JOB_SHARES_MEMORY
-#define JOB_SHARES_MEMORY 1
-#endif
-
-#define JOB_STACK_SIZE (256 * 1024)
-
-static pid_t
-clone_job_child (JobStart *js)
-{
-	static char *stack;
-	pid_t pid;
-
-	if (!JOB_SHARES_MEMORY) {
-		pid = fork ();
-		if (pid == 0)
-			_exit (job_child (js));
-		return pid;
-	}
-	/* One stack serves every job: we are suspended while a child uses it. */
-	if (!stack) {
-		void *p = mmap (NULL, JOB_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-		if (p == MAP_FAILED)
-			return -1;
-		stack = p;
-	}
-	return clone (job_child, stack + JOB_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, js);
-}
-
-/* The kernel lets only a process that shares its memory with no other
- * join a time namespace (EUSERS otherwise), and a CLONE_VFORK child that
- * has let us go in execve or _exit still points at our memory for an
- * instant before it switches to its own or drops it.  setns in that
- * instant failed and ended a supervisor now and then (the lost
- * supervisors of CI runs); the child is finishing, so wait it out. */
-static int
-setns_once_alone (int fd, int nstype)
-{
-	gint64 deadline = g_get_monotonic_time () + SETNS_ALONE_PATIENCE_US;
-
-	for (unsigned tries = 0;; tries++) {
-		int e;
-		if (setns (fd, nstype) == 0)
-			return 0;
-		e = errno;
-		if (e != EUSERS || g_get_monotonic_time () > deadline) {
-			errno = e;
-			return -1;
-		}
-		/* The child may be waiting for a CPU, not just for us. */
-		if (tries < 1000)
-			sched_yield ();
-		else
-			g_usleep (50);
-	}
-}
-
-static void
-return_to_own_namespaces (Supervisor *s, unsigned long entered)
-{
-	if ((entered & CLONE_NEWPID) && setns (s->self_pidns_fd, CLONE_NEWPID) < 0)
-		g_error ("cannot return to the supervisor's pid namespace: %s", strerror (errno));
-	if ((entered & CLONE_NEWTIME) && setns_once_alone (s->self_timens_fd, CLONE_NEWTIME) < 0)
-		g_error ("cannot return to the supervisor's time namespace: %s", strerror (errno));
-}
-
+/* A job is a plain fork, in the sandbox's pid and time namespaces: a
+ * child that shared our memory (CLONE_VM | CLONE_VFORK, as posix_spawn
+ * does) kept the supervisor suspended until its execve was done, and an
+ * execve of a program on a file system that never answers is never done.
+ * A copy of our memory also lets us step back into our own namespaces at
+ * once: the kernel lets only a process that shares its memory with none
+ * join a time namespace. */
 static pid_t
 start_job_process (Supervisor *s, JobStart *js, NsError *err)
 {
 	unsigned long enter = s->cfg->ns & (CLONE_NEWPID | CLONE_NEWTIME);
-	char **own_environ = environ;
 	pid_t pid;
 
 	/* setns(CLONE_NEWPID) changes only where our children go, and
 	 * setns(CLONE_NEWTIME) is for single-threaded callers: we enter
 	 * both, the child is born in them and stays our child, and we step
 	 * back. */
-	if (enter && setns_once_alone (s->init_pidfd, (int) enter) < 0)
+	if (enter && setns (s->init_pidfd, (int) enter) < 0)
 		return ns_error (err, errno, "exec: enter the pid and time namespaces: %s", strerror (errno));
-	pid = clone_job_child (js);
+	pid = fork ();
+	if (pid == 0)
+		_exit (job_child (js));
 	if (pid < 0)
-		ns_error (err, errno, "exec: clone: %s", strerror (errno));
-	environ = own_environ;
-	return_to_own_namespaces (s, enter);
+		ns_error (err, errno, "exec: fork: %s", strerror (errno));
+	if ((enter & CLONE_NEWPID) && setns (s->self_pidns_fd, CLONE_NEWPID) < 0)
+		g_error ("cannot return to the supervisor's pid namespace: %s", strerror (errno));
+	if ((enter & CLONE_NEWTIME) && setns (s->self_timens_fd, CLONE_NEWTIME) < 0)
+		g_error ("cannot return to the supervisor's time namespace: %s", strerror (errno));
 	return pid < 0 ? -err->code : pid;
 }
 
@@ -252,8 +184,8 @@ job_has_pid_record (Supervisor *s, unsigned id)
 	return fstatat (s->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-static bool
-job_with_id_runs (Supervisor *s, unsigned id)
+static SupJob *
+job_with_id (Supervisor *s, unsigned id)
 {
 	GHashTableIter it;
 	gpointer value;
@@ -261,35 +193,167 @@ job_with_id_runs (Supervisor *s, unsigned id)
 	g_hash_table_iter_init (&it, s->jobs);
 	while (g_hash_table_iter_next (&it, NULL, &value))
 		if (((SupJob *) value)->id == id)
-			return true;
-	return false;
+			return value;
+	return NULL;
+}
+
+/* A job whose execve's report is not in yet. */
+struct SupExec {
+	Supervisor *s;
+	SupJob *job;
+	int report_fd;          /* non-blocking; EOF means execve succeeded */
+	guint watch;
+	/* Its cmd and pid records were written before its report came: an
+	 * exec that asked for its id again was refused for it (EEXIST), and
+	 * nsfsd took it in as a job from them. */
+	bool revealed;
+	char *shown;            /* the command line as `cmd` shows it */
+	SupExecDone done;
+	gpointer data;
+};
+
+static void
+job_dir_name (char *name, size_t size, unsigned id)
+{
+	snprintf (name, size, "jobs/%u", id);
+}
+
+static void
+write_start_records (Supervisor *s, unsigned id, const char *shown, pid_t pid)
+{
+	char name[32], pidtext[16];
+	g_autofree char *cmd = g_strconcat (shown, "\n", NULL);
+	_cleanup_close_ int jobdir = -1;
+
+	job_dir_name (name, sizeof name, id);
+	snprintf (pidtext, sizeof pidtext, "%d\n", pid);
+	jobdir = openat (s->dirfd, name, O_DIRECTORY | O_CLOEXEC);
+	if (jobdir < 0 || write_record (jobdir, "cmd", cmd) < 0 || write_record (jobdir, "pid", pidtext) < 0)
+		g_warning ("job %u: cannot write its cmd and pid records", id);
+}
+
+static void
+exec_free (SupExec *ex)
+{
+	sup_loop_remove (&ex->watch);
+	ns_close_fdp (&ex->report_fd);
+	g_free (ex->shown);
+	g_free (ex);
+}
+
+/* The report is in (REP, or NULL for end of file: execve succeeded, or
+ * the child died before it got there, which its exit status tells).
+ * GONE: the child is reaped already. */
+static void
+exec_settle (SupExec *ex, const ExecReport *rep, bool gone)
+{
+	Supervisor *s = ex->s;
+	SupJob *job = ex->job;
+	SupExecDone done = ex->done;
+	gpointer data = ex->data;
+	pid_t pid = job->pid;
+	unsigned id = job->id;
+	NsError err = { 0 };
+	char name[32];
+
+	job->exec = NULL;
+	if (!rep) {
+		/* The reply first: the records are for nsfsd's successors. */
+		done (pid, NULL, data);
+		if (!ex->revealed)
+			write_start_records (s, id, ex->shown, pid);
+		exec_free (ex);
+		return;
+	}
+	ns_error (&err, rep->code, "%s", rep->msg);
+	if (!ex->revealed) {
+		/* No job: its directory goes, and its end is nobody's news. */
+		job_dir_name (name, sizeof name, id);
+		if (!gone)
+			sup_loop_watch_child (pid, NULL, NULL);
+		g_hash_table_remove (s->jobs, GINT_TO_POINTER (pid));
+		remove_job_dir (s, name);
+	}
+	/* A revealed job stays one, and ends with its child (exited 127). */
+	done (0, &err, data);
+	exec_free (ex);
+}
+
+/* 1 with REP filled (execve failed), 0 at end of file, -1 if nothing is
+ * in yet. */
+static int
+read_exec_report (int fd, ExecReport *rep)
+{
+	ssize_t n;
+
+	do
+		n = read (fd, rep, sizeof *rep);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return -1;
+	/* One write below PIPE_BUF: a report arrives whole or not at all. */
+	if (n != (ssize_t) sizeof *rep)
+		return 0;
+	rep->msg[sizeof rep->msg - 1] = '\0';
+	return 1;
+}
+
+static void
+on_exec_report (int fd, GIOCondition cond, gpointer data)
+{
+	SupExec *ex = data;
+	ExecReport rep;
+	int r = read_exec_report (fd, &rep);
+
+	if (r >= 0)
+		exec_settle (ex, r ? &rep : NULL, false);
+}
+
+/* Make job ID's directory.  One that exists is refused (EEXIST) if it is
+ * a started job's, or a job's whose start is under way (whose records are
+ * written now, so nsfsd, which asked for the id again after giving up on
+ * the first exec, takes it in), and reused otherwise: what an exec left
+ * whose answer never reached nsfsd (a supervisor that died in it); nsfsd
+ * gave its id back, as a failed write uses none. */
+static int
+make_job_dir (Supervisor *s, unsigned id, const char *name, NsError *err)
+{
+	SupJob *running;
+	int r = mkdirat (s->dirfd, name, 0700);
+
+	if (r < 0 && errno == EEXIST) {
+		running = job_with_id (s, id);
+		if (running && running->exec && !running->exec->revealed) {
+			write_start_records (s, id, running->exec->shown, running->pid);
+			running->exec->revealed = true;
+		} else if (!running && !job_has_pid_record (s, id)) {
+			remove_job_dir (s, name);
+			r = mkdirat (s->dirfd, name, 0700);
+		}
+		if (r < 0)
+			errno = EEXIST;
+	}
+	if (r < 0)
+		return ns_error (err, errno, "exec: job %u: %s", id, strerror (errno));
+	return 0;
 }
 
 int
-sup_exec_job (Supervisor *s, unsigned id, const char *cmdline, char *const *argv, pid_t *out_pid, NsError *err)
+sup_exec_job (Supervisor *s, unsigned id, const char *shown, char *const *argv, SupExecDone done, gpointer data,
+              NsError *err)
 {
 	char name[32];
 	_cleanup_close_ int jobdir = -1;
 	JobStart js = { .s = s, .argv = argv, .null_fd = -1, .out_fd = -1, .err_fd = -1 };
 	int report[2] = { -1, -1 };
-	ExecReport rep;
-	ssize_t n;
+	SupExec *ex;
+	SupJob *job;
 	pid_t pid;
 	int r;
 
-	snprintf (name, sizeof name, "jobs/%u", id);
-	/* A directory of a job that never started is what an exec left
-	 * whose answer never reached nsfsd (a supervisor that died in it):
-	 * nsfsd gave its id back, as a failed write uses none, so the id is
-	 * free again.  One with a pid record is a job that ran: EEXIST, and
-	 * nsfsd takes it in (sandbox_exec). */
-	r = mkdirat (s->dirfd, name, 0700);
-	if (r < 0 && errno == EEXIST && !job_with_id_runs (s, id) && !job_has_pid_record (s, id)) {
-		remove_job_dir (s, name);
-		r = mkdirat (s->dirfd, name, 0700);
-	}
-	if (r < 0)
-		return ns_error (err, errno, "exec: job %u: %s", id, strerror (errno));
+	job_dir_name (name, sizeof name, id);
+	if ((r = make_job_dir (s, id, name, err)) < 0)
+		return r;
 	jobdir = openat (s->dirfd, name, O_DIRECTORY | O_CLOEXEC);
 	if (jobdir < 0) {
 		r = ns_error (err, errno, "exec: open job dir: %s", strerror (errno));
@@ -300,7 +364,7 @@ sup_exec_job (Supervisor *s, unsigned id, const char *cmdline, char *const *argv
 		goto undo;
 	}
 	js.null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (js.null_fd < 0 || pipe2 (report, O_CLOEXEC) < 0) {
+	if (js.null_fd < 0 || pipe2 (report, O_CLOEXEC) < 0 || fcntl (report[0], F_SETFL, O_NONBLOCK) < 0) {
 		r = ns_error (err, errno, "exec: %s", strerror (errno));
 		goto undo;
 	}
@@ -313,27 +377,20 @@ sup_exec_job (Supervisor *s, unsigned id, const char *cmdline, char *const *argv
 		goto undo;
 	}
 	ns_close_fdp (&report[1]);
-	do
-		n = read (report[0], &rep, sizeof rep);
-	while (n < 0 && errno == EINTR);
-	ns_close_fdp (&report[0]);
-	if (n == (ssize_t) sizeof rep) {
-		rep.msg[sizeof rep.msg - 1] = '\0';
-		while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		r = ns_error (err, rep.code, "%s", rep.msg);
-		goto undo;
-	}
 	ns_close_fdp (&js.null_fd);
 	ns_close_fdp (&js.out_fd);
 	ns_close_fdp (&js.err_fd);
-	{
-		SupJob *job = g_new0 (SupJob, 1);
-		job->id = id;
-		job->pid = pid;
-		g_hash_table_insert (s->jobs, GINT_TO_POINTER (pid), job);
-	}
-	*out_pid = pid;
+	/* A job from now on, for kill, stop and destroy as for any; its
+	 * `exec` is answered when the report is in (on_exec_report), or when
+	 * the child is reaped before (sup_job_reaped). */
+	job = g_new0 (SupJob, 1);
+	job->id = id;
+	job->pid = pid;
+	ex = g_new0 (SupExec, 1);
+	*ex = (SupExec) { .s = s, .job = job, .report_fd = report[0], .shown = g_strdup (shown), .done = done, .data = data };
+	job->exec = ex;
+	g_hash_table_insert (s->jobs, GINT_TO_POINTER (pid), job);
+	ex->watch = sup_loop_add_fd (report[0], G_IO_IN | G_IO_HUP | G_IO_ERR, on_exec_report, ex);
 	return 0;
 
 undo:
@@ -346,20 +403,6 @@ undo:
 	return r;
 }
 
-void
-sup_record_job_start (Supervisor *s, unsigned id, const char *cmdline, pid_t pid)
-{
-	char name[32], pidtext[16];
-	g_autofree char *cmd = g_strconcat (cmdline, "\n", NULL);
-	_cleanup_close_ int jobdir = -1;
-
-	snprintf (name, sizeof name, "jobs/%u", id);
-	snprintf (pidtext, sizeof pidtext, "%d\n", pid);
-	jobdir = openat (s->dirfd, name, O_DIRECTORY | O_CLOEXEC);
-	if (jobdir < 0 || write_record (jobdir, "cmd", cmd) < 0 || write_record (jobdir, "pid", pidtext) < 0)
-		g_warning ("job %u: cannot write its cmd and pid records", id);
-}
-
 bool
 sup_job_reaped (Supervisor *s, pid_t pid, int wstatus, unsigned *id, char **status)
 {
@@ -368,12 +411,18 @@ sup_job_reaped (Supervisor *s, pid_t pid, int wstatus, unsigned *id, char **stat
 	char name[32];
 	_cleanup_close_ int jobdir = -1;
 
+	if (job && job->exec) {
+		/* Its report, if it wrote one, is in the pipe by now. */
+		ExecReport rep;
+		exec_settle (job->exec, read_exec_report (job->exec->report_fd, &rep) == 1 ? &rep : NULL, true);
+		job = g_hash_table_lookup (s->jobs, GINT_TO_POINTER (pid));
+	}
 	if (!job)
 		return false;
 	*id = job->id;
 	*status = ns_wait_status_format (wstatus);
 	text = g_strconcat (*status, "\n", NULL);
-	snprintf (name, sizeof name, "jobs/%u", job->id);
+	job_dir_name (name, sizeof name, job->id);
 	jobdir = openat (s->dirfd, name, O_DIRECTORY | O_CLOEXEC);
 	if (jobdir < 0 || write_record (jobdir, "status", text) < 0)
 		g_warning ("job %u: cannot write its exit record", job->id);

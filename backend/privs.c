@@ -69,33 +69,44 @@ sup_owner_groups (const NsSandboxConfig *cfg, NsError *err)
 	return 0;
 }
 
-int
-sup_check_path_as_owner (const NsSandboxConfig *cfg, const char *path, NsError *err)
-{
-	int status;
-	pid_t pid = fork ();
+typedef struct {
+	const NsSandboxConfig *cfg;
+	const char *path;
+} PathCheck;
 
-	if (pid < 0)
-		return ns_error (err, errno, "fork: %s", strerror (errno));
-	if (pid == 0) {
-		NsError e;
-		int fd;
-		if (sup_owner_groups (cfg, &e) < 0 || setresgid (cfg->owner_gid, cfg->owner_gid, cfg->owner_gid) < 0 ||
-		    setresuid (cfg->owner_uid, cfg->owner_uid, cfg->owner_uid) < 0)
-			_exit (EPERM);
-		fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0)
-			_exit (errno);
-		_exit (0);
-	}
-	while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED (status))
-		return ns_error (err, EIO, "rootfs: the check of %.200s failed", path);
-	if (WEXITSTATUS (status))
-		return ns_error (err, WEXITSTATUS (status) == ENOENT ? ENOENT : EACCES,
-		                 "rootfs: uid %u cannot read %.200s: %s", cfg->owner_uid, path, strerror (WEXITSTATUS (status)));
+/* In a helper child: become the owner and open the path. */
+static int
+check_path_child (gpointer data)
+{
+	PathCheck *pc = data;
+	const NsSandboxConfig *cfg = pc->cfg;
+	NsError e;
+	int null_fd, fd;
+
+	if (sup_owner_groups (cfg, &e) < 0 || setresgid (cfg->owner_gid, cfg->owner_gid, cfg->owner_gid) < 0 ||
+	    setresuid (cfg->owner_uid, cfg->owner_uid, cfg->owner_uid) < 0)
+		return EPERM;
+	/* A process of the owner's ids: the owner must not ptrace it into
+	 * the supervisor's memory, nor write to supervisor.log through it. */
+	prctl (PR_SET_DUMPABLE, 0);
+	null_fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd < 0 || dup2 (null_fd, 2) < 0)
+		return EIO;
+	fd = open (pc->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
 	return 0;
+}
+
+int
+sup_check_path_as_owner (const NsSandboxConfig *cfg, const char *path, SupHelperDone done, gpointer data, NsError *err)
+{
+	PathCheck pc = { cfg, path };
+
+	/* The path may be anywhere the owner can mount a file system that
+	 * never answers: the open happens in a helper, which is killed if it
+	 * takes longer than SUP_HELPER_TIMEOUT_SECONDS. */
+	return sup_helper_start (check_path_child, &pc, SUP_HELPER_TIMEOUT_SECONDS, done, data, err);
 }
 
 static bool

@@ -1,6 +1,7 @@
 /* Creating a sandbox: clone3 the init into the configured namespaces,
- * write its id maps from outside, let it build its mounts, and wait for
- * it to say ready (crun's lockstep over sync pipes). */
+ * write its id maps from outside, let it build its mounts, and hear from
+ * the loop when it says ready (crun's lockstep over sync pipes, with the
+ * supervisor's side of the last step asynchronous). */
 #include "supervisor.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "loop.h"
 #include "nstypes.h"
 
 #ifndef CLONE_NEWTIME
@@ -191,12 +193,16 @@ close_inherited_fds (int keep_a, int keep_b)
 }
 
 static void __attribute__ ((noreturn))
-init_child (const NsSandboxConfig *cfg, int go_fd, int report_fd)
+init_child (const NsSandboxConfig *cfg, int null_fd, int go_fd, int report_fd)
 {
 	NsError err = { 0 };
 	g_autofree char *hostname = NULL;
 	char go;
 
+	/* The owner may ptrace its init and use its descriptors: it gets none
+	 * of the supervisor's, supervisor.log (stderr) included. */
+	if (dup2 (null_fd, 0) < 0 || dup2 (null_fd, 1) < 0 || dup2 (null_fd, 2) < 0)
+		_exit (1);
 	close_inherited_fds (go_fd, report_fd);
 	prctl (PR_SET_PDEATHSIG, SIGKILL);
 	/* getppid() is 0 across a pid namespace; a supervisor that died
@@ -242,23 +248,120 @@ check_config_startable (const NsSandboxConfig *cfg, NsError *err)
 	return 0;
 }
 
-/* Create the init for CFG (which this takes) and make it the
- * supervisor's; the caller decides what state that means. */
+/* A start in progress: the init is cloned and set going, and builds its
+ * mounts (of a rootfs the owner names, maybe on a file system that never
+ * answers); its report comes through the loop. */
+struct SupStart {
+	NsSandboxConfig *cfg;   /* becomes the supervisor's once the init is ready */
+	int report_fd;          /* the init's report pipe, non-blocking */
+	guint watch;
+};
+
+static void
+start_free (SupStart *st)
+{
+	sup_loop_remove (&st->watch);
+	ns_close_fdp (&st->report_fd);
+	ns_config_free (st->cfg);
+	g_free (st);
+}
+
+/* What the init said: 1 with REP filled, 0 if it said nothing and never
+ * will (end of file: it died), -1 if its report is not in yet. */
+static int
+read_init_report (int fd, InitReport *rep)
+{
+	ssize_t n;
+
+	do
+		n = read (fd, rep, sizeof *rep);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return -1;
+	/* A report is one write below PIPE_BUF: whole or not at all. */
+	if (n != (ssize_t) sizeof *rep)
+		return 0;
+	rep->msg[sizeof rep->msg - 1] = '\0';
+	return 1;
+}
+
+/* The start is over: the init is ready (REP says 0), or it failed, and is
+ * killed and thrown away (reaped silently, unless REAPED already). */
+static void
+start_settle (Supervisor *s, const InitReport *rep, bool reaped)
+{
+	SupStart *st = s->starting;
+	NsError err = { 0 };
+
+	s->starting = NULL;
+	if (rep && rep->code == 0) {
+		ns_config_free (s->cfg);
+		s->cfg = g_steal_pointer (&st->cfg);
+		s->state = SUP_RUNNING;
+		g_clear_pointer (&s->stop_reason, g_free);
+		start_free (st);
+		sup_start_settled (NULL);
+		return;
+	}
+	if (rep)
+		ns_error (&err, rep->code, "start: %s", rep->msg);
+	else
+		ns_error (&err, ECHILD, "start: the init died during setup");
+	if (!reaped) {
+		kill (s->init_pid, SIGKILL);
+		sup_loop_watch_child (s->init_pid, NULL, NULL);
+	}
+	ns_close_fdp (&s->init_pidfd);
+	s->init_pid = 0;
+	start_free (st);
+	sup_start_settled (&err);
+}
+
+static void
+on_init_report (int fd, GIOCondition cond, gpointer data)
+{
+	Supervisor *s = data;
+	InitReport rep;
+	int r = read_init_report (fd, &rep);
+
+	if (r < 0)
+		return;
+	start_settle (s, r ? &rep : NULL, false);
+}
+
+void
+sup_start_init_reaped (Supervisor *s)
+{
+	InitReport rep = { 0 };
+
+	/* Whatever it wrote before it died is in the pipe by now; a ready
+	 * report of an init that is gone is no start either. */
+	if (read_init_report (s->starting->report_fd, &rep) != 1 || rep.code == 0)
+		rep = (InitReport) { .code = ECHILD, .msg = "the init died during setup" };
+	start_settle (s, &rep, true);
+}
+
+/* Create the init for CFG (which this takes) and set it going; its report
+ * is read from the loop (on_init_report), so a rootfs that hangs the init
+ * hangs nothing else. */
 static int
 start_init (Supervisor *s, NsSandboxConfig *cfg, NsError *err)
 {
 	int go[2] = { -1, -1 }, rep[2] = { -1, -1 };
+	_cleanup_close_ int null_fd = -1;
 	int pidfd = -1, r;
-	InitReport report;
-	ssize_t n;
+	SupStart *st;
 	pid_t pid;
 
 	if ((r = check_config_startable (cfg, err)) < 0)
 		goto fail;
 	if (cfg->ns & CLONE_NEWNS)
 		sup_detach_nsfs_mounts ();
-	if (pipe2 (go, O_CLOEXEC) < 0 || pipe2 (rep, O_CLOEXEC) < 0) {
-		r = ns_error (err, errno, "start: pipe: %s", strerror (errno));
+	/* The init's stdio: never supervisor.log, a root-owned file the owner
+	 * could write to through the init it may ptrace. */
+	null_fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd < 0 || pipe2 (go, O_CLOEXEC) < 0 || pipe2 (rep, O_CLOEXEC) < 0) {
+		r = ns_error (err, errno, "start: %s", strerror (errno));
 		goto fail;
 	}
 	/* Without a mount namespace of its own the sandbox shares the host's,
@@ -275,12 +378,10 @@ start_init (Supervisor *s, NsSandboxConfig *cfg, NsError *err)
 	if (pid == 0) {
 		close (go[1]);
 		close (rep[0]);
-		init_child (cfg, go[0], rep[1]);
+		init_child (cfg, null_fd, go[0], rep[1]);
 	}
-	close (go[0]);
-	go[0] = -1;
-	close (rep[1]);
-	rep[1] = -1;
+	ns_close_fdp (&go[0]);
+	ns_close_fdp (&rep[1]);
 
 	if (cfg->ns & CLONE_NEWUSER) {
 		if ((r = write_id_maps (cfg, pid, err)) < 0)
@@ -290,28 +391,23 @@ start_init (Supervisor *s, NsSandboxConfig *cfg, NsError *err)
 		r = ns_error (err, errno, "start: the init died before setup");
 		goto kill_init;
 	}
-	n = read (rep[0], &report, sizeof report);
-	if (n != (ssize_t) sizeof report) {
-		r = ns_error (err, ECHILD, "start: the init died during setup");
+	ns_close_fdp (&go[1]);
+	if (fcntl (rep[0], F_SETFL, O_NONBLOCK) < 0) {
+		r = ns_error (err, errno, "start: report pipe: %s", strerror (errno));
 		goto kill_init;
 	}
-	if (report.code) {
-		report.msg[sizeof report.msg - 1] = '\0';
-		r = ns_error (err, report.code, "start: %s", report.msg);
-		goto kill_init;
-	}
-	close (go[1]);
-	close (rep[0]);
-
-	ns_config_free (s->cfg);
-	s->cfg = cfg;
+	st = g_new0 (SupStart, 1);
+	st->cfg = cfg;
+	st->report_fd = rep[0];
+	st->watch = sup_loop_add_fd (rep[0], G_IO_IN | G_IO_HUP | G_IO_ERR, on_init_report, s);
+	s->starting = st;
 	s->init_pid = pid;
 	s->init_pidfd = pidfd;
 	return 0;
 
 kill_init:
 	kill (pid, SIGKILL);
-	waitpid (pid, NULL, 0);
+	sup_loop_watch_child (pid, NULL, NULL);
 	close (pidfd);
 fail:
 	for (int i = 0; i < 2; i++) {
@@ -323,7 +419,7 @@ fail:
 }
 
 int
-sup_start (Supervisor *s, NsError *err)
+sup_start_begin (Supervisor *s, NsError *err)
 {
 	g_autofree char *cfg_path = g_build_filename (s->dir, "config", NULL);
 	NsSandboxConfig *cfg = NULL;
@@ -331,37 +427,39 @@ sup_start (Supervisor *s, NsError *err)
 
 	if ((r = ns_config_load (cfg_path, &cfg, err)) < 0)
 		return r;
-	if ((r = start_init (s, cfg, err)) < 0)
-		return r;
-	s->state = SUP_RUNNING;
-	g_clear_pointer (&s->stop_reason, g_free);
+	return start_init (s, cfg, err);
+}
+
+typedef struct {
+	int pidfd;
+	unsigned long flags;
+	const char *hostname;
+} HostnameCall;
+
+/* In a helper child: join the UTS (and user) namespace and set it. */
+static int
+hostname_child (gpointer data)
+{
+	HostnameCall *call = data;
+
+	if (setns (call->pidfd, (int) call->flags) < 0)
+		return errno;
+	if (sethostname (call->hostname, strlen (call->hostname)) < 0)
+		return errno;
 	return 0;
 }
 
 int
-sup_set_hostname (Supervisor *s, const char *hostname, NsError *err)
+sup_set_hostname (Supervisor *s, const char *hostname, SupHelperDone done, gpointer data, NsError *err)
 {
-	int status;
-	pid_t pid;
+	HostnameCall call = { s->init_pidfd, CLONE_NEWUTS | (s->cfg->ns & CLONE_NEWUSER), hostname };
 
 	if (s->state != SUP_RUNNING || !(s->cfg->ns & CLONE_NEWUTS))
 		return 0;
-	pid = fork ();
-	if (pid < 0)
-		return ns_error (err, errno, "hostname: fork: %s", strerror (errno));
-	if (pid == 0) {
-		unsigned long flags = CLONE_NEWUTS | (s->cfg->ns & CLONE_NEWUSER);
-		if (setns (s->init_pidfd, (int) flags) < 0)
-			_exit (errno);
-		if (sethostname (hostname, strlen (hostname)) < 0)
-			_exit (errno);
-		_exit (0);
-	}
-	/* This child is not a job; take it before the SIGCHLD loop sees it. */
-	while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED (status) || WEXITSTATUS (status))
-		return ns_error (err, WIFEXITED (status) ? WEXITSTATUS (status) : EIO,
-		                 "hostname: cannot apply it to the running sandbox");
-	return 0;
+	/* A child, since the supervisor cannot join a user namespace and come
+	 * back; a helper of the loop, since joining one is nothing a request
+	 * should wait for with the supervisor standing still. */
+	if (sup_helper_start (hostname_child, &call, SUP_HELPER_TIMEOUT_SECONDS, done, data, err) < 0)
+		return -err->code;
+	return 1;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "loop.h"
 #include "proclist.h"
 
 /* All of /proc/PID/stat that ns_stat_ppid needs, with a command of 64
@@ -102,7 +103,8 @@ list_children (pid_t parent, GArray *pids)
 		g_warning ("%s: unexpected contents", path);
 }
 
-/* Our own children that are neither the init nor a tracked job: strays
+/* Our own children that are neither the init, nor a tracked job, nor a
+ * helper child of the loop: strays
  * when the sandbox has no pid namespace of its own (or had one and its
  * init is gone, when there are none). */
 static GArray *
@@ -114,7 +116,9 @@ our_strays (Supervisor *s)
 	list_children (getpid (), pids);
 	for (guint i = 0; i < pids->len; i++) {
 		pid_t pid = g_array_index (pids, pid_t, i);
-		if (pid != s->init_pid && !g_hash_table_contains (s->jobs, GINT_TO_POINTER (pid)))
+		/* Helper children (check-rootfs, hostname, an init thrown
+		 * away) are the loop's, never strays. */
+		if (pid != s->init_pid && !g_hash_table_contains (s->jobs, GINT_TO_POINTER (pid)) && !sup_loop_is_helper (pid))
 			g_array_index (pids, pid_t, kept++) = pid;
 	}
 	g_array_set_size (pids, kept);

@@ -14,9 +14,15 @@
 
 typedef enum { SUP_CREATED, SUP_RUNNING, SUP_STOPPED } SupState;
 
+/* A job whose execve's report is not in yet (jobs.c). */
+typedef struct SupExec SupExec;
+/* A start whose init has not said ready yet (spawn.c). */
+typedef struct SupStart SupStart;
+
 typedef struct {
 	unsigned id;
 	pid_t pid;
+	SupExec *exec;      /* until its execve's report is in */
 } SupJob;
 
 typedef struct Supervisor {
@@ -24,28 +30,69 @@ typedef struct Supervisor {
 	int dirfd;
 	SupState state;
 	NsSandboxConfig *cfg;   /* as loaded at the last start */
-	pid_t init_pid;
+	pid_t init_pid;         /* also while a start is in progress */
 	int init_pidfd;
+	SupStart *starting;     /* a start in progress: the init builds its mounts */
+	/* Running, for an exec whose job is not known to have started yet:
+	 * nobody was told, and a failed exec ends it again unseen; any other
+	 * request announces it (lifecycle.c). */
+	bool unannounced;
 	int self_pidns_fd;      /* to return to after forking into the sandbox's */
 	int self_timens_fd;     /* the same for the time namespace (-1 if none) */
 	int host_mntns_fd;      /* the mount namespace we were started in */
 	int self_mntns_fd;      /* our own, a slave of the host's */
 	int host_mounts_fd;     /* the host's mountinfo, polled for changes */
-	GHashTable *jobs;       /* pid -> SupJob*, running jobs only */
+	GHashTable *jobs;       /* pid -> SupJob*: running jobs, and those whose exec is under way */
 	char *stop_reason;
 	bool stopping;          /* a `stop` is pending */
 	gint64 stop_deadline;   /* monotonic: when SIGKILL follows SIGTERM */
-	int timerfd;            /* polls a pending stop */
 	/* Pinning: the types bind-mounted under pinned/, and whether each
 	 * new start should pin again. */
 	unsigned long pinned;
 	bool pin_requested;
 } Supervisor;
 
-/* spawn.c: create the namespaces and the init from the saved config. */
-int sup_start (Supervisor *s, NsError *err);
-/* Apply a new hostname to the running sandbox's UTS namespace. */
-int sup_set_hostname (Supervisor *s, const char *hostname, NsError *err);
+/* The supervisor, one per process. */
+extern Supervisor sup;
+
+/* helpers.c: run FN (ARG) in a child of the loop; its result is its exit
+ * code (0 or an errno), which DONE gets, or ETIMEDOUT if it took more
+ * than TIMEOUT_S seconds (then it is killed), or EIO if it was killed. */
+#define SUP_HELPER_TIMEOUT_SECONDS 60
+typedef int (*SupHelperFunc) (gpointer arg);
+typedef void (*SupHelperDone) (int code, gpointer data);
+int sup_helper_start (SupHelperFunc fn, gpointer arg, guint timeout_s, SupHelperDone done, gpointer data, NsError *err);
+
+/* spawn.c: clone the init from the saved config and set it going; its
+ * report comes through the loop, and sup_start_settled is called with
+ * the result (never from within sup_start_begin). */
+int sup_start_begin (Supervisor *s, NsError *err);
+/* The init of a start in progress was reaped. */
+void sup_start_init_reaped (Supervisor *s);
+/* Apply a new hostname to the running sandbox's UTS namespace, in a
+ * helper child: 1 if DONE will be called, 0 if there was nothing to do. */
+int sup_set_hostname (Supervisor *s, const char *hostname, SupHelperDone done, gpointer data, NsError *err);
+
+/* lifecycle.c: start, stop, the init's end and destroy. */
+void sup_lifecycle_init (const char *dir);
+void sup_lifecycle_shutdown (void);
+/* The `state` record, from sup's state. */
+void sup_write_state_record (void);
+/* A start is settled: ERR NULL if the init is ready. */
+void sup_start_settled (const NsError *err);
+bool sup_start_in_progress (void);
+/* Start the sandbox; DONE is called with NULL once it runs (at once if it
+ * does already), or with the error.  QUIET: for an exec, which announces
+ * it (sup_announce_running) or ends it again (sup_undo_start). */
+typedef void (*SupStartDone) (const NsError *err, gpointer data);
+void sup_ensure_running (bool quiet, SupStartDone done, gpointer data);
+void sup_announce_running (void);
+void sup_undo_start (SupState before, char *stop_reason);
+/* The loop's reaper, for the init, jobs and strays, and what follows. */
+void sup_reap (pid_t pid, int wstatus);
+void sup_after_reaping (bool reaped);
+const char *sup_state_name (SupState st);
+char *sup_pinned_text (void);
 
 /* rootfs.c: runs inside the new init, before it reports ready. */
 int sup_setup_mounts (const NsSandboxConfig *cfg, NsError *err);
@@ -62,11 +109,12 @@ int sup_private_mounts (Supervisor *s, NsError *err);
 void sup_private_mounts_refresh (Supervisor *s);
 void sup_detach_nsfs_mounts (void);
 
-/* jobs.c */
-int sup_exec_job (Supervisor *s, unsigned id, const char *cmdline, char *const *argv, pid_t *pid, NsError *err);
-/* The cmd and pid records of a job sup_exec_job started (after the reply:
- * nsfsd has both already, the records are for its successors). */
-void sup_record_job_start (Supervisor *s, unsigned id, const char *cmdline, pid_t pid);
+/* jobs.c: start job ID running ARGV, its command line shown as SHOWN.
+ * 0 if the child is made (DONE is called once its execve's report is in,
+ * with its pid or the error), or the error at once. */
+typedef void (*SupExecDone) (pid_t pid, const NsError *err, gpointer data);
+int sup_exec_job (Supervisor *s, unsigned id, const char *shown, char *const *argv, SupExecDone done, gpointer data,
+                  NsError *err);
 /* A child ended: write its record; returns true if it was a job. */
 bool sup_job_reaped (Supervisor *s, pid_t pid, int wstatus, unsigned *id, char **status);
 void sup_signal_jobs (Supervisor *s, int signo);
@@ -94,8 +142,9 @@ int sup_owner_groups (const NsSandboxConfig *cfg, NsError *err);
 #define SUP_MAX_GROUPS 256
 size_t sup_owner_group_list (const NsSandboxConfig *cfg, gid_t *groups, size_t max);
 /* Whether the owner, with its own credentials, can open PATH as a
- * directory: 0, or EACCES/ENOENT with ERR saying so. */
-int sup_check_path_as_owner (const NsSandboxConfig *cfg, const char *path, NsError *err);
+ * directory, in a helper child: DONE gets 0 or the errno of the open. */
+int sup_check_path_as_owner (const NsSandboxConfig *cfg, const char *path, SupHelperDone done, gpointer data,
+                             NsError *err);
 
 /* zygote.c: serve `spawn` requests on SOCK until nsfsd goes (returns 1).
  * Returns 0 in each copy it makes, with the sandbox's DIR and the socket
@@ -103,7 +152,8 @@ int sup_check_path_as_owner (const NsSandboxConfig *cfg, const char *path, NsErr
  * the argument area the copy rewrites to name DIR. */
 int sup_zygote_serve (Supervisor *s, int sock, char *title, size_t title_len, char **dir, int *first_client);
 
-/* main.c: answer FD's request with ERR (`err CODE MESSAGE`). */
+/* clients.c: answer FD's request with ERR (`err CODE MESSAGE`), untagged
+ * (the zygote's socket). */
 int sup_reply_err (int fd, const NsError *err);
-/* main.c: tell every connected nsfsd. */
-void sup_broadcast (Supervisor *s, const char *verb, ...) __attribute__ ((sentinel));
+/* Tell every client that said hello. */
+void sup_broadcast (const char *verb, ...) __attribute__ ((sentinel));

@@ -1,0 +1,427 @@
+/* The supervisor's verbs: one row per request of the protocol's table
+ * (common/proto_verbs.c), whose field counts are checked here for all,
+ * and the handlers that are not the lifecycle's (lifecycle.c). */
+#include "requests.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "caps.h"
+#include "cmdline.h"
+#include "proto_verbs.h"
+#include "signames.h"
+#include "supervisor.h"
+
+/* Every request not answered yet, to cancel at exit. */
+static GQueue pending = G_QUEUE_INIT;
+/* Requests waiting for a start to settle, in the order they came. */
+static GQueue waiting = G_QUEUE_INIT;
+/* Set by destroy: what waits is cancelled, never run. */
+static bool closing;
+
+static void
+request_free (SupRequest *req)
+{
+	g_queue_remove (&pending, req);
+	sup_client_unref (req->client);
+	g_strfreev (req->raw);
+	g_free (req);
+}
+
+static void
+answer (SupRequest *req, char *const *fields)
+{
+	/* A client that hung up or was cut off hears nothing. */
+	sup_client_send (req->client, req->tag, fields);
+	request_free (req);
+}
+
+void
+sup_request_ok (SupRequest *req, ...)
+{
+	g_autofree char **fields = NULL;
+	va_list ap;
+
+	va_start (ap, req);
+	fields = ns_proto_fields_va ("ok", ap);
+	va_end (ap);
+	answer (req, fields);
+}
+
+void
+sup_request_err (SupRequest *req, const NsError *err)
+{
+	char code[16];
+	char *const fields[] = { "err", code, (char *) err->msg, NULL };
+
+	snprintf (code, sizeof code, "%d", err->code ? err->code : EIO);
+	answer (req, fields);
+}
+
+void
+sup_request_errno (SupRequest *req, int code, const char *fmt, ...)
+{
+	NsError err = { .code = code };
+	va_list ap;
+
+	va_start (ap, fmt);
+	vsnprintf (err.msg, sizeof err.msg, fmt, ap);
+	va_end (ap);
+	sup_request_err (req, &err);
+}
+
+/* ------------------------------------------------------------------ */
+/* hello */
+
+static void
+handle_hello (SupRequest *req)
+{
+	char pid[16], version[16];
+	g_autofree char *pinned = NULL;
+	SupClient *c = req->client;
+
+	if (atoi (req->msg[1]) != NSFS_PROTO_VERSION) {
+		sup_request_errno (req, EPROTO, "supervisor speaks protocol %d, nsfsd spoke %s", NSFS_PROTO_VERSION,
+		                   req->msg[1]);
+		return;
+	}
+	pinned = sup_pinned_text ();
+	snprintf (pid, sizeof pid, "%d", sup.state == SUP_RUNNING ? sup.init_pid : 0);
+	snprintf (version, sizeof version, "%d", NSFS_PROTO_VERSION);
+	sup_client_ref (c);
+	sup_request_ok (req, version, sup_state_name (sup.state), pid, sup.stop_reason ? sup.stop_reason : "", pinned,
+	                NULL);
+	sup_client_greet (c);
+	sup_client_unref (c);
+}
+
+/* ------------------------------------------------------------------ */
+/* exec ID LINE: start the sandbox if need be, then the job. */
+
+typedef struct {
+	SupRequest *req;
+	unsigned id;
+	char **argv;
+	/* For a start made for this exec: what to put back if it fails. */
+	bool made_start;
+	SupState before;
+	char *stop_reason;
+} ExecCall;
+
+static void
+exec_call_free (ExecCall *call)
+{
+	g_strfreev (call->argv);
+	g_free (call->stop_reason);
+	g_free (call);
+}
+
+/* An exec that started the sandbox for a program that then could not be
+ * executed leaves it as it found it, created or stopped (with the reason
+ * it stopped for), as every failed write leaves what it would have
+ * changed, unless someone else saw it run meanwhile. */
+static void
+exec_failed (ExecCall *call, const NsError *err)
+{
+	if (call->made_start && sup.unannounced)
+		sup_undo_start (call->before, g_steal_pointer (&call->stop_reason));
+	sup_request_err (call->req, err);
+	exec_call_free (call);
+}
+
+static void
+exec_done (pid_t pid, const NsError *err, gpointer data)
+{
+	ExecCall *call = data;
+	char pidtext[16];
+
+	if (err) {
+		exec_failed (call, err);
+		return;
+	}
+	if (call->made_start && sup.unannounced)
+		sup_announce_running ();
+	snprintf (pidtext, sizeof pidtext, "%d", pid);
+	sup_request_ok (call->req, pidtext, NULL);
+	exec_call_free (call);
+}
+
+static void
+exec_started (const NsError *err, gpointer data)
+{
+	ExecCall *call = data;
+	g_autofree char *shown = NULL;
+	NsError e = { 0 };
+
+	if (err) {
+		sup_request_err (call->req, err);
+		exec_call_free (call);
+		return;
+	}
+	/* The write travels once, as it was written, and is split here by
+	 * the same parser nsfsd checked it with; `cmd` shows it stripped,
+	 * as nsfsd does. */
+	shown = ns_cmdline_strip (g_strdup (call->req->msg[2]));
+	if (sup_exec_job (&sup, call->id, shown, call->argv, exec_done, call, &e) < 0)
+		exec_failed (call, &e);
+}
+
+static void
+handle_exec (SupRequest *req)
+{
+	g_auto (GStrv) argv = NULL;
+	NsError err = { 0 };
+	ExecCall *call;
+	char *end;
+	unsigned long id = strtoul (req->msg[1], &end, 10);
+
+	if (*end || id == 0 || id > UINT32_MAX) {
+		sup_request_errno (req, EINVAL, "exec: bad job id");
+		return;
+	}
+	if (ns_cmdline_parse (req->msg[2], strlen (req->msg[2]), &argv, &err) < 0) {
+		sup_request_err (req, &err);
+		return;
+	}
+	call = g_new0 (ExecCall, 1);
+	call->req = req;
+	call->id = (unsigned) id;
+	call->argv = g_steal_pointer (&argv);
+	if (sup.state == SUP_RUNNING) {
+		exec_started (NULL, call);
+		return;
+	}
+	call->made_start = true;
+	call->before = sup.state;
+	call->stop_reason = g_strdup (sup.stop_reason);
+	sup_ensure_running (true, exec_started, call);
+}
+
+/* ------------------------------------------------------------------ */
+/* The others */
+
+static void
+handle_kill (SupRequest *req)
+{
+	NsError err = { 0 };
+	int signo;
+
+	if (ns_signal_parse (req->msg[1], &signo, &err) < 0) {
+		sup_request_err (req, &err);
+		return;
+	}
+	sup_signal_jobs (&sup, signo);
+	sup_request_ok (req, NULL);
+}
+
+static void
+hostname_done (int code, gpointer data)
+{
+	SupRequest *req = data;
+
+	if (code)
+		sup_request_errno (req, code, "hostname: cannot apply it to the running sandbox: %s", strerror (code));
+	else
+		sup_request_ok (req, NULL);
+}
+
+static void
+handle_hostname (SupRequest *req)
+{
+	NsError err = { 0 };
+	int r = sup_set_hostname (&sup, req->msg[1], hostname_done, req, &err);
+
+	if (r < 0)
+		sup_request_err (req, &err);
+	else if (r == 0)
+		sup_request_ok (req, NULL);
+}
+
+static void
+handle_caps (SupRequest *req)
+{
+	NsError err = { 0 };
+	uint64_t keep;
+
+	/* Later jobs keep this set; a sandbox not started yet reads it from
+	 * its configuration when it starts. */
+	if (ns_caps_parse (req->msg[1], strlen (req->msg[1]), &keep, &err) < 0) {
+		sup_request_err (req, &err);
+		return;
+	}
+	if (sup.cfg)
+		sup.cfg->caps = keep;
+	sup_request_ok (req, NULL);
+}
+
+typedef struct {
+	SupRequest *req;
+	uint32_t uid;
+} RootfsCheck;
+
+static void
+check_rootfs_done (int code, gpointer data)
+{
+	RootfsCheck *rc = data;
+	const char *path = rc->req->msg[1];
+
+	if (code == 0)
+		sup_request_ok (rc->req, NULL);
+	else if (code == ETIMEDOUT)
+		sup_request_errno (rc->req, ETIMEDOUT, "rootfs: the check of %.200s did not end in %d s", path,
+		                   SUP_HELPER_TIMEOUT_SECONDS);
+	else if (code == EIO)
+		sup_request_errno (rc->req, EIO, "rootfs: the check of %.200s failed", path);
+	else
+		sup_request_errno (rc->req, code == ENOENT ? ENOENT : EACCES, "rootfs: uid %u cannot read %.200s: %s",
+		                   rc->uid, path, strerror (code));
+	g_free (rc);
+}
+
+static void
+handle_check_rootfs (SupRequest *req)
+{
+	g_autofree char *cfg_path = g_build_filename (sup.dir, "config", NULL);
+	g_autoptr (NsSandboxConfig) cfg = NULL;
+	NsError err = { 0 };
+	RootfsCheck *rc;
+
+	if (ns_config_load (cfg_path, &cfg, &err) < 0) {
+		sup_request_err (req, &err);
+		return;
+	}
+	rc = g_new0 (RootfsCheck, 1);
+	rc->req = req;
+	rc->uid = cfg->owner_uid;
+	if (sup_check_path_as_owner (cfg, req->msg[1], check_rootfs_done, rc, &err) < 0) {
+		g_free (rc);
+		sup_request_err (req, &err);
+	}
+}
+
+static void
+handle_pin (SupRequest *req)
+{
+	g_autofree char *pinned = NULL;
+	NsError err = { 0 };
+
+	if (sup_pin (&sup, &err) < 0) {
+		sup_request_err (req, &err);
+		return;
+	}
+	sup.pin_requested = true;
+	pinned = sup_pinned_text ();
+	sup_request_ok (req, pinned, NULL);
+}
+
+static void
+handle_unpin (SupRequest *req)
+{
+	sup_unpin (&sup);
+	sup.pin_requested = false;
+	sup_request_ok (req, "", NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* The table */
+
+#define WAITS SUP_VERB_WAITS_FOR_START
+
+/* One row per request of ns_proto_verbs (tests/unit/test-proto-verbs.c
+ * checks that every one has a row here and that no row is unknown).
+ * What only reads or touches nothing of the sandbox's processes runs at
+ * once, during a start too: hello, check-rootfs, and destroy, which ends
+ * whatever is under way. */
+const SupVerb sup_verbs[] = {
+	{ "hello", handle_hello, 0 },
+	{ "start", sup_handle_start, WAITS },
+	{ "exec", handle_exec, WAITS },
+	{ "stop", sup_handle_stop, WAITS },
+	{ "kill", handle_kill, WAITS },
+	{ "hostname", handle_hostname, WAITS },
+	{ "pin", handle_pin, WAITS },
+	{ "unpin", handle_unpin, WAITS },
+	{ "check-rootfs", handle_check_rootfs, 0 },
+	{ "caps", handle_caps, WAITS },
+	{ "destroy", sup_handle_destroy, 0 },
+};
+const size_t sup_n_verbs = G_N_ELEMENTS (sup_verbs);
+
+static const SupVerb *
+find_verb (const char *name)
+{
+	for (size_t i = 0; i < sup_n_verbs; i++)
+		if (strcmp (sup_verbs[i].verb, name) == 0)
+			return &sup_verbs[i];
+	return NULL;
+}
+
+static void
+run (SupRequest *req)
+{
+	/* A start made for an exec whose job is not known to run yet is
+	 * nobody's news until then; a request other than destroy, which ends
+	 * it anyway, makes it everyone's (and the exec keeps it, whatever
+	 * becomes of its job). */
+	if (sup.unannounced && req->verb->handler != sup_handle_destroy)
+		sup_announce_running ();
+	req->verb->handler (req);
+}
+
+void
+sup_requests_dispatch (SupClient *c, char **msg)
+{
+	SupRequest *req = g_new0 (SupRequest, 1);
+	const NsProtoVerb *row;
+	NsError err = { 0 };
+
+	req->client = sup_client_ref (c);
+	req->raw = req->msg = msg;
+	g_queue_push_tail (&pending, req);
+	if (msg[0][0] == NSFS_PROTO_TAG) {
+		if (strlen (msg[0]) >= sizeof req->tag || !msg[1]) {
+			sup_request_errno (req, EPROTO, "malformed request tag");
+			return;
+		}
+		g_strlcpy (req->tag, msg[0], sizeof req->tag);
+		req->msg++;
+	}
+	if (ns_proto_verb_check (req->msg, NS_MSG_REQUEST, &row, &err) < 0) {
+		sup_request_err (req, &err);
+		return;
+	}
+	req->verb = find_verb (row->verb);
+	if (!req->verb) {
+		sup_request_errno (req, ENOSYS, "this supervisor does not serve '%s'", row->verb);
+		return;
+	}
+	if ((req->verb->flags & SUP_VERB_WAITS_FOR_START) && (sup_start_in_progress () || !g_queue_is_empty (&waiting))) {
+		g_queue_push_tail (&waiting, req);
+		return;
+	}
+	run (req);
+}
+
+void
+sup_requests_close (void)
+{
+	closing = true;
+}
+
+void
+sup_requests_resume (void)
+{
+	while (!closing && !sup_start_in_progress () && !g_queue_is_empty (&waiting))
+		run (g_queue_pop_head (&waiting));
+}
+
+void
+sup_requests_cancel_all (void)
+{
+	g_queue_clear (&waiting);
+	while (!g_queue_is_empty (&pending))
+		sup_request_errno (g_queue_peek_head (&pending), ECANCELED, "the sandbox was destroyed");
+}
