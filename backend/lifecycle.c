@@ -28,17 +28,16 @@
  * stop goes on (the sandbox becomes stopped when they die); nsfsd waits
  * NSFS_STOP_GRACE_SECONDS longer for a stop than for other requests. */
 #define STOP_KILL_WAIT_MS 500
-/* How long destroy waits for what it killed, before its reply (where
- * nearly every process is reaped, in a few ms) and after it, before the
- * supervisor exits (nsfsd waits 5 s for that exit, and its request may
- * time out after 1 s).  SIGKILL ends a process at once, except one in a
- * FUSE request that its server took and never answers (a program or a
- * rootfs on a file system the owner mounted): the kernel waits that out,
- * uninterruptibly.  Destroy does not; such a process dies of the SIGKILL
- * it holds when the request ends (the file system answers or goes away),
- * reaped by whoever inherits it. */
-#define DESTROY_WAIT_BEFORE_REPLY_MS 500
-#define DESTROY_WAIT_AFTER_REPLY_MS 2500
+/* How long destroy waits for what it killed before it answers (nearly
+ * every process is reaped in a few ms) and exits.  SIGKILL ends a
+ * process at once, except one in a FUSE request that its server took and
+ * never answers (a program or a rootfs on a file system the owner
+ * mounted): the kernel waits that out, uninterruptibly.  Destroy does
+ * not: such a process dies of the SIGKILL it holds when the request ends
+ * (the file system answers or goes away), reaped by whoever inherits it.
+ * Short, because the kernel holds the lock of the mount's top directory
+ * through the rmdir that asked: anyone's mkdir and rmdir wait behind it. */
+#define DESTROY_WAIT_MS 200
 
 Supervisor sup;
 
@@ -410,7 +409,7 @@ sup_handle_destroy (SupRequest *req)
 	 * nothing outlives rmdir.  Each death may hand us the dead one's
 	 * children (we are their subreaper); they are killed before the next
 	 * wait. */
-	all_gone = sup_loop_reap_all (kill_strays, DESTROY_WAIT_BEFORE_REPLY_MS);
+	all_gone = sup_loop_reap_all (kill_strays, DESTROY_WAIT_MS);
 	poll_stop (false);
 	ns_close_fdp (&sup.init_pidfd);
 	sup.init_pid = 0;
@@ -422,9 +421,8 @@ sup_handle_destroy (SupRequest *req)
 	sup_request_ok (req, NULL);
 	sup_requests_cancel_all ();
 	/* nsfsd reads the exit records once we are gone, not at the reply. */
-	if (!all_gone && !sup_loop_reap_all (kill_strays, DESTROY_WAIT_AFTER_REPLY_MS))
+	if (!all_gone)
 		fprintf (stderr, "nsfs-supervisor: destroy: processes that SIGKILL did not end in %d ms are left to die "
-		                 "when what they wait for lets them go\n",
-		         DESTROY_WAIT_BEFORE_REPLY_MS + DESTROY_WAIT_AFTER_REPLY_MS);
+		                 "when what they wait for lets them go\n", DESTROY_WAIT_MS);
 	sup_loop_quit ();
 }

@@ -14,6 +14,7 @@
 #include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -93,8 +94,14 @@ check_path_child (gpointer data)
 	if (null_fd < 0 || dup2 (null_fd, 2) < 0)
 		return EIO;
 	fd = open (pc->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOTDIR) {
+		struct stat st;
+		/* The path itself, or one of the directories on its way? */
+		return stat (pc->path, &st) == 0 && !S_ISDIR (st.st_mode) ? ENOTDIR : ENOENT;
+	}
 	if (fd < 0)
 		return errno;
+	close (fd);
 	return 0;
 }
 

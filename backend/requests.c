@@ -275,6 +275,8 @@ check_rootfs_done (int code, gpointer data)
 		                   SUP_HELPER_TIMEOUT_SECONDS);
 	else if (code == EIO)
 		sup_request_errno (rc->req, EIO, "rootfs: the check of %.200s failed", path);
+	else if (code == ENOTDIR)
+		sup_request_errno (rc->req, EINVAL, "rootfs: %.200s is not a directory", path);
 	else
 		sup_request_errno (rc->req, code == ENOENT ? ENOENT : EACCES, "rootfs: uid %u cannot read %.200s: %s",
 		                   rc->uid, path, strerror (code));

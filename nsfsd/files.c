@@ -391,21 +391,10 @@ commit_rootfs (Sandbox *sb, const char *value, NsError *err)
 	return sandbox_commit_config (sb, c, err);
 }
 
-/* Root's own look, after the owner's (or for root itself): a directory. */
 static int
 rootfs_checked (WriteOp *op, int r, char **reply)
 {
-	const char *value = op->state;
-	struct stat st;
-
-	if (r < 0)
-		return r;
-	if (stat (value, &st) < 0)
-		return ns_error (&op->err, errno == ENOENT || errno == ENOTDIR ? ENOENT : errno, "rootfs: %.200s: %s", value,
-		                 strerror (errno));
-	if (!S_ISDIR (st.st_mode))
-		return ns_error (&op->err, EINVAL, "rootfs: %.200s is not a directory", value);
-	return commit_rootfs (op->sb, value, &op->err);
+	return r < 0 ? r : commit_rootfs (op->sb, op->state, &op->err);
 }
 
 static int
@@ -424,12 +413,12 @@ store_rootfs (WriteOp *op)
 		return commit_rootfs (op->sb, value, &op->err);
 	op->state = g_steal_pointer (&value);
 	op->state_free = g_free;
-	/* The owner's own credentials are asked first, by the supervisor
-	 * (which may change identity; nsfsd may not): root's look before it
-	 * would tell the owner whether a path exists where it cannot see. */
-	if (op->sb->owner != 0)
-		return op_call (op, (char *[]) { "check-rootfs", op->state, NULL }, rootfs_checked);
-	return rootfs_checked (op, 0, NULL);
+	/* The supervisor looks, with the owner's own credentials (it may
+	 * change identity; nsfsd may not): a look as root would tell the
+	 * owner whether a path exists where it cannot see, and nsfsd never
+	 * touches a path a user names (it may be on a file system of the
+	 * user's that never answers). */
+	return op_call (op, (char *[]) { "check-rootfs", op->state, NULL }, rootfs_checked);
 }
 
 static int

@@ -17,6 +17,7 @@
 
 #include "cleanup.h"
 #include "proto.h"
+#include "proto_verbs.h"
 #include "supervisor_spawn.h"
 
 static unsigned request_timeout_ms = SUPCLIENT_DEFAULT_TIMEOUT_SECONDS * 1000;
@@ -444,11 +445,20 @@ supclient_call (SupConn *c, char *const *fields, unsigned timeout_ms, SupReplyFn
                 NsError *err)
 {
 	char tag[NSFS_PROTO_TAG_MAX];
-	Pending *p = g_new0 (Pending, 1);
+	const NsProtoVerb *row;
+	Pending *p;
 	TimerRef *t;
 	guint64 *key;
 	int r;
 
+	/* What the other end will check too: a request the table does not
+	 * allow is a bug here, not the supervisor's to refuse. */
+	if (ns_proto_verb_check (fields, NS_MSG_REQUEST, &row, err) < 0 || !row->tagged) {
+		g_warning ("a request the protocol table does not allow: %s", err->msg);
+		return ns_error (err, EIO, "internal error: %s is not a request of protocol %d", fields[0],
+		                 NSFS_PROTO_VERSION);
+	}
+	p = g_new0 (Pending, 1);
 	g_mutex_lock (&c->lock);
 	if (c->dead) {
 		g_mutex_unlock (&c->lock);
@@ -511,16 +521,44 @@ deliver_reply (SupConn *c, char **msg)
 }
 
 static void
+on_exit_event (Sandbox *sb, char **msg)
+{
+	sandbox_on_exit (sb, (unsigned) strtoul (msg[1], NULL, 10), msg[2]);
+}
+
+static void
+on_state_event (Sandbox *sb, char **msg)
+{
+	sandbox_on_state (sb, msg[1], msg[2]);
+}
+
+/* nsfsd's side of the event rows of common/proto_verbs.c: a new event
+ * is a row there and one here.  Fields are checked against that table
+ * before a handler sees them. */
+static const struct {
+	const char *verb;
+	void (*handle) (Sandbox *sb, char **msg);
+} event_handlers[] = {
+	{ "exit", on_exit_event },
+	{ "state", on_state_event },
+};
+
+static void
 dispatch_event (SupConn *c, char **msg)
 {
-	guint n = g_strv_length (msg);
+	const NsProtoVerb *row;
+	NsError err;
 
-	if (strcmp (msg[0], "exit") == 0 && n == 3)
-		sandbox_on_exit (c->sb, (unsigned) strtoul (msg[1], NULL, 10), msg[2]);
-	else if (strcmp (msg[0], "state") == 0 && n >= 2)
-		sandbox_on_state (c->sb, msg[1], n >= 3 ? msg[2] : "");
-	else
-		g_warning ("sandbox %s: unexpected message '%s' from its supervisor", c->sb->name, msg[0]);
+	if (ns_proto_verb_check (msg, NS_MSG_EVENT, &row, &err) < 0) {
+		g_warning ("sandbox %s: a message from its supervisor refused: %s", c->sb->name, err.msg);
+		return;
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS (event_handlers); i++)
+		if (strcmp (event_handlers[i].verb, row->verb) == 0) {
+			event_handlers[i].handle (c->sb, msg);
+			return;
+		}
+	g_warning ("sandbox %s: no handler for the event '%s'", c->sb->name, row->verb);
 }
 
 /* Mark C dead; true if it was alive until now. */

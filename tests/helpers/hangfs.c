@@ -1,7 +1,8 @@
 /* hangfs: a FUSE file system that never answers.  It answers INIT (the
- * kernel would not mount it otherwise) and GETATTR of its root, a
- * directory of mode 0755, so the mount stands and its root can be
- * walked through; every other request -- a LOOKUP of anything in it
+ * kernel would not mount it otherwise), GETATTR of its root, a directory
+ * of mode 0755, and OPENDIR of it, so the mount stands and its root can
+ * be walked through and opened (a rootfs check of the root passes, and
+ * the start that follows hangs inside it); every other request -- a LOOKUP of anything in it
  * first of all -- is taken and never replied to.  So whoever opens or
  * executes a path under it waits until it is unmounted, which is what an
  * owner can do to a program path or a rootfs: the integration tests use
@@ -45,9 +46,11 @@ hang_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 }
 
+/* Answered: see the top.  RELEASEDIR then gets libfuse's default. */
 static void
 hang_opendir (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	fuse_reply_open (req, fi);
 }
 
 static void

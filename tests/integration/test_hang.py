@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from nsfs_util import expect_errno, needs_root, pid_alive, supervisor_pid, timed, wait_until
-from users import as_user, errno_as, exec_job, user_mkdir, write_file
+from users import as_user, errno_as, exec_job, spawn_as, user_mkdir, write_file
 from users import test_users  # noqa: F401 - the fixture
 
 pytestmark = needs_root
@@ -170,7 +170,8 @@ def test_stop_with_a_hung_job_does_not_wedge_the_supervisor(nsfs, relaunch, hang
 def test_a_start_whose_rootfs_hangs_can_be_removed(nsfs, relaunch, hangfs):
     relaunch("--request-timeout", str(REQUEST_TIMEOUT))
     web = nsfs.sandbox("web")
-    # Root's rootfs is not checked: the init's mounts are where it hangs.
+    # hangfs's root opens (the check passes): the init's mounts, which
+    # look inside it, are where it hangs.
     nsfs.write(web / "rootfs", str(hangfs.path))
     sup = supervisor_pid(nsfs, "web")
     expect_errno(errno.ETIMEDOUT, nsfs.ctl, web, "start")
@@ -187,7 +188,7 @@ def test_a_rootfs_check_that_hangs_leaves_the_supervisor_free(nsfs, relaunch, ha
     as_user(a, user_mkdir, web)
     # The owner's check of its rootfs opens the path as the owner, in a
     # helper child of the supervisor.
-    assert errno_as(a, write_file, web / "rootfs", f"{hangfs.path}\n") == errno.ETIMEDOUT
+    assert errno_as(a, write_file, web / "rootfs", f"{hangfs.path}/dir\n") == errno.ETIMEDOUT
     sup = supervisor_pid(nsfs, "web")
     jid = prompt(as_user, a, exec_job, web, "true", what="exec true as the owner")
     assert jid == 1
@@ -232,3 +233,77 @@ def test_the_init_does_not_hold_the_supervisor_log(nsfs, web):
         assert "supervisor.log" not in target, f"the init's fd {fd} is {target}"
     assert os.readlink(f"/proc/{init}/fd/2") == "/dev/null"
     assert log.exists()
+
+
+def descendants(pid: int) -> list:
+    """PID's children, their children, and so on (by /proc)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    kids = [int(x) for x in f.read().split()]
+                out += kids
+                todo += kids
+        except OSError:
+            pass
+    return out
+
+
+def read_once(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 4096).decode()
+    finally:
+        os.close(fd)
+
+
+def test_a_hostile_owner_stalls_nobody_else(nsfs, hangfs, test_users):
+    """The issue's scenario, as a hostile owner plays it: 20 sandboxes, a
+    rootfs on a file system that never answers, and 80 writes in flight
+    (each sandbox's rootfs check hangs, three more writes wait behind it)
+    with the default --request-timeout of 30 s.  Throughout, another
+    user's status, mkdir, exec and rmdir each answer within 2 s; then the
+    owner's rmdirs end everything (what hangs in the file system dies the
+    moment it goes)."""
+    a, b = test_users.a, test_users.b
+    boxes = [nsfs.mnt / f"hostile{i}" for i in range(20)]
+    for box in boxes:
+        as_user(a, user_mkdir, box)
+    first = [spawn_as(a, write_file, box / "rootfs", str(hangfs.path / "root")) for box in boxes]
+    time.sleep(0.5)
+    rest = [spawn_as(a, write_file, box / f, v) for box in boxes
+            for f, v in (("exec", "true"), ("hostname", "h"), ("caps", "none"))]
+    time.sleep(1.0)
+    pending = first + rest
+    assert sum(not p.done() for p in pending) >= 75, "the owner's writes should be in flight"
+
+    def quick(fn, *args):
+        t0 = time.monotonic()
+        result = as_user(b, fn, *args, timeout=PROMPT + 10)
+        took = time.monotonic() - t0
+        assert took < 2.0, f"{fn.__name__}{args!r} as {b} took {took:.2f}s"
+        return result
+
+    theirs = nsfs.mnt / "bystander"
+    for round_ in range(3):
+        quick(user_mkdir, theirs)
+        assert quick(exec_job, theirs, "true") == 1
+        assert quick(read_once, str(theirs / "status")).startswith("state ")
+        quick(os.rmdir, theirs)
+    assert sum(not p.done() for p in pending) >= 75, "the owner's writes should still be in flight"
+
+    sups = [supervisor_pid(nsfs, box.name) for box in boxes]
+    procs = sups + [k for s in sups for k in descendants(s)]
+    for box in boxes:
+        t0 = time.monotonic()
+        as_user(a, os.rmdir, box, timeout=PROMPT + 10)
+        assert time.monotonic() - t0 < 2.0, f"rmdir {box.name} took {time.monotonic() - t0:.2f}s"
+    for p in pending:
+        with pytest.raises(OSError):
+            p.result(PROMPT + 10)
+    assert os.listdir(nsfs.mnt) == []
+    hangfs.stop()
+    wait_until(lambda: not any(pid_alive(p) for p in procs), timeout=PROMPT,
+               what="every process of the hostile sandboxes to be gone")
