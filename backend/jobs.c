@@ -21,11 +21,7 @@
 #include "atomic_file.h"
 #include "cleanup.h"
 #include "loop.h"
-
-typedef struct {
-	int code;
-	char msg[NS_ERROR_MSG_MAX];
-} ExecReport;
+#include "report.h"
 
 static char *const clean_env_root[] = {
 	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TERM=dumb", NULL
@@ -37,13 +33,13 @@ static char *const clean_env_user[] = {
 static void __attribute__ ((noreturn, format (printf, 3, 4)))
 job_fail (int fd, int code, const char *fmt, ...)
 {
-	ExecReport rep = { .code = code };
+	char msg[NS_ERROR_MSG_MAX];
 	va_list ap;
 
 	va_start (ap, fmt);
-	vsnprintf (rep.msg, sizeof rep.msg, fmt, ap);
+	vsnprintf (msg, sizeof msg, fmt, ap);
 	va_end (ap);
-	(void) !write (fd, &rep, sizeof rep);
+	sup_report_write (fd, code, msg);
 	_exit (127);
 }
 
@@ -245,7 +241,7 @@ exec_free (SupExec *ex)
  * the child died before it got there, which its exit status tells).
  * GONE: the child is reaped already. */
 static void
-exec_settle (SupExec *ex, const ExecReport *rep, bool gone)
+exec_settle (SupExec *ex, const SupReport *rep, bool gone)
 {
 	Supervisor *s = ex->s;
 	SupJob *job = ex->job;
@@ -279,31 +275,12 @@ exec_settle (SupExec *ex, const ExecReport *rep, bool gone)
 	exec_free (ex);
 }
 
-/* 1 with REP filled (execve failed), 0 at end of file, -1 if nothing is
- * in yet. */
-static int
-read_exec_report (int fd, ExecReport *rep)
-{
-	ssize_t n;
-
-	do
-		n = read (fd, rep, sizeof *rep);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && errno == EAGAIN)
-		return -1;
-	/* One write below PIPE_BUF: a report arrives whole or not at all. */
-	if (n != (ssize_t) sizeof *rep)
-		return 0;
-	rep->msg[sizeof rep->msg - 1] = '\0';
-	return 1;
-}
-
 static void
 on_exec_report (int fd, GIOCondition cond, gpointer data)
 {
 	SupExec *ex = data;
-	ExecReport rep;
-	int r = read_exec_report (fd, &rep);
+	SupReport rep;
+	int r = sup_report_read (fd, &rep);
 
 	if (r >= 0)
 		exec_settle (ex, r ? &rep : NULL, false);
@@ -413,8 +390,8 @@ sup_job_reaped (Supervisor *s, pid_t pid, int wstatus, unsigned *id, char **stat
 
 	if (job && job->exec) {
 		/* Its report, if it wrote one, is in the pipe by now. */
-		ExecReport rep;
-		exec_settle (job->exec, read_exec_report (job->exec->report_fd, &rep) == 1 ? &rep : NULL, true);
+		SupReport rep;
+		exec_settle (job->exec, sup_report_read (job->exec->report_fd, &rep) == 1 ? &rep : NULL, true);
 		job = g_hash_table_lookup (s->jobs, GINT_TO_POINTER (pid));
 	}
 	if (!job)

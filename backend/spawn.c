@@ -20,16 +20,13 @@
 #include "cleanup.h"
 #include "loop.h"
 #include "nstypes.h"
+#include "report.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
 
 /* What the init sends back: 0 for ready, or an errno and a message. */
-typedef struct {
-	int code;
-	char msg[NS_ERROR_MSG_MAX];
-} InitReport;
 
 static pid_t
 clone3_into (unsigned long flags, int *pidfd)
@@ -131,9 +128,7 @@ write_id_maps (const NsSandboxConfig *cfg, pid_t pid, NsError *err)
 static void
 report_and_exit (int fd, int code, const char *msg)
 {
-	InitReport rep = { .code = code };
-	g_strlcpy (rep.msg, msg, sizeof rep.msg);
-	(void) !write (fd, &rep, sizeof rep);
+	sup_report_write (fd, code, msg);
 	_exit (code ? 1 : 0);
 }
 
@@ -231,7 +226,7 @@ init_child (const NsSandboxConfig *cfg, int null_fd, int go_fd, int report_fd)
 		report_and_exit (report_fd, errno, "chdir / failed");
 
 	{
-		InitReport ok = { 0 };
+		SupReport ok = { 0 };
 		(void) !write (report_fd, &ok, sizeof ok);
 		close (report_fd);
 	}
@@ -266,29 +261,10 @@ start_free (SupStart *st)
 	g_free (st);
 }
 
-/* What the init said: 1 with REP filled, 0 if it said nothing and never
- * will (end of file: it died), -1 if its report is not in yet. */
-static int
-read_init_report (int fd, InitReport *rep)
-{
-	ssize_t n;
-
-	do
-		n = read (fd, rep, sizeof *rep);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && errno == EAGAIN)
-		return -1;
-	/* A report is one write below PIPE_BUF: whole or not at all. */
-	if (n != (ssize_t) sizeof *rep)
-		return 0;
-	rep->msg[sizeof rep->msg - 1] = '\0';
-	return 1;
-}
-
 /* The start is over: the init is ready (REP says 0), or it failed, and is
  * killed and thrown away (reaped silently, unless REAPED already). */
 static void
-start_settle (Supervisor *s, const InitReport *rep, bool reaped)
+start_settle (Supervisor *s, const SupReport *rep, bool reaped)
 {
 	SupStart *st = s->starting;
 	NsError err = { 0 };
@@ -321,8 +297,8 @@ static void
 on_init_report (int fd, GIOCondition cond, gpointer data)
 {
 	Supervisor *s = data;
-	InitReport rep;
-	int r = read_init_report (fd, &rep);
+	SupReport rep;
+	int r = sup_report_read (fd, &rep);
 
 	if (r < 0)
 		return;
@@ -332,12 +308,12 @@ on_init_report (int fd, GIOCondition cond, gpointer data)
 void
 sup_start_init_reaped (Supervisor *s)
 {
-	InitReport rep = { 0 };
+	SupReport rep = { 0 };
 
 	/* Whatever it wrote before it died is in the pipe by now; a ready
 	 * report of an init that is gone is no start either. */
-	if (read_init_report (s->starting->report_fd, &rep) != 1 || rep.code == 0)
-		rep = (InitReport) { .code = ECHILD, .msg = "the init died during setup" };
+	if (sup_report_read (s->starting->report_fd, &rep) != 1 || rep.code == 0)
+		rep = (SupReport) { .code = ECHILD, .msg = "the init died during setup" };
 	start_settle (s, &rep, true);
 }
 

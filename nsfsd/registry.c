@@ -59,15 +59,10 @@ sandbox_registry_shutdown (void)
 
 	for (guint i = 0; i < list->len; i++) {
 		Sandbox *sb = list->pdata[i];
-		SupConn *conn, *unreachable;
 		g_mutex_lock (&sb->lock);
-		conn = sb->conn;
-		unreachable = sb->unreachable;
-		sb->conn = sb->unreachable = NULL;
 		sb->removed = true;
 		g_mutex_unlock (&sb->lock);
-		supclient_close (conn);
-		supclient_close (unreachable);
+		sandbox_let_go_of_supervisors (sb);
 	}
 	g_mutex_lock (&registry_lock);
 	g_hash_table_destroy (by_serial);

@@ -34,5 +34,9 @@ void sandbox_refresh_jobs (Sandbox *sb, bool supervisor_alive);
  * supervisor's help). */
 GArray *sandbox_running_job_pids (Sandbox *sb);
 
+/* Close the sandbox's connections to its supervisors (which keep
+ * running); calls still in flight are answered with EIO. */
+void sandbox_let_go_of_supervisors (Sandbox *sb);
+
 /* The pinned set of a supervisor's text. */
 unsigned long sandbox_parse_pinned (const char *text);

@@ -317,20 +317,29 @@ typedef struct {
 	gpointer data;
 } Destroy;
 
-static void
-destroy_finish (Destroy *d)
+void
+sandbox_let_go_of_supervisors (Sandbox *sb)
 {
-	Sandbox *sb = d->sb;
 	SupConn *conn, *unreachable;
 
 	g_mutex_lock (&sb->lock);
 	conn = sb->conn;
 	unreachable = sb->unreachable;
 	sb->conn = sb->unreachable = NULL;
-	sb->state = SB_STOPPED;
 	g_mutex_unlock (&sb->lock);
 	supclient_close (conn);
 	supclient_close (unreachable);
+}
+
+static void
+destroy_finish (Destroy *d)
+{
+	Sandbox *sb = d->sb;
+
+	sandbox_let_go_of_supervisors (sb);
+	g_mutex_lock (&sb->lock);
+	sb->state = SB_STOPPED;
+	g_mutex_unlock (&sb->lock);
 	if (d->conn)
 		supclient_unref (d->conn);
 	/* Readers blocked in `wait` get the jobs' last word before it goes. */
