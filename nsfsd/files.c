@@ -284,37 +284,60 @@ store_gid_map (WriteOp *op)
 
 /* --- hostname, caps: saved, then told to a live supervisor ---------------- */
 
-/* A value saved before the supervisor was told of it goes back to the
- * old configuration (op->state) if the supervisor refused it. */
+/* A value saved, then told to the supervisor: the configuration to put
+ * back if the supervisor refuses it, and the request that tells it the
+ * old value again. */
+typedef struct {
+	NsSandboxConfig *old;
+	char **undo;
+} Told;
+
+static void
+told_free (Told *t)
+{
+	ns_config_free (t->old);
+	g_strfreev (t->undo);
+	g_free (t);
+}
+
+static void
+ignore_answer (gpointer data, int r, char **reply, const NsError *err)
+{
+}
+
 static int
 told_supervisor (WriteOp *op, int r, char **reply)
 {
-	NsSandboxConfig *old = g_steal_pointer (&op->state);
+	Told *t = op->state;
 	NsError ignored;
 
-	if (r == 0) {
-		ns_config_free (old);
+	if (r == 0)
 		return 0;
-	}
-	if (sandbox_commit_config (op->sb, old, &ignored) < 0)
+	if (sandbox_commit_config (op->sb, g_steal_pointer (&t->old), &ignored) < 0)
 		g_warning ("%s: cannot put the old value back: %s", op->sb->name, ignored.msg);
+	/* A supervisor that did not answer in time may still apply the new
+	 * value when it gets to it: the old one, asked for after it, is what
+	 * it ends with. */
+	if (r == -ETIMEDOUT && sandbox_call_if_connected (op->sb, t->undo, ignore_answer, NULL, &ignored) < 0)
+		g_warning ("%s: cannot tell the supervisor the old value: %s", op->sb->name, ignored.msg);
 	return r;
 }
 
 /* Save C (taking it) and tell a live supervisor FIELDS; a refusal puts
- * the old value back.  IF_RUNNING: only a running sandbox is told. */
+ * the old value back (UNDO tells it to the supervisor).  ONLY_RUNNING:
+ * only a running sandbox is told. */
 static int
-save_and_tell (WriteOp *op, NsSandboxConfig *c, char *const *fields, bool only_running)
+save_and_tell (WriteOp *op, NsSandboxConfig *c, char *const *fields, char *const *undo, bool only_running)
 {
-	NsSandboxConfig *old = sandbox_copy_config (op->sb);
+	Told *t = g_new0 (Told, 1);
 	int r;
 
-	if ((r = sandbox_commit_config (op->sb, c, &op->err)) < 0) {
-		ns_config_free (old);
+	t->old = sandbox_copy_config (op->sb);
+	t->undo = g_strdupv ((char **) undo);
+	op->state = t;
+	op->state_free = (GDestroyNotify) told_free;
+	if ((r = sandbox_commit_config (op->sb, c, &op->err)) < 0)
 		return r;
-	}
-	op->state = old;
-	op->state_free = (GDestroyNotify) ns_config_free;
 	if (only_running && !sandbox_is_running (op->sb))
 		r = 0;
 	else
@@ -335,7 +358,7 @@ show_hostname (Sandbox *sb, Job *job, GString *out)
 static int
 store_hostname (WriteOp *op)
 {
-	g_autofree char *value = NULL;
+	g_autofree char *value = NULL, *old = NULL;
 	NsSandboxConfig *c;
 	int r;
 
@@ -343,10 +366,13 @@ store_hostname (WriteOp *op)
 		return r;
 	if ((r = ns_hostname_check (value, &op->err)) < 0)
 		return r;
+	g_mutex_lock (&op->sb->lock);
+	old = ns_config_hostname (op->sb->cfg);
+	g_mutex_unlock (&op->sb->lock);
 	c = sandbox_copy_config (op->sb);
 	g_free (c->hostname);
 	c->hostname = g_strdup (value);
-	return save_and_tell (op, c, (char *[]) { "hostname", value, NULL }, true);
+	return save_and_tell (op, c, (char *[]) { "hostname", value, NULL }, (char *[]) { "hostname", old, NULL }, true);
 }
 
 static void
@@ -359,7 +385,7 @@ show_caps (Sandbox *sb, Job *job, GString *out)
 static int
 store_caps (WriteOp *op)
 {
-	g_autofree char *text = NULL;
+	g_autofree char *text = NULL, *old = NULL;
 	NsSandboxConfig *c;
 	uint64_t keep;
 	int r;
@@ -367,9 +393,10 @@ store_caps (WriteOp *op)
 	if ((r = ns_caps_parse (op->buf, op->len, &keep, &op->err)) < 0)
 		return r;
 	c = sandbox_copy_config (op->sb);
+	old = ns_caps_format (c->caps);
 	c->caps = keep;
 	text = ns_caps_format (keep);
-	return save_and_tell (op, c, (char *[]) { "caps", text, NULL }, false);
+	return save_and_tell (op, c, (char *[]) { "caps", text, NULL }, (char *[]) { "caps", old, NULL }, false);
 }
 
 /* --- rootfs ------------------------------------------------------------- */

@@ -345,3 +345,22 @@ def test_an_adopted_supervisor_that_does_not_answer_is_not_replaced(nsfs, relaun
     assert nsfs.run(web, "true")[0] == "exited 0"
     os.rmdir(web)
     assert not (nsfs.state / "sandboxes" / "web").exists()
+
+
+def test_a_hostname_that_timed_out_leaves_the_old_one_everywhere(nsfs, relaunch):
+    """A hostname the supervisor did not answer in time was not saved, but
+    the supervisor applied it when it got to it: the sandbox ran with a
+    hostname its `hostname` file did not show.  Now the old value is
+    saved and told again after it."""
+    relaunch("--request-timeout", "1")
+    web = nsfs.sandbox("web")
+    nsfs.write(web / "hostname", "before")
+    nsfs.start(web)
+    sup = stop_supervisor(nsfs, "web")
+    try:
+        expect_errno(errno.ETIMEDOUT, nsfs.write, web / "hostname", "after")
+    finally:
+        os.kill(sup, signal.SIGCONT)
+    assert nsfs.read(web / "hostname") == "before\n"
+    time.sleep(0.5)
+    assert nsfs.run(web, "hostname")[:2] == ("exited 0", "before\n")
