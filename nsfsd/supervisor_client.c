@@ -21,6 +21,8 @@
 #include "supervisor_spawn.h"
 
 static unsigned request_timeout_ms = SUPCLIENT_DEFAULT_TIMEOUT_SECONDS * 1000;
+/* The least an adopted supervisor gets to answer hello (see conn_watch). */
+#define HELLO_TIMEOUT_MIN_MS 5000
 
 /* A request sent and not answered yet. */
 typedef struct {
@@ -43,6 +45,7 @@ struct SupConn {
 	GCond cond;
 	bool dead;
 	bool hello_pending;   /* the first answer is our hello's */
+	bool adopted;         /* found running, not started by us */
 	bool watch_closed;
 	guint64 last_tag;
 	GHashTable *pending;  /* tag (guint64*) -> Pending* */
@@ -670,17 +673,23 @@ conn_watch (gpointer data)
 	 * thread, before the connection's last reference goes (close_watch). */
 	g_source_set_callback (c->watch, (GSourceFunc) (void (*) (void)) on_readable, c, NULL);
 	g_source_attach (c->watch, event_ctx);
-	c->hello_timer = attach_timeout (request_timeout_ms, hello_timed_out, c, NULL);
+	/* Only a supervisor found running may be stuck before it ever spoke
+	 * with us; one we started answers, or its requests time out.  Never
+	 * less than 5 s, so that a slow machine is not taken for a stuck
+	 * supervisor. */
+	if (c->adopted)
+		c->hello_timer = attach_timeout (MAX (request_timeout_ms, HELLO_TIMEOUT_MIN_MS), hello_timed_out, c, NULL);
 	return G_SOURCE_REMOVE;
 }
 
 /* A connection on FD to the supervisor PID (PIDFD its own pidfd), whose
  * hello is on its way; watched once its owner has stored it. */
 static SupConn *
-conn_new (Sandbox *sb, int fd, pid_t pid, int pidfd)
+conn_new (Sandbox *sb, int fd, pid_t pid, int pidfd, bool adopted)
 {
 	SupConn *c = g_new0 (SupConn, 1);
 
+	c->adopted = adopted;
 	c->fd = fd;
 	c->pid = pid;
 	c->pidfd = pidfd;
@@ -732,7 +741,7 @@ supclient_spawn (Sandbox *sb, SupConn **out, NsError *err)
 			close (pidfd);
 		return r;
 	}
-	*out = conn_new (sb, sv[0], pid, pidfd);
+	*out = conn_new (sb, sv[0], pid, pidfd, false);
 	return 0;
 }
 
@@ -761,7 +770,7 @@ supclient_connect (Sandbox *sb, SupConn **out, NsError *err)
 		return ns_error (err, errno, "SO_PEERCRED: %s", strerror (errno));
 	if ((r = send_hello (fd, err)) < 0)
 		return r;
-	*out = conn_new (sb, ns_steal_fd (&fd), cred.pid, watch_exit (cred.pid, false));
+	*out = conn_new (sb, ns_steal_fd (&fd), cred.pid, watch_exit (cred.pid, false), true);
 	return 0;
 }
 

@@ -329,7 +329,9 @@ def test_an_adopted_supervisor_that_does_not_answer_is_not_replaced(nsfs, relaun
     init = int(nsfs.status(web)["pid"])
     sup = stop_supervisor(nsfs, "web")
     nsfs.restart()
-    time.sleep(2.5)
+    # Its hello goes unanswered for 5 s (the least nsfsd gives it).
+    wait_until(lambda: "does not speak" in nsfs.error(web) or "cannot be driven" in nsfs.error(web),
+               timeout=15, what="nsfsd to give up on the supervisor's hello")
     # Nothing is asked of it, and nobody replaces it.
     expect_errno(errno.EIO, nsfs.exec, web, "true")
     assert "stop" in nsfs.error(web)
