@@ -14,6 +14,7 @@
 #include "atomic_file.h"
 #include "cleanup.h"
 #include "loop.h"
+#include "spawner.h"
 #include "nstypes.h"
 #include "proto.h"
 #include "requests.h"
@@ -182,6 +183,7 @@ sup_undo_start (SupState before, char *stop_reason)
 {
 	kill (sup.init_pid, SIGKILL);
 	sup_loop_watch_child (sup.init_pid, NULL, NULL);
+	sup_spawner_stop (&sup);
 	ns_close_fdp (&sup.init_pidfd);
 	sup.init_pid = 0;
 	sup.unannounced = false;
@@ -281,6 +283,8 @@ sandbox_ended (const char *reason)
 		sup_announce_running ();
 	sup_signal_jobs (&sup, SIGKILL);
 	sup_signal_strays (&sup, SIGKILL, NULL);
+	/* It holds the ended sandbox's pid and time namespaces. */
+	sup_spawner_stop (&sup);
 	ns_close_fdp (&sup.init_pidfd);
 	sup.init_pid = 0;
 	mark_stopped (reason);

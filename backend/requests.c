@@ -217,6 +217,14 @@ handle_kill (SupRequest *req)
 	sup_request_ok (req, NULL);
 }
 
+/* Hostnames are applied one at a time, in the order asked: each is a
+ * helper child, and two at once would race to be the last (nsfsd tells
+ * the old one again after a hostname that timed out). */
+static GQueue hostname_queue = G_QUEUE_INIT;
+static bool hostname_busy;
+
+static void start_hostname (SupRequest *req);
+
 static void
 hostname_done (int code, gpointer data)
 {
@@ -226,18 +234,42 @@ hostname_done (int code, gpointer data)
 		sup_request_errno (req, code, "hostname: cannot apply it to the running sandbox: %s", strerror (code));
 	else
 		sup_request_ok (req, NULL);
+	hostname_busy = false;
+	if (!g_queue_is_empty (&hostname_queue))
+		start_hostname (g_queue_pop_head (&hostname_queue));
+}
+
+static void
+start_hostname (SupRequest *req)
+{
+	NsError err = { 0 };
+	int r;
+
+	if (closing) {
+		sup_request_errno (req, ECANCELED, "the sandbox was destroyed");
+		return;
+	}
+	r = sup_set_hostname (&sup, req->msg[1], hostname_done, req, &err);
+
+	if (r > 0) {
+		hostname_busy = true;
+		return;
+	}
+	if (r < 0)
+		sup_request_err (req, &err);
+	else
+		sup_request_ok (req, NULL);
+	if (!g_queue_is_empty (&hostname_queue))
+		start_hostname (g_queue_pop_head (&hostname_queue));
 }
 
 static void
 handle_hostname (SupRequest *req)
 {
-	NsError err = { 0 };
-	int r = sup_set_hostname (&sup, req->msg[1], hostname_done, req, &err);
-
-	if (r < 0)
-		sup_request_err (req, &err);
-	else if (r == 0)
-		sup_request_ok (req, NULL);
+	if (hostname_busy)
+		g_queue_push_tail (&hostname_queue, req);
+	else
+		start_hostname (req);
 }
 
 static void
@@ -424,6 +456,7 @@ void
 sup_requests_cancel_all (void)
 {
 	g_queue_clear (&waiting);
+	g_queue_clear (&hostname_queue);
 	while (!g_queue_is_empty (&pending))
 		sup_request_errno (g_queue_peek_head (&pending), ECANCELED, "the sandbox was destroyed");
 }
