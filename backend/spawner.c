@@ -61,6 +61,10 @@ static pid_t spawner_init;      /* the init whose namespaces it is in */
 static int spawner_fd = -1;     /* the supervisor's end of its socket */
 static guint spawner_watch;
 static bool spawner_busy;       /* a job made, its 'D' not in yet */
+/* The init whose first job was forked: a spawner is made for the second
+ * one, so that a sandbox that runs one job (the cold start) does not pay
+ * for a fork it never uses again. */
+static pid_t first_job_forked;
 
 /* --- the spawner process -------------------------------------------------- */
 
@@ -333,6 +337,10 @@ sup_spawner_job (Supervisor *s, JobStart *js, pid_t *pid, NsError *err)
 		return 0;
 	if (spawner_pid && spawner_init != s->init_pid)
 		sup_spawner_stop (s);
+	if (!spawner_pid && first_job_forked != s->init_pid) {
+		first_job_forked = s->init_pid;
+		return 0;
+	}
 	if (!spawner_pid && spawner_start (s) < 0)
 		return 0;
 	on_spawner_note (spawner_fd, G_IO_IN, NULL);

@@ -5,13 +5,14 @@
  * shares its parent's memory until execve (CLONE_VM | CLONE_VFORK, as
  * posix_spawn makes them) costs none of that, but holds its parent until
  * execve is done, and an execve of a program on a file system that never
- * answers is never done.  So the supervisor forks, once per start, a
- * spawner that sits in the sandbox's pid and time namespaces; for each
- * job it makes the child with CLONE_VM | CLONE_VFORK | CLONE_PARENT (the
- * job is the supervisor's child, as any other).  The child says its pid
- * first, on the spawner's socket; a hung execve then holds the spawner
- * alone, and jobs are made by fork (sup_spawner_job fails) until the
- * sandbox ends and takes the spawner with it. */
+ * answers is never done.  So the supervisor forks, once per start (at
+ * its second job: a cold sandbox runs one), a spawner that sits in the
+ * sandbox's pid and time namespaces and makes each later job with
+ * CLONE_VM | CLONE_VFORK | CLONE_PARENT (the job is the supervisor's
+ * child, as any other).  The child says its pid first, on the spawner's
+ * socket; a hung execve then holds the spawner alone, and jobs are made
+ * by fork (sup_spawner_job returns 0) until the sandbox ends and takes
+ * the spawner with it. */
 #pragma once
 
 #include <sys/types.h>
@@ -20,7 +21,7 @@
 #include "job_start.h"
 
 /* Make the job JS describes through the running sandbox's spawner
- * (started on first use): 1 with *PID; 0 when there is none to use (no
+ * (started at the second job of a start): 1 with *PID; 0 when there is none to use (no
  * init, a busy spawner, one that could not start, a sanitizer build):
  * make it by fork; -errno with ERR when the spawner took the request and
  * failed (the job is not to be made twice). */
