@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from nsfs_util import expect_errno, needs_root, pid_alive, supervisor_pid, timed, wait_until
-from users import as_user, errno_as, exec_job, spawn_as, user_mkdir, write_file
+from users import as_user, errno_as, exec_job, read_once, spawn_as, user_mkdir, write_file
 from users import test_users  # noqa: F401 - the fixture
 
 pytestmark = needs_root
@@ -249,14 +249,6 @@ def descendants(pid: int) -> list:
         except OSError:
             pass
     return out
-
-
-def read_once(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.read(fd, 4096).decode()
-    finally:
-        os.close(fd)
 
 
 def test_a_hostile_owner_stalls_nobody_else(nsfs, hangfs, test_users):

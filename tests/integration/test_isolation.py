@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from nsfs_util import expect_errno, needs_root, pid_alive, supervisor_pid, wait_until
-from users import as_user, exec_job, expect_errno_as, spawn_as, user_mkdir, write_file
+from users import as_user, exec_job, expect_errno_as, read_once, spawn_as, user_mkdir, write_file
 from users import test_users  # noqa: F401 - the fixture
 
 pytestmark = needs_root
@@ -216,15 +216,6 @@ def test_open_files_per_user_are_bounded(nsfs, relaunch, test_users):
     assert as_user(a, hold_open, files[:4], str(box / "caps")) == 0
     # Root is not bounded.
     assert hold_open(files * 2, str(box / "caps")) == 0
-
-
-def read_once(path):
-    """One read(2) (Python's own readers take EAGAIN for "no data yet")."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.read(fd, 64).decode()
-    finally:
-        os.close(fd)
 
 
 def test_blocked_reads_per_user_are_bounded(nsfs, relaunch, test_users):

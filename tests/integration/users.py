@@ -494,6 +494,16 @@ def read_file(path) -> bytes:
             chunks.append(b)
 
 
+def read_once(path) -> str:
+    """One read(2) of up to 4 KiB (Python's own readers take EAGAIN for
+    "no data yet" and return None)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 4096).decode()
+    finally:
+        os.close(fd)
+
+
 def exec_job(sandbox, cmdline: str) -> int:
     """Write CMDLINE to SANDBOX/exec and read the job id back."""
     fd = os.open(os.path.join(sandbox, "exec"), os.O_RDWR)
