@@ -342,11 +342,12 @@ main (int argc, char **argv)
 	fuse_loop_cfg_destroy (loop_cfg);
 
 	ops_cancel_waiters ();
-	/* Writes still waiting on supervisors are answered here, and let go
-	 * of their open files. */
+	/* Writes still waiting on supervisors are answered here (rmdirs
+	 * waiting for one to exit, in supclient_shutdown), and let go of
+	 * their open files. */
 	sandbox_registry_shutdown ();
-	ops_free_handles ();
 	supclient_shutdown ();
+	ops_free_handles ();
 out_unmount:
 	fuse_session_unmount (se);
 out_signals:

@@ -351,6 +351,35 @@ supclient_init (unsigned request_timeout_seconds)
 	}
 }
 
+/* Answer every wait for a supervisor's exit (an rmdir, a stop of an
+ * unreachable one) as timed out: what waits on it is done with, and
+ * nothing is left allocated.  Their callbacks may queue more work for
+ * the context: it runs too, until nothing is left. */
+static void
+finish_exit_waits (void)
+{
+	for (;;) {
+		GSList *waiters = NULL;
+		GHashTableIter it;
+		gpointer value;
+
+		while (g_main_context_iteration (event_ctx, FALSE))
+			;
+		g_mutex_lock (&live_lock);
+		g_hash_table_iter_init (&it, live_supervisors);
+		while (g_hash_table_iter_next (&it, NULL, &value)) {
+			waiters = g_slist_concat (waiters, value);
+			g_hash_table_iter_replace (&it, NULL);
+		}
+		g_mutex_unlock (&live_lock);
+		if (!waiters)
+			return;
+		for (GSList *l = waiters; l; l = l->next)
+			exit_waiter_done (l->data, false);
+		g_slist_free (waiters);
+	}
+}
+
 void
 supclient_shutdown (void)
 {
@@ -358,9 +387,9 @@ supclient_shutdown (void)
 		return;
 	g_main_loop_quit (event_loop);
 	g_thread_join (event_thread);
-	/* Finish the closes that were queued for the event thread. */
-	while (g_main_context_iteration (event_ctx, FALSE))
-		;
+	/* Finish the closes that were queued for the event thread, and what
+	 * still waits for a supervisor to go. */
+	finish_exit_waits ();
 	g_main_loop_unref (event_loop);
 	g_main_context_unref (event_ctx);
 	g_clear_pointer (&live_supervisors, g_hash_table_destroy);

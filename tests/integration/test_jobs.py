@@ -40,7 +40,9 @@ def test_status_and_wait_mtime_is_when_the_job_ended(nsfs, web):
     assert nsfs.wait(web, jid) == "exited 0"
     for name in ("status", "wait"):
         st = os.stat(job / name)
-        assert st.st_mtime_ns >= released, f"{name}'s mtime is not the job's end"
+        # The record's mtime comes from the kernel's coarse clock (a tick
+        # behind time.time_ns() at worst: 4 ms at HZ=250).
+        assert st.st_mtime_ns >= released - 10_000_000, f"{name}'s mtime is not the job's end"
         assert st.st_ctime_ns == st.st_mtime_ns
     assert os.stat(job / "cmd").st_mtime_ns == started
     ended = os.stat(job / "status").st_mtime_ns
