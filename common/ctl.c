@@ -9,6 +9,7 @@
 
 #include "nstypes.h"
 #include "signames.h"
+#include "words.h"
 
 typedef struct {
 	const char *name;
@@ -89,16 +90,7 @@ ns_ctl_parse (const char *text, size_t len, NsCtlScript *script, NsError *err)
 		int r;
 
 		lineno++;
-		g_strdelimit (*l, "\t\r", ' ');
-		words = g_strsplit (g_strstrip (*l), " ", -1);
-		/* g_strsplit leaves empty words between repeated blanks. */
-		nwords = 0;
-		for (size_t i = 0; words[i]; i++)
-			if (*words[i])
-				words[nwords++] = words[i];
-			else
-				g_free (words[i]);
-		words[nwords] = NULL;
+		words = ns_words_split (*l, &nwords);
 		if (nwords == 0)
 			continue;
 		if (tmp.n == NS_CTL_MAX_CMDS)

@@ -6,6 +6,8 @@
 
 #include <glib.h>
 
+#include "words.h"
+
 /* A table of the line kinds (as ctl's directives): the word, how many
  * words may follow, and what the error line shows as the usage. */
 typedef struct {
@@ -159,25 +161,6 @@ parse_line (char **words, size_t nwords, NsMount *m, NsError *err)
 	return 0;
 }
 
-/* The words of LINE, split at blanks (tabs and carriage returns count). */
-static char **
-split_words (char *line, size_t *n)
-{
-	char **words;
-
-	g_strdelimit (line, "\t\r", ' ');
-	words = g_strsplit (g_strstrip (line), " ", -1);
-	/* g_strsplit leaves empty words between repeated blanks. */
-	*n = 0;
-	for (size_t i = 0; words[i]; i++)
-		if (*words[i])
-			words[(*n)++] = words[i];
-		else
-			g_free (words[i]);
-	words[*n] = NULL;
-	return words;
-}
-
 static void
 error_at (NsError *err, size_t line)
 {
@@ -206,7 +189,7 @@ ns_mounts_parse (const char *text, size_t len, NsMountList *list, NsError *err)
 		int r;
 
 		lineno++;
-		words = split_words (*l, &nwords);
+		words = ns_words_split (*l, &nwords);
 		if (nwords == 0)
 			continue;
 		if (tmp->n == NS_MOUNTS_MAX) {
