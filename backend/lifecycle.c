@@ -117,6 +117,12 @@ sup_write_state_record (void)
 /* start */
 
 bool
+sup_is_destroying (void)
+{
+	return destroying;
+}
+
+bool
 sup_start_in_progress (void)
 {
 	return sup.starting != NULL;

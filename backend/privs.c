@@ -73,6 +73,7 @@ sup_owner_groups (const NsSandboxConfig *cfg, NsError *err)
 typedef struct {
 	const NsSandboxConfig *cfg;
 	const char *path;
+	bool want_dir;
 } PathCheck;
 
 /* In a helper child: become the owner and open the path. */
@@ -93,8 +94,13 @@ check_path_child (gpointer data)
 	null_fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null_fd < 0 || dup2 (null_fd, 2) < 0)
 		return EIO;
-	fd = open (pc->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOTDIR) {
+	/* A bind's source need only be reachable: what is in it is
+	 * accessed with the owner's mapped ids later, as on the host. */
+	if (!pc->want_dir)
+		fd = open (pc->path, O_PATH | O_CLOEXEC);
+	else
+		fd = open (pc->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOTDIR && pc->want_dir) {
 		struct stat st;
 		/* The path itself, or one of the directories on its way? */
 		return stat (pc->path, &st) == 0 && !S_ISDIR (st.st_mode) ? ENOTDIR : ENOENT;
@@ -106,9 +112,10 @@ check_path_child (gpointer data)
 }
 
 int
-sup_check_path_as_owner (const NsSandboxConfig *cfg, const char *path, SupHelperDone done, gpointer data, NsError *err)
+sup_check_path_as_owner (const NsSandboxConfig *cfg, const char *path, bool want_dir, SupHelperDone done,
+                         gpointer data, NsError *err)
 {
-	PathCheck pc = { cfg, path };
+	PathCheck pc = { cfg, path, want_dir };
 
 	/* The path may be anywhere the owner can mount a file system that
 	 * never answers: the open happens in a helper, which is killed if it

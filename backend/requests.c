@@ -289,51 +289,69 @@ handle_caps (SupRequest *req)
 	sup_request_ok (req, NULL);
 }
 
+/* A path the owner names, looked up with the owner's credentials: a
+ * rootfs (a directory it can read) or the source of a bind (anything it
+ * can reach). */
 typedef struct {
 	SupRequest *req;
 	uint32_t uid;
-} RootfsCheck;
+	bool rootfs;
+} PathCheck;
 
 static void
-check_rootfs_done (int code, gpointer data)
+check_path_done (int code, gpointer data)
 {
-	RootfsCheck *rc = data;
-	const char *path = rc->req->msg[1];
+	PathCheck *pc = data;
+	const char *path = pc->req->msg[1];
+	const char *what = pc->rootfs ? "rootfs" : "bind source";
 
 	if (code == 0)
-		sup_request_ok (rc->req, NULL);
+		sup_request_ok (pc->req, NULL);
 	else if (code == ETIMEDOUT)
-		sup_request_errno (rc->req, ETIMEDOUT, "rootfs: the check of %.200s did not end in %d s", path,
+		sup_request_errno (pc->req, ETIMEDOUT, "%s: the check of %.200s did not end in %d s", what, path,
 		                   SUP_HELPER_TIMEOUT_SECONDS);
 	else if (code == EIO)
-		sup_request_errno (rc->req, EIO, "rootfs: the check of %.200s failed", path);
-	else if (code == ENOTDIR)
-		sup_request_errno (rc->req, EINVAL, "rootfs: %.200s is not a directory", path);
+		sup_request_errno (pc->req, EIO, "%s: the check of %.200s failed", what, path);
+	else if (code == ENOTDIR && pc->rootfs)
+		sup_request_errno (pc->req, EINVAL, "%s: %.200s is not a directory", what, path);
 	else
-		sup_request_errno (rc->req, code == ENOENT ? ENOENT : EACCES, "rootfs: uid %u cannot read %.200s: %s",
-		                   rc->uid, path, strerror (code));
-	g_free (rc);
+		sup_request_errno (pc->req, code == ENOENT ? ENOENT : EACCES, "%s: uid %u cannot %s %.200s: %s", what,
+		                   pc->uid, pc->rootfs ? "read" : "reach", path, strerror (code));
+	g_free (pc);
 }
 
 static void
-handle_check_rootfs (SupRequest *req)
+check_path (SupRequest *req, bool rootfs)
 {
 	g_autofree char *cfg_path = g_build_filename (sup.dir, "config", NULL);
 	g_autoptr (NsSandboxConfig) cfg = NULL;
 	NsError err = { 0 };
-	RootfsCheck *rc;
+	PathCheck *pc;
 
 	if (ns_config_load (cfg_path, &cfg, &err) < 0) {
 		sup_request_err (req, &err);
 		return;
 	}
-	rc = g_new0 (RootfsCheck, 1);
-	rc->req = req;
-	rc->uid = cfg->owner_uid;
-	if (sup_check_path_as_owner (cfg, req->msg[1], check_rootfs_done, rc, &err) < 0) {
-		g_free (rc);
+	pc = g_new0 (PathCheck, 1);
+	pc->req = req;
+	pc->uid = cfg->owner_uid;
+	pc->rootfs = rootfs;
+	if (sup_check_path_as_owner (cfg, req->msg[1], rootfs, check_path_done, pc, &err) < 0) {
+		g_free (pc);
 		sup_request_err (req, &err);
 	}
+}
+
+static void
+handle_check_rootfs (SupRequest *req)
+{
+	check_path (req, true);
+}
+
+static void
+handle_check_source (SupRequest *req)
+{
+	check_path (req, false);
 }
 
 static void
@@ -367,7 +385,7 @@ handle_unpin (SupRequest *req)
 /* One row per request of ns_proto_verbs (tests/unit/test-proto-verbs.c
  * checks that every one has a row here and that no row is unknown).
  * What only reads or touches nothing of the sandbox's processes runs at
- * once, during a start too: hello, check-rootfs, and destroy, which ends
+ * once, during a start too: hello, check-rootfs, check-source, and destroy, which ends
  * whatever is under way. */
 const SupVerb sup_verbs[] = {
 	{ "hello", handle_hello, 0 },
@@ -379,6 +397,7 @@ const SupVerb sup_verbs[] = {
 	{ "pin", handle_pin, WAITS },
 	{ "unpin", handle_unpin, WAITS },
 	{ "check-rootfs", handle_check_rootfs, 0 },
+	{ "check-source", handle_check_source, 0 },
 	{ "caps", handle_caps, WAITS },
 	{ "destroy", sup_handle_destroy, 0 },
 };

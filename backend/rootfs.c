@@ -107,6 +107,34 @@ enter_rootfs (const char *rootfs, NsError *err)
 	return 0;
 }
 
+/* Attach the overlay made of the rootfs (overlay.c) on top of the
+ * process's root, as enter_rootfs does for the host's /, and make it the
+ * working directory. */
+static int
+enter_overlay (const char *rootfs, int overlay_fd, NsError *err)
+{
+	if (move_mount (overlay_fd, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return ns_error (err, errno, "attach the overlay of %s: %s", rootfs, strerror (errno));
+	if (fchdir (overlay_fd) < 0)
+		return ns_error (err, errno, "chdir into the overlay of %s: %s", rootfs, strerror (errno));
+	return 0;
+}
+
+/* The lines of `mounts` but overlay, inside the root the working
+ * directory is now (or the host's /). */
+static int
+apply_mount_lines (const char *root, const NsMountList *mounts, int overlay_fd, NsError *err)
+{
+	_cleanup_close_ int root_fd = -1;
+
+	if (!mounts->n)
+		return 0;
+	root_fd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0)
+		return ns_error (err, errno, "open the sandbox's root: %s", strerror (errno));
+	return sup_apply_mount_lines (root_fd, mounts, overlay_fd, err);
+}
+
 /* Make the working directory the root. */
 static int
 pivot_here (const char *rootfs, NsError *err)
@@ -123,7 +151,7 @@ pivot_here (const char *rootfs, NsError *err)
 }
 
 int
-sup_setup_mounts (const NsSandboxConfig *cfg, NsError *err)
+sup_setup_mounts (const NsSandboxConfig *cfg, const NsMountList *mounts, int overlay_fd, NsError *err)
 {
 	bool fresh_proc = (cfg->ns & CLONE_NEWPID) && (cfg->ns & CLONE_NEWNS);
 	int r;
@@ -133,10 +161,20 @@ sup_setup_mounts (const NsSandboxConfig *cfg, NsError *err)
 	/* Nothing we mount may propagate back to the host. */
 	if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return ns_error (err, errno, "make / private: %s", strerror (errno));
-	if (!cfg->rootfs[0])
+	if (!cfg->rootfs[0]) {
+		if ((r = apply_mount_lines ("/", mounts, -1, err)) < 0)
+			return r;
 		return fresh_proc ? mount_proc ("/proc", err) : 0;
+	}
 
-	if ((r = enter_rootfs (cfg->rootfs, err)) < 0)
+	if (overlay_fd >= 0)
+		r = enter_overlay (cfg->rootfs, overlay_fd, err);
+	else
+		r = enter_rootfs (cfg->rootfs, err);
+	if (r < 0)
+		return r;
+	/* After the root is in place, before /proc and /dev (INTERFACE §7). */
+	if ((r = apply_mount_lines (".", mounts, overlay_fd, err)) < 0)
 		return r;
 	if (fresh_proc) {
 		if ((r = require_dir (cfg->rootfs, "proc", err)) < 0)

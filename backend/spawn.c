@@ -173,23 +173,47 @@ init_main (bool owns_pidns)
 	}
 }
 
-/* The init is a copy of the supervisor that never execs: drop every
- * descriptor it inherited but the two sync pipes. */
-static void
-close_inherited_fds (int keep_a, int keep_b)
-{
-	int lo = keep_a < keep_b ? keep_a : keep_b, hi = keep_a < keep_b ? keep_b : keep_a;
+/* A start in progress: its overlay is made by a helper (if it has one),
+ * then the init is cloned and set going, and builds its mounts (of a
+ * rootfs the owner names, maybe on a file system that never answers);
+ * its report comes through the loop. */
+struct SupStart {
+	NsSandboxConfig *cfg;   /* becomes the supervisor's once the init is ready */
+	NsMountList mounts;     /* cfg->mounts, parsed */
+	int overlay_fd;         /* the overlay to become the root, or -1 */
+	int report_fd;          /* the init's report pipe, non-blocking */
+	guint watch;
+};
 
-	if (lo > 3)
-		close_range (3, (unsigned) lo - 1, 0);
-	if (hi > lo + 1)
-		close_range ((unsigned) lo + 1, (unsigned) hi - 1, 0);
-	close_range ((unsigned) hi + 1, ~0U, 0);
+static int
+compare_fds (const void *a, const void *b)
+{
+	return *(const int *) a - *(const int *) b;
+}
+
+/* The init is a copy of the supervisor that never execs: drop every
+ * descriptor it inherited but the N in KEEP (-1 entries are skipped). */
+static void
+close_inherited_fds (int *keep, size_t n)
+{
+	unsigned next = 3;
+
+	qsort (keep, n, sizeof *keep, compare_fds);
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < (int) next)
+			continue;
+		if ((unsigned) keep[i] > next)
+			close_range (next, (unsigned) keep[i] - 1, 0);
+		next = (unsigned) keep[i] + 1;
+	}
+	close_range (next, ~0U, 0);
 }
 
 static void __attribute__ ((noreturn))
-init_child (const NsSandboxConfig *cfg, int null_fd, int go_fd, int report_fd)
+init_child (const SupStart *st, int null_fd, int go_fd, int report_fd)
 {
+	const NsSandboxConfig *cfg = st->cfg;
+	int keep[] = { go_fd, report_fd, st->overlay_fd };
 	NsError err = { 0 };
 	g_autofree char *hostname = NULL;
 	char go;
@@ -198,7 +222,7 @@ init_child (const NsSandboxConfig *cfg, int null_fd, int go_fd, int report_fd)
 	 * of the supervisor's, supervisor.log (stderr) included. */
 	if (dup2 (null_fd, 0) < 0 || dup2 (null_fd, 1) < 0 || dup2 (null_fd, 2) < 0)
 		_exit (1);
-	close_inherited_fds (go_fd, report_fd);
+	close_inherited_fds (keep, G_N_ELEMENTS (keep));
 	prctl (PR_SET_PDEATHSIG, SIGKILL);
 	/* getppid() is 0 across a pid namespace; a supervisor that died
 	 * before PDEATHSIG was armed shows as EOF on the go pipe instead. */
@@ -213,7 +237,7 @@ init_child (const NsSandboxConfig *cfg, int null_fd, int go_fd, int report_fd)
 	if (sup_drop_to_owner (cfg, cfg->ns & CLONE_NEWUSER, &err) < 0)
 		report_and_exit (report_fd, err.code, err.msg);
 	prctl (PR_SET_DUMPABLE, 1);
-	if (sup_setup_mounts (cfg, &err) < 0)
+	if (sup_setup_mounts (cfg, &st->mounts, st->overlay_fd, &err) < 0)
 		report_and_exit (report_fd, err.code, err.msg);
 	if (cfg->ns & CLONE_NEWUTS) {
 		hostname = ns_config_hostname (cfg);
@@ -234,29 +258,26 @@ init_child (const NsSandboxConfig *cfg, int null_fd, int go_fd, int report_fd)
 }
 
 static int
-check_config_startable (const NsSandboxConfig *cfg, NsError *err)
+check_config_startable (const NsSandboxConfig *cfg, const NsMountList *mounts, NsError *err)
 {
 	if (cfg->rootfs[0] && !(cfg->ns & CLONE_NEWNS))
 		return ns_error (err, EINVAL, "start: rootfs needs the mnt namespace (add mnt to ns)");
+	if (mounts->n && !(cfg->ns & CLONE_NEWNS))
+		return ns_error (err, EINVAL, "start: mounts need the mnt namespace (add mnt to ns)");
+	if (ns_mounts_has_overlay (mounts) && !cfg->rootfs[0])
+		return ns_error (err, EINVAL, "start: overlay needs a rootfs (its read-only lower layer)");
 	if (cfg->owner_uid != 0 && !(cfg->ns & CLONE_NEWUSER))
 		return ns_error (err, EPERM, "start: a non-root owner's sandbox needs the user namespace");
 	return 0;
 }
-
-/* A start in progress: the init is cloned and set going, and builds its
- * mounts (of a rootfs the owner names, maybe on a file system that never
- * answers); its report comes through the loop. */
-struct SupStart {
-	NsSandboxConfig *cfg;   /* becomes the supervisor's once the init is ready */
-	int report_fd;          /* the init's report pipe, non-blocking */
-	guint watch;
-};
 
 static void
 start_free (SupStart *st)
 {
 	sup_loop_remove (&st->watch);
 	ns_close_fdp (&st->report_fd);
+	ns_close_fdp (&st->overlay_fd);
+	ns_mounts_clear (&st->mounts);
 	ns_config_free (st->cfg);
 	g_free (st);
 }
@@ -283,7 +304,7 @@ start_settle (Supervisor *s, const SupReport *rep, bool reaped)
 		ns_error (&err, rep->code, "start: %s", rep->msg);
 	else
 		ns_error (&err, ECHILD, "start: the init died during setup");
-	if (!reaped) {
+	if (!reaped && s->init_pid > 0) {
 		kill (s->init_pid, SIGKILL);
 		sup_loop_watch_child (s->init_pid, NULL, NULL);
 	}
@@ -317,20 +338,18 @@ sup_start_init_reaped (Supervisor *s)
 	start_settle (s, &rep, true);
 }
 
-/* Create the init for CFG (which this takes) and set it going; its report
- * is read from the loop (on_init_report), so a rootfs that hangs the init
- * hangs nothing else. */
+/* Create the init for the start ST and set it going; its report is read
+ * from the loop (on_init_report), so a rootfs that hangs the init hangs
+ * nothing else. */
 static int
-start_init (Supervisor *s, NsSandboxConfig *cfg, NsError *err)
+start_init (Supervisor *s, SupStart *st, NsError *err)
 {
+	const NsSandboxConfig *cfg = st->cfg;
 	int go[2] = { -1, -1 }, rep[2] = { -1, -1 };
 	_cleanup_close_ int null_fd = -1;
 	int pidfd = -1, r;
-	SupStart *st;
 	pid_t pid;
 
-	if ((r = check_config_startable (cfg, err)) < 0)
-		goto fail;
 	if (cfg->ns & CLONE_NEWNS)
 		sup_detach_nsfs_mounts ();
 	/* The init's stdio: never supervisor.log, a root-owned file the owner
@@ -354,10 +373,12 @@ start_init (Supervisor *s, NsSandboxConfig *cfg, NsError *err)
 	if (pid == 0) {
 		close (go[1]);
 		close (rep[0]);
-		init_child (cfg, null_fd, go[0], rep[1]);
+		init_child (st, null_fd, go[0], rep[1]);
 	}
 	ns_close_fdp (&go[0]);
 	ns_close_fdp (&rep[1]);
+	/* The init has its copy; ours would keep the overlay alive. */
+	ns_close_fdp (&st->overlay_fd);
 
 	if (cfg->ns & CLONE_NEWUSER) {
 		if ((r = write_id_maps (cfg, pid, err)) < 0)
@@ -372,8 +393,6 @@ start_init (Supervisor *s, NsSandboxConfig *cfg, NsError *err)
 		r = ns_error (err, errno, "start: report pipe: %s", strerror (errno));
 		goto kill_init;
 	}
-	st = g_new0 (SupStart, 1);
-	st->cfg = cfg;
 	st->report_fd = rep[0];
 	st->watch = sup_loop_add_fd (rep[0], G_IO_IN | G_IO_HUP | G_IO_ERR, on_init_report, s);
 	s->starting = st;
@@ -390,8 +409,33 @@ fail:
 		ns_close_fdp (&go[i]);
 		ns_close_fdp (&rep[i]);
 	}
-	ns_config_free (cfg);
 	return r;
+}
+
+/* The overlay of a start is made (or not): on to the init. */
+static void
+overlay_ready (int mount_fd, const NsError *why, gpointer data)
+{
+	Supervisor *s = data;
+	SupStart *st = s->starting;
+	NsError err = { 0 };
+
+	if (!why && sup_is_destroying ()) {
+		close (mount_fd);
+		why = &err;
+		ns_error (&err, ECANCELED, "the sandbox is being removed");
+	}
+	if (!why) {
+		st->overlay_fd = mount_fd;
+		if (start_init (s, st, &err) == 0)
+			return;
+		why = &err;
+	}
+	{
+		SupReport rep = { .code = why->code };
+		g_strlcpy (rep.msg, why->msg, sizeof rep.msg);
+		start_settle (s, &rep, true);
+	}
 }
 
 int
@@ -399,11 +443,32 @@ sup_start_begin (Supervisor *s, NsError *err)
 {
 	g_autofree char *cfg_path = g_build_filename (s->dir, "config", NULL);
 	NsSandboxConfig *cfg = NULL;
+	SupStart *st;
 	int r;
 
 	if ((r = ns_config_load (cfg_path, &cfg, err)) < 0)
 		return r;
-	return start_init (s, cfg, err);
+	st = g_new0 (SupStart, 1);
+	st->cfg = cfg;
+	st->overlay_fd = st->report_fd = -1;
+	/* The configuration holds what the file reads back: lines numbered
+	 * as `cat mounts` shows them. */
+	if ((r = ns_mounts_parse (cfg->mounts, strlen (cfg->mounts), &st->mounts, err)) < 0 ||
+	    (r = check_config_startable (cfg, &st->mounts, err)) < 0) {
+		start_free (st);
+		return r;
+	}
+	if (ns_mounts_has_overlay (&st->mounts)) {
+		if ((r = sup_overlay_mount (s, cfg, overlay_ready, s, err)) < 0) {
+			start_free (st);
+			return r;
+		}
+		s->starting = st;
+		return 0;
+	}
+	if ((r = start_init (s, st, err)) < 0)
+		start_free (st);
+	return r;
 }
 
 typedef struct {

@@ -10,6 +10,7 @@
 #include <glib.h>
 
 #include "error.h"
+#include "mounts.h"
 #include "sandbox_config.h"
 
 typedef enum { SUP_CREATED, SUP_RUNNING, SUP_STOPPED } SupState;
@@ -81,6 +82,8 @@ void sup_write_state_record (void);
 /* A start is settled: ERR NULL if the init is ready. */
 void sup_start_settled (const NsError *err);
 bool sup_start_in_progress (void);
+/* A destroy is under way: nothing new may start. */
+bool sup_is_destroying (void);
 /* Start the sandbox; DONE is called with NULL once it runs (at once if it
  * does already), or with the error.  QUIET: for an exec, which announces
  * it (sup_announce_running) or ends it again (sup_undo_start). */
@@ -94,8 +97,19 @@ void sup_after_reaping (bool reaped);
 const char *sup_state_name (SupState st);
 char *sup_pinned_text (void);
 
-/* rootfs.c: runs inside the new init, before it reports ready. */
-int sup_setup_mounts (const NsSandboxConfig *cfg, NsError *err);
+/* overlay.c: mount the overlay of CFG's rootfs for a start, in a helper;
+ * DONE gets the detached mount (which it then owns) or the error. */
+typedef void (*SupOverlayDone) (int mount_fd, const NsError *err, gpointer data);
+int sup_overlay_mount (Supervisor *s, const NsSandboxConfig *cfg, SupOverlayDone done, gpointer data, NsError *err);
+
+/* rootfs.c: runs inside the new init, before it reports ready: the
+ * rootfs (or OVERLAY_FD, the overlay made of it, unless -1), the lines of
+ * MOUNTS, /proc and /dev. */
+int sup_setup_mounts (const NsSandboxConfig *cfg, const NsMountList *mounts, int overlay_fd, NsError *err);
+/* mount_lines.c: the bind and tmpfs lines of MOUNTS, in order, inside the
+ * root ROOT_FD; mount points are made only on OVERLAY_FD's mount (if not
+ * -1) or on a tmpfs of an earlier line. */
+int sup_apply_mount_lines (int root_fd, const NsMountList *mounts, int overlay_fd, NsError *err);
 int sup_loopback_up (NsError *err);
 /* Enter the host's mount namespace for a moment (pins live there). */
 int sup_enter_host_mounts (Supervisor *s, NsError *err);
@@ -141,10 +155,11 @@ int sup_restrict_job (const NsSandboxConfig *cfg, bool in_userns, NsError *err);
 int sup_owner_groups (const NsSandboxConfig *cfg, NsError *err);
 #define SUP_MAX_GROUPS 256
 size_t sup_owner_group_list (const NsSandboxConfig *cfg, gid_t *groups, size_t max);
-/* Whether the owner, with its own credentials, can open PATH as a
- * directory, in a helper child: DONE gets 0 or the errno of the open. */
-int sup_check_path_as_owner (const NsSandboxConfig *cfg, const char *path, SupHelperDone done, gpointer data,
-                             NsError *err);
+/* Whether the owner, with its own credentials, can open PATH (as a
+ * directory it can read if WANT_DIR, else at all), in a helper child:
+ * DONE gets 0 or the errno of the open. */
+int sup_check_path_as_owner (const NsSandboxConfig *cfg, const char *path, bool want_dir, SupHelperDone done,
+                             gpointer data, NsError *err);
 
 /* zygote.c: serve `spawn` requests on SOCK until nsfsd goes (returns 1).
  * Returns 0 in each copy it makes, with the sandbox's DIR and the socket

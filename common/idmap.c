@@ -185,6 +185,19 @@ ns_idmap_to_inside (const NsIdMap *map, uint32_t outside, uint32_t *inside)
 	return false;
 }
 
+bool
+ns_idmap_to_outside (const NsIdMap *map, uint32_t inside, uint32_t *outside)
+{
+	for (size_t i = 0; i < map->n; i++) {
+		const NsIdExtent *e = &map->extent[i];
+		if (inside >= e->inside && (uint64_t) inside < (uint64_t) e->inside + e->count) {
+			*outside = e->outside + (inside - e->inside);
+			return true;
+		}
+	}
+	return false;
+}
+
 void
 ns_subid_parse (const char *content, const char *user, uint32_t id, NsIdDelegation *out)
 {

@@ -46,6 +46,8 @@ void ns_idmap_single (NsIdMap *map, uint32_t inside, uint32_t outside);
 
 /* The inside id that OUTSIDE maps to; false if it is not mapped. */
 bool ns_idmap_to_inside (const NsIdMap *map, uint32_t outside, uint32_t *inside);
+/* The outside id that INSIDE maps to; false if it is not mapped. */
+bool ns_idmap_to_outside (const NsIdMap *map, uint32_t inside, uint32_t *outside);
 
 /* Ranges delegated to a user: its own id plus /etc/subuid-style ranges. */
 typedef struct {

@@ -49,6 +49,20 @@ check_path (const char *what, const char *path, NsError *err)
 	return 0;
 }
 
+/* A destination is a path below the sandbox's root, never the root
+ * itself: that is what `rootfs` and `overlay` choose. */
+static int
+check_destination (const char *path, NsError *err)
+{
+	int r;
+
+	if ((r = check_path ("destination", path, err)) < 0)
+		return r;
+	if (strspn (path, "/") == strlen (path))
+		return ns_error (err, EINVAL, "destination / is the sandbox's root (that is what rootfs sets)");
+	return 0;
+}
+
 /* SIZE=: digits, then k, m or g (either case); not 0; no overflow. */
 static int
 parse_size (const char *text, uint64_t *out, NsError *err)
@@ -140,7 +154,7 @@ parse_line (char **words, size_t nwords, NsMount *m, NsError *err)
 	*m = (NsMount) { .kind = syn->kind, .mode = NS_TMPFS_DEFAULT_MODE };
 	switch (syn->kind) {
 	case NS_MOUNT_BIND:
-		if ((r = check_path ("source", words[1], err)) < 0 || (r = check_path ("destination", words[2], err)) < 0)
+		if ((r = check_path ("source", words[1], err)) < 0 || (r = check_destination (words[2], err)) < 0)
 			return r;
 		if (nargs == 3 && strcmp (words[3], "ro") != 0)
 			return ns_error (err, EINVAL, "bind: unknown option '%.32s' (known: ro)", words[3]);
@@ -149,7 +163,7 @@ parse_line (char **words, size_t nwords, NsMount *m, NsError *err)
 		m->ro = nargs == 3;
 		return 0;
 	case NS_MOUNT_TMPFS:
-		if ((r = check_path ("destination", words[1], err)) < 0)
+		if ((r = check_destination (words[1], err)) < 0)
 			return r;
 		if ((r = parse_tmpfs_options (words + 2, nargs - 1, m, err)) < 0)
 			return r;
@@ -181,6 +195,10 @@ ns_mounts_parse (const char *text, size_t len, NsMountList *list, NsError *err)
 
 	if (memchr (text, '\0', len))
 		return ns_error (err, EINVAL, "mounts: contains a NUL byte");
+	/* The configuration file stores text: a path it cannot hold would
+	 * not come back after a restart. */
+	if (!g_utf8_validate (text, (gssize) len, NULL))
+		return ns_error (err, EINVAL, "mounts: not valid UTF-8");
 	copy = g_strndup (text, len);
 	lines = g_strsplit (copy, "\n", -1);
 	for (char **l = lines; *l; l++) {
@@ -256,4 +274,13 @@ ns_mounts_copy (NsMountList *dst, const NsMountList *src)
 		dst->m[i].src = g_strdup (src->m[i].src);
 		dst->m[i].dst = g_strdup (src->m[i].dst);
 	}
+}
+
+bool
+ns_mounts_has_overlay (const NsMountList *list)
+{
+	for (size_t i = 0; i < list->n; i++)
+		if (list->m[i].kind == NS_MOUNT_OVERLAY)
+			return true;
+	return false;
 }

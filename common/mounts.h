@@ -56,3 +56,5 @@ char *ns_mounts_format (const NsMountList *list);
 void ns_mounts_clear (NsMountList *list);
 /* Copy SRC into DST (which must be empty or cleared). */
 void ns_mounts_copy (NsMountList *dst, const NsMountList *src);
+/* Whether LIST has the `overlay` line. */
+bool ns_mounts_has_overlay (const NsMountList *list);

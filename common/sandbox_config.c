@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include "caps.h"
+#include "mounts.h"
 #include "names.h"
 #include "nstypes.h"
 
@@ -19,6 +20,7 @@ ns_config_new (const char *name, uint32_t uid, uint32_t gid)
 	c->owner_gid = gid;
 	c->ns = ns_all_flags ();
 	c->rootfs = g_strdup ("");
+	c->mounts = g_strdup ("");
 	c->caps = ns_caps_all ();
 	c->max_output = NS_DEFAULT_MAX_OUTPUT;
 	return c;
@@ -32,6 +34,7 @@ ns_config_free (NsSandboxConfig *c)
 	g_free (c->name);
 	g_free (c->hostname);
 	g_free (c->rootfs);
+	g_free (c->mounts);
 	g_free (c);
 }
 
@@ -42,6 +45,7 @@ ns_config_copy (const NsSandboxConfig *c)
 	d->name = g_strdup (c->name);
 	d->hostname = g_strdup (c->hostname);
 	d->rootfs = g_strdup (c->rootfs);
+	d->mounts = g_strdup (c->mounts);
 	return d;
 }
 
@@ -96,6 +100,8 @@ ns_config_save (const NsSandboxConfig *c, const char *path, NsError *err)
 	if (c->hostname)
 		g_key_file_set_string (kf, GROUP, "hostname", c->hostname);
 	g_key_file_set_string (kf, GROUP, "rootfs", c->rootfs);
+	if (c->mounts[0])
+		g_key_file_set_string (kf, GROUP, "mounts", c->mounts);
 	{
 		g_autofree char *caps = ns_caps_format (c->caps);
 		g_key_file_set_string (kf, GROUP, "caps", caps);
@@ -144,6 +150,27 @@ load_id (GKeyFile *kf, const char *key, uint32_t *out, const char *path, NsError
 	return 0;
 }
 
+/* Kept as it reads back; parsed here only to refuse a file no build
+ * would have written. */
+static int
+load_mounts (GKeyFile *kf, NsSandboxConfig *c, const char *path, NsError *err)
+{
+	g_autofree char *text = NULL;
+	NsMountList list;
+	int r;
+
+	if ((r = load_text (kf, "mounts", &text, path, err)) < 0)
+		return r;
+	if (!text)
+		return 0;
+	if ((r = ns_mounts_parse (text, strlen (text), &list, err)) < 0)
+		return r;
+	g_free (c->mounts);
+	c->mounts = ns_mounts_format (&list);
+	ns_mounts_clear (&list);
+	return 0;
+}
+
 int
 ns_config_load (const char *path, NsSandboxConfig **out, NsError *err)
 {
@@ -188,6 +215,8 @@ ns_config_load (const char *path, NsSandboxConfig **out, NsError *err)
 	if (!c->rootfs)
 		c->rootfs = g_strdup ("");
 	if ((r = ns_rootfs_path_check (c->rootfs, err)) < 0)
+		return r;
+	if ((r = load_mounts (kf, c, path, err)) < 0)
 		return r;
 	{
 		g_autofree char *caps = NULL;

@@ -24,6 +24,7 @@ typedef struct {
 	NsIdMap uid_map, gid_map;  /* as written; see ns_config_effective_map */
 	char *hostname;            /* NULL: derived from the name */
 	char *rootfs;              /* "" : the host's / */
+	char *mounts;              /* `mounts` as it reads back (ns_mounts_format); "" : none */
 	uint64_t caps;             /* capabilities jobs keep (bit per CAP_*) */
 	uint64_t max_output;       /* bytes of output kept per job and stream */
 } NsSandboxConfig;

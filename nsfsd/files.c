@@ -13,6 +13,7 @@
 #include "cmdline.h"
 #include "ctl.h"
 #include "idmap.h"
+#include "mounts.h"
 #include "names.h"
 #include "nstypes.h"
 #include "writes.h"
@@ -456,6 +457,96 @@ restore_rootfs (Sandbox *sb, const char *text, size_t len, NsError *err)
 	return commit_rootfs (sb, g_strchomp (value), err);
 }
 
+/* --- mounts ------------------------------------------------------------- */
+
+static void
+show_mounts (Sandbox *sb, Job *job, GString *out)
+{
+	g_string_append (out, sb->cfg->mounts);
+}
+
+static int
+commit_mounts (Sandbox *sb, const char *text, NsError *err)
+{
+	NsSandboxConfig *c = sandbox_copy_config (sb);
+
+	g_free (c->mounts);
+	c->mounts = g_strdup (text);
+	return sandbox_commit_config (sb, c, err);
+}
+
+/* A mounts write in progress: the parsed lines, and the next one whose
+ * source the supervisor is to look at. */
+typedef struct {
+	NsMountList list;
+	size_t next;
+} MountsRun;
+
+static void
+mounts_run_free (gpointer p)
+{
+	MountsRun *run = p;
+
+	ns_mounts_clear (&run->list);
+	g_free (run);
+}
+
+static int mounts_check_next (WriteOp *op);
+
+static int
+mounts_source_checked (WriteOp *op, int r, char **reply)
+{
+	MountsRun *run = op->state;
+	char where[32];
+
+	if (r < 0) {
+		snprintf (where, sizeof where, "mounts: line %zu", run->list.m[run->next].line);
+		ns_error_prefix (&op->err, where);
+		return r;
+	}
+	run->next++;
+	return mounts_check_next (op);
+}
+
+/* Each bind's source, in order, as its owner sees it (as for rootfs:
+ * never looked at as root, never by nsfsd); then the value is stored. */
+static int
+mounts_check_next (WriteOp *op)
+{
+	MountsRun *run = op->state;
+	g_autofree char *text = NULL;
+
+	while (run->next < run->list.n && run->list.m[run->next].kind != NS_MOUNT_BIND)
+		run->next++;
+	if (run->next < run->list.n)
+		return op_call (op, (char *[]) { "check-source", run->list.m[run->next].src, NULL }, mounts_source_checked);
+	text = ns_mounts_format (&run->list);
+	return commit_mounts (op->sb, text, &op->err);
+}
+
+static int
+store_mounts (WriteOp *op)
+{
+	MountsRun *run = g_new0 (MountsRun, 1);
+	int r;
+
+	op->state = run;
+	op->state_free = mounts_run_free;
+	if ((r = ns_mounts_parse (op->buf, op->len, &run->list, &op->err)) < 0)
+		return r;
+	if (sandbox_is_running (op->sb))
+		return ns_error (&op->err, EBUSY, "mounts: cannot change the mounts of a running sandbox (stop it first)");
+	return mounts_check_next (op);
+}
+
+static int
+restore_mounts (Sandbox *sb, const char *text, size_t len, NsError *err)
+{
+	g_autofree char *value = g_strndup (text, len);
+
+	return commit_mounts (sb, value, err);
+}
+
 /* --- exec --------------------------------------------------------------- */
 
 /* An exec in progress: the job id it asked for, and how many ids it
@@ -613,6 +704,8 @@ const NodeSpec sandbox_nodes[SB_NODE_COUNT] = {
 	[SB_NODE_ROOTFS] = { "rootfs", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_rootfs, store_rootfs,
 	                     .truncate_empties = true, .restore = restore_rootfs },
 	[SB_NODE_CAPS] = { "caps", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_caps, store_caps },
+	[SB_NODE_MOUNTS] = { "mounts", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_mounts, store_mounts,
+	                     .truncate_empties = true, .restore = restore_mounts },
 	[SB_NODE_EXEC] = { "exec", SB_NODE_DIR, S_IFREG | 0600, READ_JOB_ID, NULL, store_exec },
 	[SB_NODE_STATUS] = { "status", SB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_status },
 	[SB_NODE_ERROR] = { "error", SB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_error },

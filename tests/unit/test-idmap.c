@@ -444,6 +444,25 @@ static const char subuid[] =
 	"alice:600000:100";
 
 static void
+test_to_outside (void)
+{
+	g_autofree NsIdMap *m = map_new_poisoned ();
+	uint32_t out = 777;
+
+	g_assert_cmpint (parse ("0 1000 1\n1 100000 65536\n70000 4294967290 5", m, NULL), ==, 0);
+	g_assert_true (ns_idmap_to_outside (m, 0, &out));
+	g_assert_cmpuint (out, ==, 1000);
+	g_assert_true (ns_idmap_to_outside (m, 65536, &out));
+	g_assert_cmpuint (out, ==, 165535);
+	g_assert_true (ns_idmap_to_outside (m, 70004, &out));
+	g_assert_cmpuint (out, ==, 4294967294u);
+	out = 777;
+	g_assert_false (ns_idmap_to_outside (m, 65537, &out));
+	g_assert_false (ns_idmap_to_outside (m, 70005, &out));
+	g_assert_cmpuint (out, ==, 777);
+}
+
+static void
 test_subid_parse (void)
 {
 	NsIdDelegation d;
@@ -588,6 +607,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/idmap/joined", test_joined);
 	g_test_add_func ("/idmap/single", test_single);
 	g_test_add_func ("/idmap/to-inside", test_to_inside);
+	g_test_add_func ("/idmap/to-outside", test_to_outside);
 	g_test_add_func ("/idmap/subid/parse", test_subid_parse);
 	g_test_add_func ("/idmap/subid/at-most-64", test_subid_many);
 	g_test_add_func ("/idmap/delegation/check", test_delegation);

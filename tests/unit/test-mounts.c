@@ -123,6 +123,23 @@ test_malformed_lines_are_refused_whole (void)
 	expect_error ("overlay\n\noverlay", EINVAL, "mounts: line 3: overlay given twice");
 	expect_error ("proc /proc", EINVAL, "unknown mount 'proc'");
 	expect_error_len ("bind /a\0 /b", 11, EINVAL, "NUL");
+	expect_error ("bind /a /", EINVAL, "destination / is the sandbox's root");
+	expect_error ("tmpfs //", EINVAL, "destination / is the sandbox's root");
+	expect_error ("bind /a\xff /b", EINVAL, "not valid UTF-8");
+}
+
+static void
+test_overlay_is_found (void)
+{
+	NsMountList list;
+	NsError err;
+
+	g_assert_cmpint (ns_mounts_parse ("bind /a /b\n", 11, &list, &err), ==, 0);
+	g_assert_false (ns_mounts_has_overlay (&list));
+	ns_mounts_clear (&list);
+	g_assert_cmpint (ns_mounts_parse ("tmpfs /t\noverlay\n", 17, &list, &err), ==, 0);
+	g_assert_true (ns_mounts_has_overlay (&list));
+	ns_mounts_clear (&list);
 }
 
 static void
@@ -167,6 +184,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/mounts/defaults-blanks-and-the-empty-value", test_defaults_blanks_and_the_empty_value);
 	g_test_add_func ("/mounts/malformed-lines-are-refused-whole", test_malformed_lines_are_refused_whole);
 	g_test_add_func ("/mounts/limits", test_limits);
+	g_test_add_func ("/mounts/overlay-is-found", test_overlay_is_found);
 	g_test_add_func ("/mounts/copy-is-deep", test_copy_is_deep);
 	return g_test_run ();
 }

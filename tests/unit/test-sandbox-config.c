@@ -82,6 +82,7 @@ assert_configs_equal (const NsSandboxConfig *a, const NsSandboxConfig *b)
 		assert_maps_equal (&a->gid_map, &b->gid_map);
 	g_assert_cmpstr (a->hostname, ==, b->hostname);
 	g_assert_cmpstr (a->rootfs, ==, b->rootfs);
+	g_assert_cmpstr (a->mounts, ==, b->mounts);
 }
 
 static void
@@ -100,6 +101,7 @@ test_new_defaults (void)
 	g_assert_false (c->gid_map_set);
 	g_assert_null (c->hostname);
 	g_assert_cmpstr (c->rootfs, ==, "");
+	g_assert_cmpstr (c->mounts, ==, "");
 
 	m = ns_config_uid_map (c, scratch);
 	g_assert_cmpuint (m->n, ==, 1);
@@ -196,6 +198,8 @@ test_roundtrip_full (Fixture *f, gconstpointer data)
 	c->hostname = g_strdup ("host.example-1");
 	g_free (c->rootfs);
 	c->rootfs = g_strdup ("/srv/roots/ a = b ;#[x]\\n\xc3\xa9 ");
+	g_free (c->mounts);
+	c->mounts = g_strdup ("overlay\nbind /h\xc3\xa9;#[x] /src ro\ntmpfs /tmp size=1024 mode=01777\n");
 
 	g_assert_cmpint (ns_config_save (c, f->path, NULL), ==, 0);
 	g_assert_cmpint (ns_config_load (f->path, &back, NULL), ==, 0);
@@ -325,6 +329,8 @@ test_load_bad_fields (Fixture *f, gconstpointer data)
 	assert_load_fails (f, "[sandbox]\nformat=1\nname=box\nowner_uid=0\nowner_gid=0\nns=user\ngid_map=0 1000 1\\n0 2000 1\\n\n", EINVAL,
 	                   "gid_map: line 2: inside range overlaps line 1");
 	assert_load_fails (f, "[sandbox]\nformat=1\nname=box\nowner_uid=0\nowner_gid=0\nns=user\nuid_map=\n", EINVAL, "uid_map: empty");
+	assert_load_fails (f, "[sandbox]\nformat=1\nname=box\nowner_uid=0\nowner_gid=0\nns=mnt\nmounts=tmpfs /t\\nbind a /b\n", EINVAL,
+	                   "mounts: line 2: source a is not an absolute path");
 }
 
 static void
