@@ -23,6 +23,7 @@
 #include "quota.h"
 #include "sandbox.h"
 #include "statedir.h"
+#include "trash.h"
 #include "supervisor_spawn.h"
 #include "supervisor_client.h"
 #include "wait.h"
@@ -330,6 +331,12 @@ main (int argc, char **argv)
 		close (log_fd);
 	}
 	record_pid (lock_fd, getpid ());
+	{
+		/* Canonical: a detached nsfsd runs in /. */
+		g_autofree char *sandboxes = statedir_sandboxes_path ();
+		g_autofree char *top = g_path_get_dirname (sandboxes);
+		trash_init (top);
+	}
 	supclient_init (o.request_timeout);
 	sandbox_adopt_all ();
 
@@ -348,6 +355,7 @@ main (int argc, char **argv)
 	sandbox_registry_shutdown ();
 	supclient_shutdown ();
 	ops_free_handles ();
+	trash_shutdown ();
 out_unmount:
 	fuse_session_unmount (se);
 out_signals:

@@ -1,9 +1,9 @@
 /* The sandbox object: its life (references), its configuration, its
  * `error`, and the hooks that tell the FUSE side of a change. */
 #include "sandbox_private.h"
+#include "trash.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -166,25 +166,8 @@ sandbox_commit_config (Sandbox *sb, NsSandboxConfig *cfg, NsError *err)
 	return 0;
 }
 
-static int
-remove_entry (const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	/* Go on past a failure: remove all that can be. */
-	(void) (type == FTW_DP ? rmdir (path) : unlink (path));
-	return 0;
-}
-
 void
 sandbox_remove_tree (const char *dir)
 {
-	/* A pin detached a moment ago may still be a mount point in a mount
-	 * namespace the detach reaches by propagation (EBUSY): look again a
-	 * few times, briefly (this is rmdir's last step). */
-	for (int tries = 0; tries < 5; tries++) {
-		nftw (dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-		if (access (dir, F_OK) < 0)
-			return;
-		g_usleep (20 * 1000);
-	}
-	g_warning ("cannot remove all of %s", dir);
+	trash_dispose (dir);
 }

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from nsfs_util import expect_errno, needs_root, pid_alive, supervisor_pid, timed, wait_until
-from users import as_user, errno_as, exec_job, read_once, spawn_as, user_mkdir, write_file
+from users import as_user, errno_as, exec_job, read_file, read_once, spawn_as, user_mkdir, write_file
 from users import test_users  # noqa: F401 - the fixture
 
 pytestmark = needs_root
@@ -299,3 +299,56 @@ def test_a_hostile_owner_stalls_nobody_else(nsfs, hangfs, test_users):
     hangfs.stop()
     wait_until(lambda: not any(pid_alive(p) for p in procs), timeout=PROMPT,
                what="every process of the hostile sandboxes to be gone")
+
+
+def test_a_bind_source_that_hangs_stalls_nobody_else(nsfs, relaunch, hangfs, test_users):
+    """mounts (issue 17): a bind's source is checked as its owner, in a
+    helper of the owner's supervisor; on a file system that never answers
+    the write times out, and another user notices nothing."""
+    relaunch("--request-timeout", str(REQUEST_TIMEOUT))
+    a, b = test_users.a, test_users.b
+    box = nsfs.mnt / "box"
+    as_user(a, user_mkdir, box)
+    pending = spawn_as(a, write_file, box / "mounts", f"bind {hangfs.path}/src /mnt\n")
+    time.sleep(0.5)
+    theirs = nsfs.mnt / "bystander"
+    t0 = time.monotonic()
+    as_user(b, user_mkdir, theirs)
+    assert as_user(b, exec_job, theirs, "true") == 1
+    assert as_user(b, read_once, str(theirs / "status")).startswith("state ")
+    as_user(b, os.rmdir, theirs)
+    assert time.monotonic() - t0 < 2.0
+    with pytest.raises(OSError) as e:
+        pending.result(PROMPT + 10)
+    assert e.value.errno == errno.ETIMEDOUT
+    assert as_user(a, read_file, box / "mounts") == b""
+    # The owner's own sandbox goes on too.
+    assert prompt(as_user, a, exec_job, box, "true", what="exec as the owner") == 1
+    sup = supervisor_pid(nsfs, "box")
+    gone_after_rmdir(nsfs, box, sup)
+
+
+def test_rmdir_does_not_wait_for_the_deletion_of_its_state(nsfs, hangfs):
+    """An overlay's upper layer may be large: rmdir takes the sandbox's
+    state directory out of the tree and a thread of nsfsd's deletes it.
+    Here the deletion cannot end (a file system that never answers is
+    mounted in the state directory), and rmdir still returns at once."""
+    web = nsfs.sandbox("web")
+    nsfs.start(web)
+    sup = supervisor_pid(nsfs, "web")
+    stuck = nsfs.state / "sandboxes" / "web" / "stuck"
+    stuck.mkdir()
+    subprocess.run(["mount", "--bind", str(hangfs.path), str(stuck)], check=True, timeout=10)
+    try:
+        gone_after_rmdir(nsfs, web, sup)
+        # The name is free again at once, and the tree answers.
+        again = nsfs.sandbox("web")
+        assert prompt(nsfs.status, again, what="status")["state"] == "created"
+        trash = nsfs.state / "trash"
+        assert len(os.listdir(trash)) == 1
+    finally:
+        subprocess.run(["umount", "-l", str(stuck)] if stuck.exists() else ["true"], timeout=10)
+        for leftover in (nsfs.state / "trash").glob("web.*"):
+            subprocess.run(["umount", "-l", str(leftover / "stuck")], stderr=subprocess.DEVNULL, timeout=10)
+    hangfs.stop()
+    wait_until(lambda: os.listdir(nsfs.state / "trash") == [], timeout=PROMPT, what="the trash to be emptied")

@@ -33,7 +33,7 @@ from users import test_users  # noqa: F401 - the fixture
 pytestmark = needs_root
 
 SEED = int(os.environ.get("NSFS_HOSTILE_SEED", "20240601"))
-WRITABLE = ("ctl", "uid_map", "gid_map", "hostname", "rootfs", "caps")
+WRITABLE = ("ctl", "uid_map", "gid_map", "hostname", "rootfs", "caps", "mounts")
 NS_TYPES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
 # What a rejected write may fail with (INTERFACE §5), plus what the kernel
 # says of a program or path that cannot be (a name over 255 bytes, a
@@ -100,6 +100,9 @@ VALID = {
                                     and "\0" not in t and len(t) <= 4097),
     "caps": lambda t: t in ("all\n", "none\n") or re.fullmatch(r"[a-z_,]+[=+][eip]+(?: [a-z_,]+[=+-][eip]+)*\n",
                                                              t) is not None,
+    "mounts": lambda t: t.count("\n") <= 64 and all(
+        re.fullmatch(r"overlay|bind /\S* /\S+( ro)?|tmpfs /\S+( size=[0-9]+)? mode=0[0-7]+", line)
+        for line in t.splitlines()) and (t == "" or t.endswith("\n")),
 }
 
 
@@ -417,6 +420,7 @@ def test_writes_at_odd_offsets(nsfs, arena, test_users):
         "ctl": ["ns user uts pid", "ns cgroup ipc mnt net pid time user uts\n"],
         "rootfs": ["/", "/tmp"],
         "caps": ["cap_kill=ep", "none", "all"],
+        "mounts": ["tmpfs /tmp mode=0755", "bind /tmp /mnt ro\n"],
     }
     invalid = [b"\0", b"not valid at all", b"\xff\xfe", b"0 0 0 0", b"a" * 65537]
     offsets = (1, 4095, 1 << 40)
