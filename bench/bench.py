@@ -84,11 +84,13 @@ class Bench:
         finally:
             os.close(fd)
 
-    def cold_nsfs(self, rootfs=None):
+    def cold_nsfs(self, rootfs=None, mounts=None):
         sb = self.mnt / self.name("c")
         os.mkdir(sb)
         if rootfs:
             write(sb / "rootfs", rootfs)
+        if mounts:
+            write(sb / "mounts", mounts)
         write(sb / "exec", "true")
         status = read(sb / "last" / "wait")
         os.rmdir(sb)
@@ -165,6 +167,25 @@ class Bench:
         self.side_by_side("rootfs sandbox", lambda: self.cold_nsfs(rootfs=root),
                           lambda: spawn_wait(["bwrap", "--unshare-all", "--ro-bind", root, "/", "--proc", "/proc",
                                               "--dev", "/dev", "/bin/true"]))
+
+    def case_overlay(self):
+        """bubblewrap 0.8 (Debian 12) has no --overlay: the anchor is its
+        read-only rootfs, which does less (no writable layer)."""
+        root = self.args.rootfs
+        self.side_by_side("overlay sandbox", lambda: self.cold_nsfs(rootfs=root, mounts="overlay\n"),
+                          lambda: spawn_wait(["bwrap", "--unshare-all", "--ro-bind", root, "/", "--proc", "/proc",
+                                              "--dev", "/dev", "/bin/true"]))
+
+    def case_binds(self):
+        """16 binds of directories onto themselves (destinations every
+        sandbox has) against the same sandbox without them."""
+        top = Path(self.args.tmpfs) / "binds"
+        top.mkdir(exist_ok=True)
+        lines = []
+        for i in range(16):
+            (top / f"b{i}").mkdir(exist_ok=True)
+            lines.append(f"bind {top}/b{i} {top}/b{i}\n")
+        self.side_by_side("16 binds", lambda: self.cold_nsfs(mounts="".join(lines)), self.cold_nsfs)
 
     def case_output(self):
         size = self.args.output_bytes
@@ -382,6 +403,8 @@ TARGETS = {
     "job in a running sandbox": ("<=", 0.6, "median time vs nsenter -a"),
     "job start floor": ("<=", 1.2, "median time vs a C fork/setns/fork/exec loop"),
     "rootfs sandbox": ("<=", 0.6, "median time vs bwrap"),
+    "overlay sandbox": ("<=", 0.8, "median time vs bwrap --ro-bind (0.8 has no --overlay)"),
+    "16 binds": ("<=", 1.2, "median time vs the same cold sandbox without mounts"),
     "output": (">=", 0.5, "throughput vs cat of a tmpfs file"),
     "at rest": ("<=", 20.0, "ls -l with N sandboxes vs an empty mount; PSS per sandbox <= 512 KiB"),
     "under load": ("<=", 5.0, "status p99 under load vs unloaded; no failed operation"),
@@ -464,7 +487,7 @@ def main():
     p.add_argument("--output-bytes", type=int, default=1 << 30)
     p.add_argument("--rest-count", type=int, default=1000)
     p.add_argument("--load-seconds", type=float, default=60)
-    p.add_argument("--cases", default="cold,cold_shell,job,floor,rootfs,output,rest,load,wedged")
+    p.add_argument("--cases", default="cold,cold_shell,job,floor,rootfs,overlay,binds,output,rest,load,wedged")
     args = p.parse_args()
     cases = args.cases.split(",")
     unknown = [c for c in cases if not hasattr(Bench, "case_" + c)]
