@@ -30,6 +30,8 @@ typedef struct {
 	const NsSandboxConfig *cfg;
 	int dirfd;          /* the sandbox's state directory */
 	int sock;           /* the helper's end: a report, and the mount */
+	gid_t groups[SUP_MAX_GROUPS];   /* the owner's, looked up by the supervisor */
+	size_t n_groups;
 } OverlayCall;
 
 typedef struct {
@@ -105,13 +107,16 @@ sandbox_root_ids (const NsSandboxConfig *cfg, uid_t *uid, gid_t *gid)
 /* Open the rootfs as the owner would: its groups and ids for the walk,
  * then root again (effective ids only: the saved ones stay root). */
 static int
-open_rootfs_as_owner (const NsSandboxConfig *cfg, NsError *err)
+open_rootfs_as_owner (const OverlayCall *call, NsError *err)
 {
+	const NsSandboxConfig *cfg = call->cfg;
 	int fd, saved;
 
 	if (cfg->owner_uid != 0) {
-		if (sup_owner_groups (cfg, err) < 0)
+		if (setgroups (call->n_groups, call->groups) < 0) {
+			ns_error (err, errno, "setgroups: %s", strerror (errno));
 			return -1;
+		}
 		if (setresgid (-1, cfg->owner_gid, -1) < 0 || setresuid (-1, cfg->owner_uid, -1) < 0) {
 			ns_error (err, errno, "take the owner's ids: %s", strerror (errno));
 			return -1;
@@ -171,7 +176,7 @@ overlay_child (gpointer data)
 	/* Again at every start: the id maps may have changed since. */
 	if (fchownat (upper, "", uid, gid, AT_EMPTY_PATH) < 0)
 		return fail (call->sock, errno, "overlay: chown the upper layer: %s", strerror (errno));
-	lower = open_rootfs_as_owner (cfg, &err);
+	lower = open_rootfs_as_owner (call, &err);
 	if (lower < 0)
 		return fail (call->sock, err.code, "%s", err.msg);
 	fs = fsopen ("overlay", FSOPEN_CLOEXEC);
@@ -235,9 +240,10 @@ int
 sup_overlay_mount (Supervisor *s, const NsSandboxConfig *cfg, SupOverlayDone done, gpointer data, NsError *err)
 {
 	int sv[2];
-	OverlayCall call = { cfg, s->dirfd, -1 };
+	OverlayCall call = { .cfg = cfg, .dirfd = s->dirfd, .sock = -1 };
 	OverlayWait *w;
 
+	call.n_groups = sup_owner_group_list (cfg, call.groups, G_N_ELEMENTS (call.groups));
 	if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return ns_error (err, errno, "overlay: socketpair: %s", strerror (errno));
 	call.sock = sv[1];

@@ -289,21 +289,33 @@ handle_caps (SupRequest *req)
 	sup_request_ok (req, NULL);
 }
 
-/* A path the owner names, looked up with the owner's credentials: a
- * rootfs (a directory it can read) or the source of a bind (anything it
- * can reach). */
+/* Paths the owner names, looked up with the owner's credentials: a
+ * rootfs (a directory it can read), or the sources of a mounts write's
+ * binds (anything it can reach), each with the line it is on. */
 typedef struct {
 	SupRequest *req;
 	uint32_t uid;
 	bool rootfs;
+	GPtrArray *paths;
+	GPtrArray *lines;
 } PathCheck;
 
 static void
-check_path_done (int code, gpointer data)
+path_check_free (PathCheck *pc)
+{
+	g_ptr_array_unref (pc->paths);
+	g_ptr_array_unref (pc->lines);
+	g_free (pc);
+}
+
+static void
+check_paths_done (int code, size_t index, gpointer data)
 {
 	PathCheck *pc = data;
-	const char *path = pc->req->msg[1];
-	const char *what = pc->rootfs ? "rootfs" : "bind source";
+	const char *path = index < pc->paths->len ? pc->paths->pdata[index] : "";
+	g_autofree char *what = pc->rootfs ? g_strdup ("rootfs")
+	                                   : g_strdup_printf ("mounts: line %s: bind source",
+	                                                      index < pc->lines->len ? (char *) pc->lines->pdata[index] : "?");
 
 	if (code == 0)
 		sup_request_ok (pc->req, NULL);
@@ -317,11 +329,11 @@ check_path_done (int code, gpointer data)
 	else
 		sup_request_errno (pc->req, code == ENOENT ? ENOENT : EACCES, "%s: uid %u cannot %s %.200s: %s", what,
 		                   pc->uid, pc->rootfs ? "read" : "reach", path, strerror (code));
-	g_free (pc);
+	path_check_free (pc);
 }
 
 static void
-check_path (SupRequest *req, bool rootfs)
+check_paths (SupRequest *req, bool rootfs)
 {
 	g_autofree char *cfg_path = g_build_filename (sup.dir, "config", NULL);
 	g_autoptr (NsSandboxConfig) cfg = NULL;
@@ -336,8 +348,19 @@ check_path (SupRequest *req, bool rootfs)
 	pc->req = req;
 	pc->uid = cfg->owner_uid;
 	pc->rootfs = rootfs;
-	if (sup_check_path_as_owner (cfg, req->msg[1], rootfs, check_path_done, pc, &err) < 0) {
-		g_free (pc);
+	pc->paths = g_ptr_array_new ();
+	pc->lines = g_ptr_array_new ();
+	if (rootfs) {
+		g_ptr_array_add (pc->paths, req->msg[1]);
+	} else {
+		for (size_t i = 1; req->msg[i] && req->msg[i + 1]; i += 2) {
+			g_ptr_array_add (pc->lines, req->msg[i]);
+			g_ptr_array_add (pc->paths, req->msg[i + 1]);
+		}
+	}
+	if (sup_check_paths_as_owner (cfg, (char *const *) pc->paths->pdata, pc->paths->len, rootfs, check_paths_done, pc,
+	                              &err) < 0) {
+		path_check_free (pc);
 		sup_request_err (req, &err);
 	}
 }
@@ -345,13 +368,17 @@ check_path (SupRequest *req, bool rootfs)
 static void
 handle_check_rootfs (SupRequest *req)
 {
-	check_path (req, true);
+	check_paths (req, true);
 }
 
 static void
-handle_check_source (SupRequest *req)
+handle_check_sources (SupRequest *req)
 {
-	check_path (req, false);
+	if (g_strv_length (req->msg) % 2 == 0) {
+		sup_request_errno (req, EINVAL, "check-sources: a line number without its path");
+		return;
+	}
+	check_paths (req, false);
 }
 
 static void
@@ -385,7 +412,7 @@ handle_unpin (SupRequest *req)
 /* One row per request of ns_proto_verbs (tests/unit/test-proto-verbs.c
  * checks that every one has a row here and that no row is unknown).
  * What only reads or touches nothing of the sandbox's processes runs at
- * once, during a start too: hello, check-rootfs, check-source, and destroy, which ends
+ * once, during a start too: hello, check-rootfs, check-sources, and destroy, which ends
  * whatever is under way. */
 const SupVerb sup_verbs[] = {
 	{ "hello", handle_hello, 0 },
@@ -397,7 +424,7 @@ const SupVerb sup_verbs[] = {
 	{ "pin", handle_pin, WAITS },
 	{ "unpin", handle_unpin, WAITS },
 	{ "check-rootfs", handle_check_rootfs, 0 },
-	{ "check-source", handle_check_source, 0 },
+	{ "check-sources", handle_check_sources, 0 },
 	{ "caps", handle_caps, WAITS },
 	{ "destroy", sup_handle_destroy, 0 },
 };

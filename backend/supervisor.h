@@ -155,11 +155,13 @@ int sup_restrict_job (const NsSandboxConfig *cfg, bool in_userns, NsError *err);
 int sup_owner_groups (const NsSandboxConfig *cfg, NsError *err);
 #define SUP_MAX_GROUPS 256
 size_t sup_owner_group_list (const NsSandboxConfig *cfg, gid_t *groups, size_t max);
-/* Whether the owner, with its own credentials, can open PATH (as a
- * directory it can read if WANT_DIR, else at all), in a helper child:
- * DONE gets 0 or the errno of the open. */
-int sup_check_path_as_owner (const NsSandboxConfig *cfg, const char *path, bool want_dir, SupHelperDone done,
-                             gpointer data, NsError *err);
+/* Whether the owner, with its own credentials, can open each of the N
+ * PATHS (as a directory it can read if WANT_DIR, else at all), in order,
+ * in one helper child: DONE gets 0 or the errno of the first open that
+ * failed, and that path's index. */
+typedef void (*SupPathsDone) (int code, size_t index, gpointer data);
+int sup_check_paths_as_owner (const NsSandboxConfig *cfg, char *const *paths, size_t n, bool want_dir,
+                              SupPathsDone done, gpointer data, NsError *err);
 
 /* zygote.c: serve `spawn` requests on SOCK until nsfsd goes (returns 1).
  * Returns 0 in each copy it makes, with the sandbox's DIR and the socket

@@ -21,7 +21,7 @@ const NsProtoVerb ns_proto_verbs[] = {
 	REQUEST ("pin", 0, 0, true, "", "PINNED", 1),
 	REQUEST ("unpin", 0, 0, true, "", "PINNED", 1),
 	REQUEST ("check-rootfs", 1, 1, true, "PATH", "", 0),
-	REQUEST ("check-source", 1, 1, true, "PATH", "", 0),
+	REQUEST ("check-sources", 2, 2 * 64, true, "LINE PATH [LINE PATH...]", "", 0),
 	REQUEST ("caps", 1, 1, true, "TEXT", "", 0),
 	REQUEST ("destroy", 0, 0, true, "", "", 0),
 	EVENT ("exit", 2, 2, "ID STATUS"),

@@ -475,68 +475,50 @@ commit_mounts (Sandbox *sb, const char *text, NsError *err)
 	return sandbox_commit_config (sb, c, err);
 }
 
-/* A mounts write in progress: the parsed lines, and the next one whose
- * source the supervisor is to look at. */
-typedef struct {
-	NsMountList list;
-	size_t next;
-} MountsRun;
-
-static void
-mounts_run_free (gpointer p)
-{
-	MountsRun *run = p;
-
-	ns_mounts_clear (&run->list);
-	g_free (run);
-}
-
-static int mounts_check_next (WriteOp *op);
-
 static int
-mounts_source_checked (WriteOp *op, int r, char **reply)
+mounts_sources_checked (WriteOp *op, int r, char **reply)
 {
-	MountsRun *run = op->state;
-	char where[32];
-
-	if (r < 0) {
-		snprintf (where, sizeof where, "mounts: line %zu", run->list.m[run->next].line);
-		ns_error_prefix (&op->err, where);
-		return r;
-	}
-	run->next++;
-	return mounts_check_next (op);
-}
-
-/* Each bind's source, in order, as its owner sees it (as for rootfs:
- * never looked at as root, never by nsfsd); then the value is stored. */
-static int
-mounts_check_next (WriteOp *op)
-{
-	MountsRun *run = op->state;
 	g_autofree char *text = NULL;
 
-	while (run->next < run->list.n && run->list.m[run->next].kind != NS_MOUNT_BIND)
-		run->next++;
-	if (run->next < run->list.n)
-		return op_call (op, (char *[]) { "check-source", run->list.m[run->next].src, NULL }, mounts_source_checked);
-	text = ns_mounts_format (&run->list);
+	if (r < 0)
+		return r;
+	text = ns_mounts_format (op->state);
 	return commit_mounts (op->sb, text, &op->err);
+}
+
+static void
+mounts_free (gpointer list)
+{
+	ns_mounts_clear (list);
+	g_free (list);
 }
 
 static int
 store_mounts (WriteOp *op)
 {
-	MountsRun *run = g_new0 (MountsRun, 1);
+	NsMountList *list = g_new0 (NsMountList, 1);
+	g_autoptr (GPtrArray) req = g_ptr_array_new_with_free_func (g_free);
 	int r;
 
-	op->state = run;
-	op->state_free = mounts_run_free;
-	if ((r = ns_mounts_parse (op->buf, op->len, &run->list, &op->err)) < 0)
+	op->state = list;
+	op->state_free = mounts_free;
+	if ((r = ns_mounts_parse (op->buf, op->len, list, &op->err)) < 0)
 		return r;
 	if (sandbox_is_running (op->sb))
 		return ns_error (&op->err, EBUSY, "mounts: cannot change the mounts of a running sandbox (stop it first)");
-	return mounts_check_next (op);
+	/* The binds' sources, as their owner sees them (as for rootfs: never
+	 * looked at as root, never by nsfsd), in one request. */
+	g_ptr_array_add (req, g_strdup ("check-sources"));
+	for (size_t i = 0; i < list->n; i++) {
+		if (list->m[i].kind != NS_MOUNT_BIND)
+			continue;
+		g_ptr_array_add (req, g_strdup_printf ("%zu", list->m[i].line));
+		g_ptr_array_add (req, g_strdup (list->m[i].src));
+	}
+	if (req->len == 1)
+		return mounts_sources_checked (op, 0, NULL);
+	g_ptr_array_add (req, NULL);
+	return op_call (op, (char *const *) req->pdata, mounts_sources_checked);
 }
 
 static int
