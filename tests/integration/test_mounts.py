@@ -396,3 +396,13 @@ def test_owner_overlay_of_a_rootfs_it_cannot_reach(nsfs, test_users, rootfs_copy
         assert errno_as(a, write_file, box / "ctl", "start\n") == errno.EACCES
     finally:
         os.chmod(shared_dir, 0o755)
+
+
+def test_a_restarted_nsfsd_empties_the_trash(nsfs):
+    """What an nsfsd that ended mid-deletion left in <state>/trash goes
+    when the next one starts."""
+    left = nsfs.state / "trash" / "web.1.1"
+    (left / "overlay" / "upper" / "usr").mkdir(parents=True)
+    (left / "overlay" / "upper" / "usr" / "file").write_text("x")
+    nsfs.restart()
+    wait_until(lambda: not left.exists(), what="the trash to be emptied")
