@@ -190,6 +190,7 @@ sup_undo_start (SupState before, char *stop_reason)
 	kill (sup.init_pid, SIGKILL);
 	sup_loop_watch_child (sup.init_pid, NULL, NULL);
 	sup_spawner_stop (&sup);
+	sup_net_detach (&sup, sup.cfg);
 	ns_close_fdp (&sup.init_pidfd);
 	sup.init_pid = 0;
 	sup.unannounced = false;
@@ -291,6 +292,7 @@ sandbox_ended (const char *reason)
 	sup_signal_strays (&sup, SIGKILL, NULL);
 	/* It holds the ended sandbox's pid and time namespaces. */
 	sup_spawner_stop (&sup);
+	sup_net_detach (&sup, sup.cfg);
 	ns_close_fdp (&sup.init_pidfd);
 	sup.init_pid = 0;
 	mark_stopped (reason);
@@ -420,6 +422,8 @@ sup_handle_destroy (SupRequest *req)
 	 * children (we are their subreaper); they are killed before the next
 	 * wait. */
 	all_gone = sup_loop_reap_all (kill_strays, DESTROY_WAIT_MS);
+	if (sup.cfg)
+		sup_net_detach (&sup, sup.cfg);
 	poll_stop (false);
 	ns_close_fdp (&sup.init_pidfd);
 	sup.init_pid = 0;

@@ -246,6 +246,8 @@ init_child (const SupStart *st, int null_fd, int go_fd, int report_fd)
 	}
 	if ((cfg->ns & CLONE_NEWNET) && sup_loopback_up (&err) < 0)
 		report_and_exit (report_fd, err.code, err.msg);
+	if (sup_eth0_up (cfg, &err) < 0)
+		report_and_exit (report_fd, err.code, err.msg);
 	if (chdir ("/") < 0)
 		report_and_exit (report_fd, errno, "chdir / failed");
 
@@ -266,6 +268,12 @@ check_config_startable (const NsSandboxConfig *cfg, const NsMountList *mounts, N
 		return ns_error (err, EINVAL, "start: mounts need the mnt namespace (add mnt to ns)");
 	if (ns_mounts_has_overlay (mounts) && !cfg->rootfs[0])
 		return ns_error (err, EINVAL, "start: overlay needs a rootfs (its read-only lower layer)");
+	if (cfg->net.mode == NS_NET_VETH && !(cfg->ns & CLONE_NEWNET))
+		return ns_error (err, EINVAL, "start: veth needs the net namespace (add net to ns)");
+	if (cfg->net.mode == NS_NET_VETH && (!cfg->net_addr || !cfg->net_bridge))
+		return ns_error (err, EINVAL, "start: veth has no address (write net again)");
+	if (cfg->ports[0] && cfg->net.mode != NS_NET_VETH)
+		return ns_error (err, EINVAL, "start: ports need veth (write veth to net)");
 	if (cfg->owner_uid != 0 && !(cfg->ns & CLONE_NEWUSER))
 		return ns_error (err, EPERM, "start: a non-root owner's sandbox needs the user namespace");
 	return 0;
@@ -304,6 +312,7 @@ start_settle (Supervisor *s, const SupReport *rep, bool reaped)
 		ns_error (&err, rep->code, "start: %s", rep->msg);
 	else
 		ns_error (&err, ECHILD, "start: the init died during setup");
+	sup_net_detach (s, st->cfg);
 	if (!reaped && s->init_pid > 0) {
 		kill (s->init_pid, SIGKILL);
 		sup_loop_watch_child (s->init_pid, NULL, NULL);
@@ -384,6 +393,8 @@ start_init (Supervisor *s, SupStart *st, NsError *err)
 		if ((r = write_id_maps (cfg, pid, err)) < 0)
 			goto kill_init;
 	}
+	if ((r = sup_net_attach (s, cfg, pid, err)) < 0)
+		goto kill_init;
 	if (write (go[1], "g", 1) != 1) {
 		r = ns_error (err, errno, "start: the init died before setup");
 		goto kill_init;
@@ -401,6 +412,7 @@ start_init (Supervisor *s, SupStart *st, NsError *err)
 	return 0;
 
 kill_init:
+	sup_net_detach (s, cfg);
 	kill (pid, SIGKILL);
 	sup_loop_watch_child (pid, NULL, NULL);
 	close (pidfd);

@@ -51,6 +51,7 @@ typedef struct Supervisor {
 	 * new start should pin again. */
 	unsigned long pinned;
 	bool pin_requested;
+	char veth_host[16];     /* the host end of the sandbox's veth pair, or "" */
 } Supervisor;
 
 /* The supervisor, one per process. */
@@ -101,6 +102,13 @@ char *sup_pinned_text (void);
  * DONE gets the detached mount (which it then owns) or the error. */
 typedef void (*SupOverlayDone) (int mount_fd, const NsError *err, gpointer data);
 int sup_overlay_mount (Supervisor *s, const NsSandboxConfig *cfg, SupOverlayDone done, gpointer data, NsError *err);
+
+/* sandbox_net.c: `net veth` and `ports`.  Outside, before the init is let
+ * go: its veth pair and forwards; undone by sup_net_detach.  Inside, in
+ * the init: eth0's address and default route. */
+int sup_net_attach (Supervisor *s, const NsSandboxConfig *cfg, pid_t init_pid, NsError *err);
+void sup_net_detach (Supervisor *s, const NsSandboxConfig *cfg);
+int sup_eth0_up (const NsSandboxConfig *cfg, NsError *err);
 
 /* rootfs.c: runs inside the new init, before it reports ready: the
  * rootfs (or OVERLAY_FD, the overlay made of it, unless -1), the lines of

@@ -21,6 +21,7 @@ ns_config_new (const char *name, uint32_t uid, uint32_t gid)
 	c->ns = ns_all_flags ();
 	c->rootfs = g_strdup ("");
 	c->mounts = g_strdup ("");
+	c->ports = g_strdup ("");
 	c->caps = ns_caps_all ();
 	c->max_output = NS_DEFAULT_MAX_OUTPUT;
 	return c;
@@ -35,6 +36,8 @@ ns_config_free (NsSandboxConfig *c)
 	g_free (c->hostname);
 	g_free (c->rootfs);
 	g_free (c->mounts);
+	g_free (c->ports);
+	g_free (c->net_bridge);
 	g_free (c);
 }
 
@@ -46,6 +49,8 @@ ns_config_copy (const NsSandboxConfig *c)
 	d->hostname = g_strdup (c->hostname);
 	d->rootfs = g_strdup (c->rootfs);
 	d->mounts = g_strdup (c->mounts);
+	d->ports = g_strdup (c->ports);
+	d->net_bridge = g_strdup (c->net_bridge);
 	return d;
 }
 
@@ -75,6 +80,24 @@ ns_config_hostname (const NsSandboxConfig *c)
 	return g_strdelimit (g_strdup (c->name), "_", '-');
 }
 
+static void
+save_net (GKeyFile *kf, const NsSandboxConfig *c)
+{
+	g_autofree char *net = ns_net_format (&c->net);
+
+	if (c->net.mode != NS_NET_NONE)
+		g_key_file_set_string (kf, GROUP, "net", net);
+	if (c->net_addr) {
+		g_autofree char *addr = ns_ipv4_format (c->net_addr, c->net_prefix);
+		g_autofree char *gw = ns_ipv4_format (c->net_gateway, c->net_prefix);
+		g_key_file_set_string (kf, GROUP, "net_address", addr);
+		g_key_file_set_string (kf, GROUP, "net_gateway", gw);
+		g_key_file_set_string (kf, GROUP, "net_bridge", c->net_bridge ? c->net_bridge : "");
+	}
+	if (c->ports[0])
+		g_key_file_set_string (kf, GROUP, "ports", c->ports);
+}
+
 int
 ns_config_save (const NsSandboxConfig *c, const char *path, NsError *err)
 {
@@ -102,6 +125,7 @@ ns_config_save (const NsSandboxConfig *c, const char *path, NsError *err)
 	g_key_file_set_string (kf, GROUP, "rootfs", c->rootfs);
 	if (c->mounts[0])
 		g_key_file_set_string (kf, GROUP, "mounts", c->mounts);
+	save_net (kf, c);
 	{
 		g_autofree char *caps = ns_caps_format (c->caps);
 		g_key_file_set_string (kf, GROUP, "caps", caps);
@@ -147,6 +171,55 @@ load_id (GKeyFile *kf, const char *key, uint32_t *out, const char *path, NsError
 	if (gerr || v > UINT32_MAX)
 		return ns_error (err, EINVAL, "%s: %s is missing or not a 32-bit id", path, key);
 	*out = (uint32_t) v;
+	return 0;
+}
+
+/* ADDR/PREFIX as `veth ADDR/PREFIX` has it. */
+static int
+load_address (GKeyFile *kf, const char *key, uint32_t *addr, unsigned *prefix, const char *path, NsError *err)
+{
+	g_autofree char *text = g_key_file_get_string (kf, GROUP, key, NULL);
+	g_autofree char *line = NULL;
+	NsNetSpec spec;
+
+	if (!text)
+		return ns_error (err, EINVAL, "%s: %s is missing", path, key);
+	line = g_strdup_printf ("veth %s", text);
+	if (ns_net_parse (line, strlen (line), &spec, err) < 0 || !spec.addr)
+		return ns_error (err, EINVAL, "%s: %s is not an address with its prefix", path, key);
+	*addr = spec.addr;
+	*prefix = spec.prefix;
+	return 0;
+}
+
+static int
+load_net (GKeyFile *kf, NsSandboxConfig *c, const char *path, NsError *err)
+{
+	g_autofree char *net = NULL, *ports = NULL;
+	NsPortList list;
+	unsigned gw_prefix;
+	int r;
+
+	if ((r = load_text (kf, "net", &net, path, err)) < 0)
+		return r;
+	if (net && (r = ns_net_parse (net, strlen (net), &c->net, err)) < 0)
+		return r;
+	if (g_key_file_has_key (kf, GROUP, "net_address", NULL)) {
+		if ((r = load_address (kf, "net_address", &c->net_addr, &c->net_prefix, path, err)) < 0 ||
+		    (r = load_address (kf, "net_gateway", &c->net_gateway, &gw_prefix, path, err)) < 0)
+			return r;
+		c->net_bridge = g_key_file_get_string (kf, GROUP, "net_bridge", NULL);
+		if (!c->net_bridge || !c->net_bridge[0] || strlen (c->net_bridge) >= 16)
+			return ns_error (err, EINVAL, "%s: net_bridge is missing or too long", path);
+	}
+	if ((r = load_text (kf, "ports", &ports, path, err)) < 0)
+		return r;
+	if (ports) {
+		if ((r = ns_ports_parse (ports, strlen (ports), &list, err)) < 0)
+			return r;
+		g_free (c->ports);
+		c->ports = ns_ports_format (&list);
+	}
 	return 0;
 }
 
@@ -217,6 +290,8 @@ ns_config_load (const char *path, NsSandboxConfig **out, NsError *err)
 	if ((r = ns_rootfs_path_check (c->rootfs, err)) < 0)
 		return r;
 	if ((r = load_mounts (kf, c, path, err)) < 0)
+		return r;
+	if ((r = load_net (kf, c, path, err)) < 0)
 		return r;
 	{
 		g_autofree char *caps = NULL;

@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "idmap.h"
+#include "net.h"
 
 #include <glib.h>
 
@@ -25,6 +26,13 @@ typedef struct {
 	char *hostname;            /* NULL: derived from the name */
 	char *rootfs;              /* "" : the host's / */
 	char *mounts;              /* `mounts` as it reads back (ns_mounts_format); "" : none */
+	NsNetSpec net;             /* `net` as written */
+	/* With veth: what nsfsd leased for it (the written address, or one of
+	 * its pool), the bridge's address and name.  0 / NULL: none yet. */
+	uint32_t net_addr, net_gateway;
+	unsigned net_prefix;
+	char *net_bridge;
+	char *ports;               /* `ports` as it reads back (ns_ports_format); "" : none */
 	uint64_t caps;             /* capabilities jobs keep (bit per CAP_*) */
 	uint64_t max_output;       /* bytes of output kept per job and stream */
 } NsSandboxConfig;

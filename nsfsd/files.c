@@ -14,6 +14,8 @@
 #include "ctl.h"
 #include "idmap.h"
 #include "mounts.h"
+#include "net.h"
+#include "network.h"
 #include "names.h"
 #include "nstypes.h"
 #include "writes.h"
@@ -529,6 +531,89 @@ restore_mounts (Sandbox *sb, const char *text, size_t len, NsError *err)
 	return commit_mounts (sb, value, err);
 }
 
+/* --- net, ports ------------------------------------------------------------ */
+
+static void
+show_net (Sandbox *sb, Job *job, GString *out)
+{
+	g_autofree char *text = ns_net_format (&sb->cfg->net);
+
+	/* While running: the address in use, leased or written. */
+	if (sb->state == SB_RUNNING && sb->cfg->net.mode == NS_NET_VETH && sb->cfg->net_addr) {
+		g_autofree char *addr = ns_ipv4_format (sb->cfg->net_addr, sb->cfg->net_prefix);
+		g_string_append_printf (out, "veth %s\n", addr);
+		return;
+	}
+	g_string_append_printf (out, "%s\n", text);
+}
+
+static int
+store_net (WriteOp *op)
+{
+	NsSandboxConfig *c = NULL;
+	NsNetSpec spec;
+	bool none;
+	int r;
+
+	if ((r = ns_net_parse (op->buf, op->len, &spec, &op->err)) < 0)
+		return r;
+	if (sandbox_is_running (op->sb))
+		return ns_error (&op->err, EBUSY, "net: cannot change the network of a running sandbox (stop it first)");
+	network_lock ();
+	r = network_lease (op->sb, &spec, &c, &op->err);
+	if (r == 0)
+		r = sandbox_commit_config (op->sb, c, &op->err);
+	network_unlock ();
+	none = spec.mode == NS_NET_NONE;
+	if (r == 0 && none)
+		network_release_if_unused ();
+	return r;
+}
+
+static void
+show_ports (Sandbox *sb, Job *job, GString *out)
+{
+	g_string_append (out, sb->cfg->ports);
+}
+
+static int
+commit_ports (Sandbox *sb, const char *text, NsError *err)
+{
+	NsSandboxConfig *c = sandbox_copy_config (sb);
+
+	g_free (c->ports);
+	c->ports = g_strdup (text);
+	return sandbox_commit_config (sb, c, err);
+}
+
+static int
+store_ports (WriteOp *op)
+{
+	g_autofree NsPortList *list = g_new0 (NsPortList, 1);
+	g_autofree char *text = NULL;
+	int r;
+
+	if ((r = ns_ports_parse (op->buf, op->len, list, &op->err)) < 0)
+		return r;
+	if (sandbox_is_running (op->sb))
+		return ns_error (&op->err, EBUSY, "ports: cannot change the forwards of a running sandbox (stop it first)");
+	text = ns_ports_format (list);
+	network_lock ();
+	r = network_check_ports (op->sb, list, &op->err);
+	if (r == 0)
+		r = commit_ports (op->sb, text, &op->err);
+	network_unlock ();
+	return r;
+}
+
+static int
+restore_ports (Sandbox *sb, const char *text, size_t len, NsError *err)
+{
+	g_autofree char *value = g_strndup (text, len);
+
+	return commit_ports (sb, value, err);
+}
+
 /* --- exec --------------------------------------------------------------- */
 
 /* An exec in progress: the job id it asked for, and how many ids it
@@ -688,6 +773,9 @@ const NodeSpec sandbox_nodes[SB_NODE_COUNT] = {
 	[SB_NODE_CAPS] = { "caps", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_caps, store_caps },
 	[SB_NODE_MOUNTS] = { "mounts", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_mounts, store_mounts,
 	                     .truncate_empties = true, .restore = restore_mounts },
+	[SB_NODE_NET] = { "net", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_net, store_net },
+	[SB_NODE_PORTS] = { "ports", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_ports, store_ports,
+	                    .truncate_empties = true, .restore = restore_ports },
 	[SB_NODE_EXEC] = { "exec", SB_NODE_DIR, S_IFREG | 0600, READ_JOB_ID, NULL, store_exec },
 	[SB_NODE_STATUS] = { "status", SB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_status },
 	[SB_NODE_ERROR] = { "error", SB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_error },

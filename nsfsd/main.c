@@ -1,6 +1,7 @@
 /* nsfsd: options, the state dir, the mount (cleaning a stale one), and
  * the FUSE loop.  Sandboxes outlive this process; see docs/design.md. */
 #include <errno.h>
+#include <net/if.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -22,6 +23,7 @@
 #include "proto.h"
 #include "quota.h"
 #include "sandbox.h"
+#include "network.h"
 #include "statedir.h"
 #include "trash.h"
 #include "supervisor_spawn.h"
@@ -36,6 +38,7 @@ typedef struct {
 	SandboxLimits limits;
 	unsigned request_timeout;
 	unsigned per_user[QUOTA_KINDS];
+	NetworkOptions net;
 } Options;
 
 static void
@@ -52,6 +55,10 @@ usage (FILE *out)
 	              "  --max-requests-per-user N    writes one non-root uid may have waiting on supervisors (default 256)\n"
 	              "  --max-open-files-per-user N  files one non-root uid may hold open on the mount (default 4096)\n"
 	              "  --max-blocked-reads-per-user N  reads of wait one non-root uid may have blocked (default 1024)\n"
+	              "  --bridge NAME      the bridge of `net veth` sandboxes (default " NETWORK_DEFAULT_BRIDGE ")\n"
+	              "  --subnet CIDR      their pool of addresses; the first is the bridge's (default " NETWORK_DEFAULT_SUBNET ")\n"
+	              "  --max-veth-per-user N   sandboxes with veth one non-root uid may have (default 16)\n"
+	              "  --max-ports-per-user N  port forwards one non-root uid may have (default 64)\n"
 	              "  MOUNTPOINT         default /mnt/ns\n");
 }
 
@@ -100,6 +107,10 @@ parse_options (int argc, char **argv, Options *o)
 		{ "max-requests-per-user", required_argument, NULL, 'R' },
 		{ "max-open-files-per-user", required_argument, NULL, 'H' },
 		{ "max-blocked-reads-per-user", required_argument, NULL, 'B' },
+		{ "bridge", required_argument, NULL, 'b' },
+		{ "subnet", required_argument, NULL, 'n' },
+		{ "max-veth-per-user", required_argument, NULL, 'v' },
+		{ "max-ports-per-user", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -108,7 +119,9 @@ parse_options (int argc, char **argv, Options *o)
 
 	*o = (Options) { .state_dir = "/run/nsfs", .mountpoint = "/mnt/ns", .limits = SANDBOX_DEFAULT_LIMITS,
 	                 .request_timeout = SUPCLIENT_DEFAULT_TIMEOUT_SECONDS,
-	                 .per_user = { [QUOTA_REQUESTS] = 256, [QUOTA_HANDLES] = 4096, [QUOTA_READERS] = 1024 } };
+	                 .per_user = { [QUOTA_REQUESTS] = 256, [QUOTA_HANDLES] = 4096, [QUOTA_READERS] = 1024 },
+	                 .net = { .bridge = NETWORK_DEFAULT_BRIDGE, .veth_per_user = 16, .ports_per_user = 64 } };
+	network_parse_subnet (NETWORK_DEFAULT_SUBNET, &o->net.subnet, &o->net.prefix);
 	while ((c = getopt_long (argc, argv, "fdhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->foreground = true; break;
@@ -131,6 +144,27 @@ parse_options (int argc, char **argv, Options *o)
 			}
 			break;
 		}
+		case 'b':
+			/* A name the kernel takes, and nothing a path could make of it. */
+			if (!optarg[0] || strlen (optarg) >= IFNAMSIZ || strpbrk (optarg, "/ \t\n\"")) {
+				fprintf (stderr, "nsfsd: not an interface name: %s\n", optarg);
+				return -1;
+			}
+			o->net.bridge = optarg;
+			break;
+		case 'n':
+			if (!network_parse_subnet (optarg, &o->net.subnet, &o->net.prefix)) {
+				fprintf (stderr, "nsfsd: not a subnet (A.B.C.D/8 to /28, its network's address): %s\n", optarg);
+				return -1;
+			}
+			break;
+		case 'v':
+		case 'p':
+			if (!parse_count (optarg, c == 'v' ? &o->net.veth_per_user : &o->net.ports_per_user)) {
+				fprintf (stderr, "nsfsd: not a count: %s\n", optarg);
+				return -1;
+			}
+			break;
 		case 'T':
 			if (!parse_count (optarg, &o->request_timeout) || o->request_timeout == 0) {
 				fprintf (stderr, "nsfsd: not a number of seconds: %s\n", optarg);
@@ -304,6 +338,7 @@ main (int argc, char **argv)
 		fuse_opt_add_arg (&args, "-d");
 	sandbox_registry_init ();
 	sandbox_set_limits (&o.limits);
+	network_init (&o.net);
 	for (int k = 0; k < QUOTA_KINDS; k++)
 		quota_set_limit ((QuotaKind) k, o.per_user[k]);
 	raise_nofile_limit ();
@@ -339,6 +374,8 @@ main (int argc, char **argv)
 	}
 	supclient_init (o.request_timeout);
 	sandbox_adopt_all ();
+	/* A predecessor's bridge and table, if no sandbox needs them now. */
+	network_release_if_unused ();
 
 	loop_cfg = fuse_loop_cfg_create ();
 	fuse_loop_cfg_set_clone_fd (loop_cfg, 0);

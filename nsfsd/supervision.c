@@ -2,6 +2,7 @@
  * there is none), what it says of its state, its loss, and rmdir, which
  * ends it with or without its help.  Nothing here waits: every answer
  * comes back through a callback from the event thread. */
+#include "network.h"
 #include "sandbox_private.h"
 
 #include <errno.h>
@@ -110,6 +111,11 @@ sandbox_call (Sandbox *sb, char *const *fields, SupReplyFn fn, gpointer data, Ns
 			return 0;
 		}
 	}
+	/* What the sandboxes of nsfsd share on the host's network is made
+	 * before one of them starts (a kernel call, not a wait on anyone). */
+	if ((strcmp (fields[0], "start") == 0 || strcmp (fields[0], "exec") == 0) && !sandbox_is_running (sb) &&
+	    network_prepare_start (sb, err) < 0)
+		return -err->code;
 	if (!(c = ensure_conn (sb, err)))
 		return -err->code;
 	return supclient_call (c, fields, timeout_for (fields), fn, data, err);
@@ -347,6 +353,7 @@ destroy_finish (Destroy *d)
 	detach_pins (sb);
 	sandbox_remove_tree (sb->dir);
 	sandbox_unregister (sb);
+	network_release_if_unused ();
 	d->done (d->data, 0, NULL);
 	sandbox_unref (sb);
 	g_free (d);

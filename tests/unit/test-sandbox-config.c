@@ -83,6 +83,14 @@ assert_configs_equal (const NsSandboxConfig *a, const NsSandboxConfig *b)
 	g_assert_cmpstr (a->hostname, ==, b->hostname);
 	g_assert_cmpstr (a->rootfs, ==, b->rootfs);
 	g_assert_cmpstr (a->mounts, ==, b->mounts);
+	g_assert_cmpint (a->net.mode, ==, b->net.mode);
+	g_assert_cmpuint (a->net.addr, ==, b->net.addr);
+	g_assert_cmpuint (a->net.prefix, ==, b->net.prefix);
+	g_assert_cmpuint (a->net_addr, ==, b->net_addr);
+	g_assert_cmpuint (a->net_prefix, ==, b->net_prefix);
+	g_assert_cmpuint (a->net_gateway, ==, b->net_gateway);
+	g_assert_cmpstr (a->net_bridge, ==, b->net_bridge);
+	g_assert_cmpstr (a->ports, ==, b->ports);
 }
 
 static void
@@ -200,6 +208,13 @@ test_roundtrip_full (Fixture *f, gconstpointer data)
 	c->rootfs = g_strdup ("/srv/roots/ a = b ;#[x]\\n\xc3\xa9 ");
 	g_free (c->mounts);
 	c->mounts = g_strdup ("overlay\nbind /h\xc3\xa9;#[x] /src ro\ntmpfs /tmp size=1024 mode=01777\n");
+	c->net = (NsNetSpec) { NS_NET_VETH, 0x0ad50005, 16 };
+	c->net_addr = 0x0ad50005;
+	c->net_prefix = 16;
+	c->net_gateway = 0x0ad50001;
+	c->net_bridge = g_strdup ("nsfs0");
+	g_free (c->ports);
+	c->ports = g_strdup ("tcp 8080 80\nudp 53 53\n");
 
 	g_assert_cmpint (ns_config_save (c, f->path, NULL), ==, 0);
 	g_assert_cmpint (ns_config_load (f->path, &back, NULL), ==, 0);
@@ -331,6 +346,12 @@ test_load_bad_fields (Fixture *f, gconstpointer data)
 	assert_load_fails (f, "[sandbox]\nformat=1\nname=box\nowner_uid=0\nowner_gid=0\nns=user\nuid_map=\n", EINVAL, "uid_map: empty");
 	assert_load_fails (f, "[sandbox]\nformat=1\nname=box\nowner_uid=0\nowner_gid=0\nns=mnt\nmounts=tmpfs /t\\nbind a /b\n", EINVAL,
 	                   "mounts: line 2: source a is not an absolute path");
+	assert_load_fails (f, "[sandbox]\nformat=1\nname=box\nowner_uid=0\nowner_gid=0\nns=net\nnet=veth 10.0.0.0/24\n", EINVAL,
+	                   "network's or broadcast");
+	assert_load_fails (f, "[sandbox]\nformat=1\nname=box\nowner_uid=0\nowner_gid=0\nns=net\nnet=veth\nnet_address=10.0.0.2/24\n", EINVAL,
+	                   "net_gateway is missing");
+	assert_load_fails (f, "[sandbox]\nformat=1\nname=box\nowner_uid=0\nowner_gid=0\nns=net\nports=tcp 0\n", EINVAL,
+	                   "ports: line 1");
 }
 
 static void
