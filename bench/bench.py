@@ -84,13 +84,15 @@ class Bench:
         finally:
             os.close(fd)
 
-    def cold_nsfs(self, rootfs=None, mounts=None):
+    def cold_nsfs(self, rootfs=None, mounts=None, net=None):
         sb = self.mnt / self.name("c")
         os.mkdir(sb)
         if rootfs:
             write(sb / "rootfs", rootfs)
         if mounts:
             write(sb / "mounts", mounts)
+        if net:
+            write(sb / "net", net)
         write(sb / "exec", "true")
         status = read(sb / "last" / "wait")
         os.rmdir(sb)
@@ -186,6 +188,86 @@ class Bench:
             (top / f"b{i}").mkdir(exist_ok=True)
             lines.append(f"bind {top}/b{i} {top}/b{i}\n")
         self.side_by_side("16 binds", lambda: self.cold_nsfs(mounts="".join(lines)), self.cold_nsfs)
+
+    def veth_nsfs(self):
+        self.cold_nsfs(net="veth\n")
+
+    def case_veth(self):
+        self.side_by_side("veth sandbox", self.veth_nsfs, self.cold_nsfs)
+
+    def by_hand(self):
+        """The classic recipe, as a script: a named namespace, a veth pair,
+        an address, a route, a command in it."""
+        n = self.name("h")
+        script = (f"ip netns add {n} && ip link add {n}a type veth peer name {n}b && "
+                  f"ip link set {n}b netns {n} && ip -n {n} addr add 10.214.0.2/24 dev {n}b && "
+                  f"ip -n {n} link set {n}b up && ip -n {n} link set lo up && "
+                  f"ip addr add 10.214.0.1/24 dev {n}a && ip link set {n}a up && "
+                  f"ip -n {n} route add default via 10.214.0.1 && ip netns exec {n} true; "
+                  f"ip link del {n}a; ip netns del {n}")
+        spawn_wait(["sh", "-c", script])
+
+    def case_veth_by_hand(self):
+        self.side_by_side("veth vs by hand", self.veth_nsfs, self.by_hand)
+
+    def case_veth_growth(self):
+        """50 cold veth sandboxes in a row (each one removed before the
+        next): the last ten against the first ten."""
+        n = 50 if self.args.runs >= 50 else 20
+        times = []
+        for _ in range(n):
+            t = now()
+            self.veth_nsfs()
+            times.append(now() - t)
+        k = n // 5
+        self.results["veth starts, last vs first"] = {"nsfs": times[-k:], "anchor": times[:k]}
+
+    def case_veth_throughput(self):
+        """TCP from one veth sandbox to another over the bridge, against
+        the same between two namespaces joined by a plain veth pair."""
+        size = max(self.args.output_bytes // 4, 1 << 20)
+        # One line each (an exec line is one line): Python's own "\\n" in exec().
+        recv = ("python3 -c 'import socket; s = socket.socket(); "
+                "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"0.0.0.0\", 5001)); s.listen(); "
+                "c = s.accept()[0]; print(sum(iter(lambda: len(c.recv(1 << 20)), 0)))'")
+        send = ("python3 -c 'import socket, sys, time; b = bytes(1 << 20); s = None; "
+                "exec(\"for i in range(200):\\n try:\\n  s = socket.create_connection((sys.argv[1], 5001)); break\\n"
+                " except OSError: time.sleep(0.02)\"); "
+                "[s.sendall(b) for i in range(int(sys.argv[2]) >> 20)]; s.close()' {addr} {size}")
+        a, b = self.mnt / self.name("ta"), self.mnt / self.name("tb")
+        for sb in (a, b):
+            os.mkdir(sb)
+            write(sb / "net", "veth\n")
+            write(sb / "ctl", "start")
+        addr = read(a / "net").decode().split()[1].split("/")[0]
+        n = self.name("tn")
+        for cmd in (f"ip netns add {n}x", f"ip netns add {n}y",
+                    f"ip link add {n}a netns {n}x type veth peer name {n}b netns {n}y",
+                    f"ip -n {n}x addr add 10.215.0.1/24 dev {n}a", f"ip -n {n}y addr add 10.215.0.2/24 dev {n}b",
+                    f"ip -n {n}x link set {n}a up", f"ip -n {n}y link set {n}b up"):
+            subprocess.run(cmd.split(), check=True)
+        runs = max(3, self.args.runs // 20)
+        ta, tb = [], []
+        try:
+            for _ in range(runs):
+                t = now()
+                r = self.start_job(a, recv)
+                s = self.start_job(b, send.format(addr=addr, size=size))
+                read(a / "jobs" / str(r) / "wait")
+                read(b / "jobs" / str(s) / "wait")
+                ta.append(now() - t)
+                t = now()
+                rp = subprocess.Popen(["ip", "netns", "exec", f"{n}x", "sh", "-c", recv])
+                subprocess.run(["ip", "netns", "exec", f"{n}y", "sh", "-c", send.format(addr="10.215.0.1", size=size)],
+                               check=True)
+                rp.wait()
+                tb.append(now() - t)
+        finally:
+            subprocess.run(["ip", "netns", "del", f"{n}x"])
+            subprocess.run(["ip", "netns", "del", f"{n}y"])
+            for sb in (a, b):
+                os.rmdir(sb)
+        self.results["veth throughput"] = {"nsfs": ta, "anchor": tb, "bytes": size}
 
     def case_output(self):
         size = self.args.output_bytes
@@ -405,6 +487,10 @@ TARGETS = {
     "rootfs sandbox": ("<=", 0.6, "median time vs bwrap"),
     "overlay sandbox": ("<=", 0.8, "median time vs bwrap --ro-bind (0.8 has no --overlay)"),
     "16 binds": ("<=", 1.2, "median time vs the same cold sandbox without mounts"),
+    "veth sandbox": ("<=", 1.3, "median time vs the same cold sandbox without veth"),
+    "veth vs by hand": ("<=", 0.5, "median time vs ip netns add/link/addr/route/exec as a script"),
+    "veth starts, last vs first": ("<=", 1.2, "median of the last 10 of 50 cold veth starts vs the first 10"),
+    "veth throughput": (">=", 0.9, "TCP sandbox to sandbox over the bridge vs two netns on a plain veth pair"),
     "output": (">=", 0.5, "throughput vs cat of a tmpfs file"),
     "at rest": ("<=", 20.0, "ls -l with N sandboxes vs an empty mount; PSS per sandbox <= 512 KiB"),
     "under load": ("<=", 5.0, "status p99 under load vs unloaded; no failed operation"),
@@ -418,7 +504,7 @@ def summarize(results):
     for key, r in results.items():
         a, b = stats(r["nsfs"]), stats(r["anchor"])
         op, target, what = TARGETS[key]
-        if key == "output":
+        if key in ("output", "veth throughput"):
             ratio = b["median"] / a["median"]  # throughput ratio = inverse time ratio
         elif key in ("under load", "status beside wedged"):
             ratio = a["p99"] / b["p99"]
@@ -436,6 +522,9 @@ def summarize(results):
                      f"{r['failed_operations']} failed of {r['load_operations']}")
         if key.endswith("beside wedged"):
             extra = f"p99 {a['p99'] / 1e6:.2f} vs {b['p99'] / 1e6:.2f} ms; {r['in_flight']} writes in flight"
+        if key == "veth throughput":
+            mb = r["bytes"] / 1e6
+            extra = f"{mb / (a['median'] / 1e9):.0f} vs {mb / (b['median'] / 1e9):.0f} MB/s (with python's start)"
         if key == "output":
             mb = r["bytes"] / 1e6
             extra = f"{mb / (a['median'] / 1e9):.0f} vs {mb / (b['median'] / 1e9):.0f} MB/s"
@@ -487,7 +576,8 @@ def main():
     p.add_argument("--output-bytes", type=int, default=1 << 30)
     p.add_argument("--rest-count", type=int, default=1000)
     p.add_argument("--load-seconds", type=float, default=60)
-    p.add_argument("--cases", default="cold,cold_shell,job,floor,rootfs,overlay,binds,output,rest,load,wedged")
+    p.add_argument("--cases", default="cold,cold_shell,job,floor,rootfs,overlay,binds,veth,veth_by_hand,veth_growth,veth_throughput,"
+                   "output,rest,load,wedged")
     args = p.parse_args()
     cases = args.cases.split(",")
     unknown = [c for c in cases if not hasattr(Bench, "case_" + c)]

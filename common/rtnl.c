@@ -11,11 +11,16 @@
 #include <string.h>
 #include <time.h>
 
+/* MNL_SOCKET_BUFFER_SIZE is the page size, known only at run time; a
+ * request here is a few hundred bytes, an ack less.  Zeroed: the kernel
+ * must not be sent stale stack bytes in padding. */
+#define RTNL_BUFFER 8192
+
 /* Send the request in BUF and read the kernel's ack: 0 or -errno. */
 static int
 talk (struct nlmsghdr *nlh)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[RTNL_BUFFER] = { 0 };
 	struct mnl_socket *nl = mnl_socket_open2 (NETLINK_ROUTE, SOCK_CLOEXEC);
 	unsigned portid;
 	ssize_t n;
@@ -60,7 +65,7 @@ link_request (char *buf, uint16_t type, uint16_t flags, const char *name)
 static int
 set_up (const char *name)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[RTNL_BUFFER] = { 0 };
 	struct nlmsghdr *nlh = link_request (buf, RTM_NEWLINK, 0, name);
 	struct ifinfomsg *ifm = mnl_nlmsg_get_payload (nlh);
 
@@ -72,7 +77,7 @@ set_up (const char *name)
 static int
 add_address (const char *name, uint32_t addr, unsigned prefix)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[RTNL_BUFFER] = { 0 };
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header (buf);
 	struct ifaddrmsg *ifa;
 	uint32_t be = htonl (addr);
@@ -94,7 +99,7 @@ add_address (const char *name, uint32_t addr, unsigned prefix)
 int
 ns_rtnl_ensure_bridge (const char *name, uint32_t gateway, unsigned prefix, NsError *err)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[RTNL_BUFFER] = { 0 };
 	struct nlmsghdr *nlh;
 	struct nlattr *info;
 	int r;
@@ -118,7 +123,7 @@ ns_rtnl_ensure_bridge (const char *name, uint32_t gateway, unsigned prefix, NsEr
 int
 ns_rtnl_delete_link (const char *name, NsError *err)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[RTNL_BUFFER] = { 0 };
 	int r;
 
 	if (!if_nametoindex (name))
@@ -132,7 +137,7 @@ ns_rtnl_delete_link (const char *name, NsError *err)
 int
 ns_rtnl_create_veth (const char *host_end, const char *bridge, const char *peer_name, pid_t peer_pid, NsError *err)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[RTNL_BUFFER] = { 0 };
 	struct nlmsghdr *nlh = link_request (buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, host_end);
 	struct ifinfomsg *ifm = mnl_nlmsg_get_payload (nlh), *peer;
 	struct nlattr *info, *data, *peer_attr;

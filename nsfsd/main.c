@@ -389,6 +389,7 @@ main (int argc, char **argv)
 	/* Writes still waiting on supervisors are answered here (rmdirs
 	 * waiting for one to exit, in supclient_shutdown), and let go of
 	 * their open files. */
+	network_shutdown ();
 	sandbox_registry_shutdown ();
 	supclient_shutdown ();
 	ops_free_handles ();

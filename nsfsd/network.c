@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,8 +14,21 @@
 
 static NetworkOptions opts;
 static GMutex net_mutex;
-/* Serializes making and removing the bridge and the table. */
+/* Serializes making and removing the bridge and the table, and guards
+ * what follows. */
 static GMutex setup_mutex;
+/* The table and the sysctls are set: a start then only checks that the
+ * bridge is still there (a table listing cost 1-2 ms a start). */
+static bool made;
+/* The janitor removes the bridge and the table a while after the last
+ * sandbox with veth is gone (deleting them waits for RCU, 60-80 ms, which
+ * no rmdir should wait for, and a sandbox made again at once is spared
+ * making them again). */
+static GThread *janitor;
+static GCond janitor_cond;
+static gint64 release_at;      /* monotonic µs; 0: nothing to do */
+static bool janitor_quit;
+#define RELEASE_LINGER_US (G_USEC_PER_SEC)
 
 void
 network_lock (void)
@@ -284,6 +298,10 @@ network_prepare_start (Sandbox *sb, NsError *err)
 	if (!veth)
 		return 0;
 	g_mutex_lock (&setup_mutex);
+	release_at = 0;
+	if (made && if_nametoindex (opts.bridge))
+		goto out;
+	made = false;
 	if ((r = ns_rtnl_ensure_bridge (opts.bridge, gateway (), opts.prefix, err)) < 0)
 		goto out;
 	/* Forwards from the host itself to 127.0.0.1 leave through the bridge
@@ -295,17 +313,16 @@ network_prepare_start (Sandbox *sb, NsError *err)
 	if (!table_exists () && (r = make_table (err)) < 0)
 		goto out;
 	r = write_sysctl ("/proc/sys/net/ipv4/ip_forward", "1", err);
+	made = r == 0;
 out:
 	g_mutex_unlock (&setup_mutex);
 	return r;
 }
 
-void
-network_release_if_unused (void)
+static bool
+any_veth (void)
 {
 	g_autoptr (GPtrArray) all = sandbox_list ();
-	g_autofree char *del = g_strdup_printf ("delete table ip %s", NETWORK_NFT_TABLE);
-	NsError err;
 
 	for (guint i = 0; i < all->len; i++) {
 		Sandbox *o = all->pdata[i];
@@ -314,12 +331,73 @@ network_release_if_unused (void)
 		veth = o->cfg->net.mode == NS_NET_VETH && !o->removed;
 		g_mutex_unlock (&o->lock);
 		if (veth)
-			return;
+			return true;
 	}
-	g_mutex_lock (&setup_mutex);
+	return false;
+}
+
+/* Under setup_mutex. */
+static void
+release_now (void)
+{
+	g_autofree char *del = g_strdup_printf ("delete table ip %s", NETWORK_NFT_TABLE);
+	NsError err;
+
+	made = false;
 	if (ns_rtnl_delete_link (opts.bridge, &err) < 0)
 		g_warning ("%s", err.msg);
 	if (table_exists () && nft_run (del, &err) < 0)
 		g_warning ("%s", err.msg);
+}
+
+static gpointer
+janitor_main (gpointer unused)
+{
+	g_mutex_lock (&setup_mutex);
+	while (!janitor_quit) {
+		if (!release_at) {
+			g_cond_wait (&janitor_cond, &setup_mutex);
+			continue;
+		}
+		if (g_get_monotonic_time () < release_at) {
+			g_cond_wait_until (&janitor_cond, &setup_mutex, release_at);
+			continue;
+		}
+		release_at = 0;
+		/* Looked at again now: one may have been made meanwhile. */
+		if (!any_veth ())
+			release_now ();
+	}
+	g_mutex_unlock (&setup_mutex);
+	return NULL;
+}
+
+void
+network_release_if_unused (void)
+{
+	if (any_veth ())
+		return;
+	g_mutex_lock (&setup_mutex);
+	if (!janitor)
+		janitor = g_thread_new ("nsfs-net", janitor_main, NULL);
+	release_at = g_get_monotonic_time () + RELEASE_LINGER_US;
+	g_cond_signal (&janitor_cond);
+	g_mutex_unlock (&setup_mutex);
+}
+
+void
+network_shutdown (void)
+{
+	g_mutex_lock (&setup_mutex);
+	janitor_quit = true;
+	g_cond_signal (&janitor_cond);
+	g_mutex_unlock (&setup_mutex);
+	if (janitor)
+		g_thread_join (janitor);
+	janitor = NULL;
+	/* What was due goes now; what a running sandbox needs stays. */
+	g_mutex_lock (&setup_mutex);
+	if (release_at && !any_veth ())
+		release_now ();
 	g_mutex_unlock (&setup_mutex);
 }

@@ -47,5 +47,8 @@ void network_unlock (void);
 /* Before SB starts: with veth, the bridge, the table and IP forwarding. */
 int network_prepare_start (Sandbox *sb, NsError *err);
 /* No sandbox has veth any more (one was removed or set to none, or
- * nsfsd just started): the bridge and the table go. */
+ * nsfsd just started): the bridge and the table go, a second later
+ * unless a sandbox with veth starts meanwhile. */
 void network_release_if_unused (void);
+/* At exit: what is due to go goes now. */
+void network_shutdown (void);

@@ -254,15 +254,28 @@ def test_stop_and_rmdir_leave_nothing(nsfs, hostnet):
     table = hostnet.nft_table()
     assert "8080" in table and "5353" in table
     nsfs.ctl(web, "stop")
-    assert len([n for n in hostnet.links() if n.startswith("nsv")]) == 1
+    # The pair goes with the sandbox's network namespace, which the kernel
+    # takes down on its own time.
+    wait_until(lambda: len([n for n in hostnet.links() if n.startswith("nsv")]) == 1, what="web's veth to go")
     table = hostnet.nft_table()
     assert "8080" not in table and "5353" not in table
     os.rmdir(web)
     assert BRIDGE in hostnet.links()
     os.rmdir(db)
-    links = hostnet.links()
-    assert BRIDGE not in links and not [n for n in links if n.startswith("nsv")]
-    assert hostnet.nft_table() == ""
+    # The bridge and the table go a second after the last veth sandbox.
+    wait_until(lambda: BRIDGE not in hostnet.links() and hostnet.nft_table() == "", timeout=5,
+               what="the bridge and the table to go")
+    assert not [n for n in hostnet.links() if n.startswith("nsv")]
+
+
+def test_a_pinned_network_namespace_leaves_the_bridge(nsfs, hostnet, web):
+    nsfs.write(web / "net", "veth")
+    nsfs.start(web)
+    nsfs.ctl(web, "pin")
+    assert len([n for n in hostnet.links() if n.startswith("nsv")]) == 1
+    nsfs.ctl(web, "stop")
+    # eth0 lives on in the pinned namespace, but off nsfsd's bridge.
+    assert not [n for n in hostnet.links() if n.startswith("nsv")]
 
 
 def test_restart_keeps_leases(nsfs, hostnet):
