@@ -96,10 +96,12 @@ forwards_add (const NsSandboxConfig *cfg, NsError *err)
 		return 0;
 	if ((r = ns_ports_parse (cfg->ports, strlen (cfg->ports), &ports, err)) < 0)
 		return r;
-	/* What an earlier run of this sandbox left (a supervisor that was
-	 * killed) would make the add fail. */
-	forwards_remove (cfg);
 	cmds = forward_commands (cfg, &ports, "add");
+	if (nft_run (cmds, NULL) == 0)
+		return 0;
+	/* What an earlier run of this sandbox left (a supervisor that was
+	 * killed) makes the add fail: out with it, and again. */
+	forwards_remove (cfg);
 	return nft_run (cmds, err);
 }
 
