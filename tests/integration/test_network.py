@@ -226,6 +226,10 @@ def test_port_forward_from_the_host_and_the_lan(nsfs, hostnet, outside):
     assert fetch_from(hostnet, "http://127.0.0.1:8080/") == "hello from web\n"
     # From the LAN: the forwarded port answers...
     assert fetch_from(hostnet, "http://192.0.2.1:8080/", ns=outside) == "hello from web\n"
+    # ...and from another sandbox, through the host's address (hairpin).
+    db = nsfs.sandbox("db")
+    nsfs.write(db / "net", "veth")
+    assert run_ok(nsfs, db, FETCH.format(url="http://192.0.2.1:8080/")) == "hello from web\n"
     # ...but the sandbox's own address does not, even routed to it.
     subprocess.run(outside + ["ip", "route", "add", "10.213.0.0/16", "via", "192.0.2.1"], check=True,
                    timeout=TIMEOUT)
