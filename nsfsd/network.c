@@ -11,6 +11,7 @@
 #include <glib.h>
 
 #include "rtnl.h"
+#include "threads.h"
 
 static NetworkOptions opts;
 static GMutex net_mutex;
@@ -379,7 +380,7 @@ network_release_if_unused (void)
 		return;
 	g_mutex_lock (&setup_mutex);
 	if (!janitor)
-		janitor = g_thread_new ("nsfs-net", janitor_main, NULL);
+		janitor = nsfs_thread_new ("nsfs-net", janitor_main, NULL);
 	release_at = g_get_monotonic_time () + RELEASE_LINGER_US;
 	g_cond_signal (&janitor_cond);
 	g_mutex_unlock (&setup_mutex);

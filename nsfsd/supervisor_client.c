@@ -1,4 +1,5 @@
 #include "supervisor_client.h"
+#include "threads.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -339,16 +340,7 @@ supclient_init (unsigned request_timeout_seconds)
 	live_supervisors = g_hash_table_new (g_direct_hash, g_direct_equal);
 	event_ctx = g_main_context_new ();
 	event_loop = g_main_loop_new (event_ctx, FALSE);
-	{
-		/* Signals are for the main thread: libfuse's SIGTERM handler
-		 * wakes the loop only when it runs there (its workers block them
-		 * too), so threads of ours start with every signal blocked. */
-		sigset_t all, old;
-		sigfillset (&all);
-		pthread_sigmask (SIG_BLOCK, &all, &old);
-		event_thread = g_thread_new ("nsfs-events", event_thread_main, NULL);
-		pthread_sigmask (SIG_SETMASK, &old, NULL);
-	}
+	event_thread = nsfs_thread_new ("nsfs-events", event_thread_main, NULL);
 }
 
 /* Answer every wait for a supervisor's exit (an rmdir, a stop of an

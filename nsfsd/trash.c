@@ -10,6 +10,8 @@
 
 #include <glib.h>
 
+#include "threads.h"
+
 static char *trash_dir;
 static GThreadPool *pool;
 static gint counter;
@@ -67,7 +69,7 @@ trash_init (const char *state_dir)
 	trash_dir = g_build_filename (state_dir, "trash", NULL);
 	if (mkdir (trash_dir, 0700) < 0 && errno != EEXIST)
 		g_warning ("cannot create %s: %s", trash_dir, strerror (errno));
-	pool = g_thread_pool_new_full (remove_in_thread, NULL, g_free, 1, FALSE, NULL);
+	pool = nsfs_thread_pool_new (remove_in_thread, g_free);
 	d = g_dir_open (trash_dir, 0, NULL);
 	while (d && (name = g_dir_read_name (d)))
 		queue (g_build_filename (trash_dir, name, NULL));
