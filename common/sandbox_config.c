@@ -22,6 +22,7 @@ ns_config_new (const char *name, uint32_t uid, uint32_t gid)
 	c->rootfs = g_strdup ("");
 	c->mounts = g_strdup ("");
 	c->ports = g_strdup ("");
+	ns_limits_default (&c->limits);
 	c->caps = ns_caps_all ();
 	c->max_output = NS_DEFAULT_MAX_OUTPUT;
 	return c;
@@ -81,6 +82,18 @@ ns_config_hostname (const NsSandboxConfig *c)
 }
 
 static void
+save_limits (GKeyFile *kf, const NsLimits *l)
+{
+	g_autofree char *mem = ns_limit_format (l->memory_max);
+	g_autofree char *pids = ns_limit_format (l->pids_max);
+	g_autofree char *cpu = ns_cpu_max_format (l->cpu_quota, l->cpu_period);
+
+	g_key_file_set_string (kf, GROUP, "memory_max", mem);
+	g_key_file_set_string (kf, GROUP, "pids_max", pids);
+	g_key_file_set_string (kf, GROUP, "cpu_max", cpu);
+}
+
+static void
 save_net (GKeyFile *kf, const NsSandboxConfig *c)
 {
 	g_autofree char *net = ns_net_format (&c->net);
@@ -126,6 +139,7 @@ ns_config_save (const NsSandboxConfig *c, const char *path, NsError *err)
 	if (c->mounts[0])
 		g_key_file_set_string (kf, GROUP, "mounts", c->mounts);
 	save_net (kf, c);
+	save_limits (kf, &c->limits);
 	{
 		g_autofree char *caps = ns_caps_format (c->caps);
 		g_key_file_set_string (kf, GROUP, "caps", caps);
@@ -223,6 +237,25 @@ load_net (GKeyFile *kf, NsSandboxConfig *c, const char *path, NsError *err)
 	return 0;
 }
 
+/* Missing keys keep the defaults (a file from before issue 19). */
+static int
+load_limits (GKeyFile *kf, NsLimits *l, const char *path, NsError *err)
+{
+	g_autofree char *mem = NULL, *pids = NULL, *cpu = NULL;
+	int r;
+
+	if ((r = load_text (kf, "memory_max", &mem, path, err)) < 0 || (r = load_text (kf, "pids_max", &pids, path, err)) < 0 ||
+	    (r = load_text (kf, "cpu_max", &cpu, path, err)) < 0)
+		return r;
+	if (mem && (r = ns_memory_max_parse (mem, strlen (mem), &l->memory_max, err)) < 0)
+		return r;
+	if (pids && (r = ns_pids_max_parse (pids, strlen (pids), &l->pids_max, err)) < 0)
+		return r;
+	if (cpu && (r = ns_cpu_max_parse (cpu, strlen (cpu), &l->cpu_quota, &l->cpu_period, err)) < 0)
+		return r;
+	return 0;
+}
+
 /* Kept as it reads back; parsed here only to refuse a file no build
  * would have written. */
 static int
@@ -292,6 +325,8 @@ ns_config_load (const char *path, NsSandboxConfig **out, NsError *err)
 	if ((r = load_mounts (kf, c, path, err)) < 0)
 		return r;
 	if ((r = load_net (kf, c, path, err)) < 0)
+		return r;
+	if ((r = load_limits (kf, &c->limits, path, err)) < 0)
 		return r;
 	{
 		g_autofree char *caps = NULL;

@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "idmap.h"
+#include "resource_limits.h"
 #include "net.h"
 
 #include <glib.h>
@@ -33,6 +34,7 @@ typedef struct {
 	unsigned net_prefix;
 	char *net_bridge;
 	char *ports;               /* `ports` as it reads back (ns_ports_format); "" : none */
+	NsLimits limits;           /* memory.max, pids.max, cpu.max */
 	uint64_t caps;             /* capabilities jobs keep (bit per CAP_*) */
 	uint64_t max_output;       /* bytes of output kept per job and stream */
 } NsSandboxConfig;

@@ -91,6 +91,7 @@ assert_configs_equal (const NsSandboxConfig *a, const NsSandboxConfig *b)
 	g_assert_cmpuint (a->net_gateway, ==, b->net_gateway);
 	g_assert_cmpstr (a->net_bridge, ==, b->net_bridge);
 	g_assert_cmpstr (a->ports, ==, b->ports);
+	g_assert_true (memcmp (&a->limits, &b->limits, sizeof a->limits) == 0);
 }
 
 static void
@@ -215,6 +216,7 @@ test_roundtrip_full (Fixture *f, gconstpointer data)
 	c->net_bridge = g_strdup ("nsfs0");
 	g_free (c->ports);
 	c->ports = g_strdup ("tcp 8080 80\nudp 53 53\n");
+	c->limits = (NsLimits) { 512ull << 20, 256, 50000, 100000 };
 
 	g_assert_cmpint (ns_config_save (c, f->path, NULL), ==, 0);
 	g_assert_cmpint (ns_config_load (f->path, &back, NULL), ==, 0);

@@ -1,10 +1,10 @@
-/* common/limits.c: memory.max, pids.max, cpu.max and their v1 writes. */
+/* common/resource_limits.c: memory.max, pids.max, cpu.max and their v1 writes. */
 #include <errno.h>
 #include <string.h>
 
 #include <glib.h>
 
-#include "limits.h"
+#include "resource_limits.h"
 #include "test-util.h"
 
 static void

@@ -1,4 +1,4 @@
-/* libFuzzer harness for common/limits.c (the first byte picks the file).
+/* libFuzzer harness for common/resource_limits.c (the first byte picks the file).
  * Invariants: what parses formats to text that parses to the same value;
  * a failed parse leaves the value alone and explains itself in one line;
  * every value has its v1 and v2 writes. */
@@ -8,7 +8,7 @@
 #include <glib.h>
 
 #include "fuzz.h"
-#include "limits.h"
+#include "resource_limits.h"
 
 FUZZ_INIT
 
