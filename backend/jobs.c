@@ -69,6 +69,10 @@ sup_job_child (void *data)
 	int report_fd = js->report_fd;
 	NsError err = { 0 };
 
+	/* In the sandbox's cgroup before anything of the job runs (the
+	 * supervisor's own stays outside). */
+	if (sup_cgroups_enter_self (&s->cg) < 0)
+		job_fail (report_fd, errno, "exec: enter the sandbox's cgroup: %s", strerror (errno));
 	reset_signals ();
 	setsid ();
 	prctl (PR_SET_PDEATHSIG, SIGKILL);

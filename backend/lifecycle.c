@@ -91,6 +91,7 @@ sup_lifecycle_init (const char *dir)
 {
 	sup.dir = g_strdup (dir);
 	sup.init_pidfd = -1;
+	sup_cgroups_init (&sup.cg);
 	sup.state = SUP_CREATED;
 	sup.jobs = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
 	stop_signalled = g_hash_table_new (g_direct_hash, g_direct_equal);
@@ -191,6 +192,7 @@ sup_undo_start (SupState before, char *stop_reason)
 	sup_loop_watch_child (sup.init_pid, NULL, NULL);
 	sup_spawner_stop (&sup);
 	sup_net_detach (&sup, sup.cfg);
+	sup_cgroups_release (&sup);
 	ns_close_fdp (&sup.init_pidfd);
 	sup.init_pid = 0;
 	sup.unannounced = false;
@@ -244,6 +246,7 @@ check_stop (void)
 	if (g_get_monotonic_time () >= sup.stop_deadline) {
 		sup_signal_jobs (&sup, SIGKILL);
 		sup_signal_strays (&sup, SIGKILL, NULL);
+		sup_cgroups_signal (&sup.cg, SIGKILL, sup.init_pid);
 		kill (sup.init_pid, SIGKILL);
 		if (stop_req && g_get_monotonic_time () >= sup.stop_deadline + STOP_KILL_WAIT_MS * 1000)
 			sup_request_errno (g_steal_pointer (&stop_req), EBUSY,
@@ -293,6 +296,9 @@ sandbox_ended (const char *reason)
 	/* It holds the ended sandbox's pid and time namespaces. */
 	sup_spawner_stop (&sup);
 	sup_net_detach (&sup, sup.cfg);
+	/* Whatever is still in its cgroup (without a pid namespace, what a
+	 * job left behind in a session of its own) ends with it. */
+	sup_cgroups_release (&sup);
 	ns_close_fdp (&sup.init_pidfd);
 	sup.init_pid = 0;
 	mark_stopped (reason);
@@ -417,6 +423,7 @@ sup_handle_destroy (SupRequest *req)
 	kill_strays ();
 	if (sup.init_pid > 0)
 		kill (sup.init_pid, SIGKILL);
+	sup_cgroups_signal (&sup.cg, SIGKILL, 0);
 	/* Wait for every child, jobs, helpers and strays included, so
 	 * nothing outlives rmdir.  Each death may hand us the dead one's
 	 * children (we are their subreaper); they are killed before the next
@@ -424,6 +431,7 @@ sup_handle_destroy (SupRequest *req)
 	all_gone = sup_loop_reap_all (kill_strays, DESTROY_WAIT_MS);
 	if (sup.cfg)
 		sup_net_detach (&sup, sup.cfg);
+	sup_cgroups_remove (&sup);
 	poll_stop (false);
 	ns_close_fdp (&sup.init_pidfd);
 	sup.init_pid = 0;

@@ -214,6 +214,32 @@ handle_kill (SupRequest *req)
 		return;
 	}
 	sup_signal_jobs (&sup, signo);
+	/* And what else is in the sandbox's cgroup, but its init. */
+	if (sup.state == SUP_RUNNING)
+		sup_cgroups_signal (&sup.cg, signo, sup.init_pid);
+	sup_request_ok (req, NULL);
+}
+
+/* New limits for the running sandbox (a stopped one reads them from its
+ * configuration at the next start). */
+static void
+handle_limits (SupRequest *req)
+{
+	NsLimits l;
+	NsError err = { 0 };
+
+	if (ns_memory_max_parse (req->msg[1], strlen (req->msg[1]), &l.memory_max, &err) < 0 ||
+	    ns_pids_max_parse (req->msg[2], strlen (req->msg[2]), &l.pids_max, &err) < 0 ||
+	    ns_cpu_max_parse (req->msg[3], strlen (req->msg[3]), &l.cpu_quota, &l.cpu_period, &err) < 0) {
+		sup_request_err (req, &err);
+		return;
+	}
+	if (sup.state == SUP_RUNNING && sup_cgroups_apply_limits (&sup.cg, &l, &err) < 0) {
+		sup_request_err (req, &err);
+		return;
+	}
+	if (sup.cfg)
+		sup.cfg->limits = l;
 	sup_request_ok (req, NULL);
 }
 
@@ -426,6 +452,7 @@ const SupVerb sup_verbs[] = {
 	{ "check-rootfs", handle_check_rootfs, 0 },
 	{ "check-sources", handle_check_sources, 0 },
 	{ "caps", handle_caps, WAITS },
+	{ "limits", handle_limits, WAITS },
 	{ "destroy", sup_handle_destroy, 0 },
 };
 const size_t sup_n_verbs = G_N_ELEMENTS (sup_verbs);

@@ -45,7 +45,7 @@ clone3_into (unsigned long flags, int *pidfd)
  * owner open the init's ns links and root.  Everything else about the
  * sandbox stays the supervisor's (root's). */
 static pid_t
-clone_as_owner (const NsSandboxConfig *cfg, int *pidfd)
+clone_as_owner (const NsSandboxConfig *cfg, unsigned long flags, int *pidfd)
 {
 	bool switch_ids = cfg->owner_uid != 0 && (cfg->ns & CLONE_NEWUSER) && geteuid () == 0;
 	pid_t pid;
@@ -66,7 +66,7 @@ clone_as_owner (const NsSandboxConfig *cfg, int *pidfd)
 			return -1;
 		}
 	}
-	pid = clone3_into (cfg->ns, pidfd);
+	pid = clone3_into (flags, pidfd);
 	if (pid != 0 && switch_ids) {
 		saved = errno;
 		if (setresuid (-1, 0, -1) < 0 || setresgid (-1, 0, -1) < 0 || setgroups (0, NULL) < 0)
@@ -181,6 +181,9 @@ struct SupStart {
 	NsSandboxConfig *cfg;   /* becomes the supervisor's once the init is ready */
 	NsMountList mounts;     /* cfg->mounts, parsed */
 	int overlay_fd;         /* the overlay to become the root, or -1 */
+	/* The init makes its cgroup namespace itself, once it is in the
+	 * sandbox's cgroup, so the namespace is rooted there. */
+	bool late_cgroupns;
 	int report_fd;          /* the init's report pipe, non-blocking */
 	guint watch;
 };
@@ -229,6 +232,8 @@ init_child (const SupStart *st, int null_fd, int go_fd, int report_fd)
 	if (read (go_fd, &go, 1) != 1)
 		_exit (1);
 	close (go_fd);
+	if (st->late_cgroupns && unshare (CLONE_NEWCGROUP) < 0)
+		report_and_exit (report_fd, errno, "a cgroup namespace rooted in the sandbox's cgroup");
 
 	/* Become the owner (the inside ids its ids map to) before touching
 	 * the rootfs, so the owner's permissions decide what the sandbox can
@@ -317,6 +322,7 @@ start_settle (Supervisor *s, const SupReport *rep, bool reaped)
 		kill (s->init_pid, SIGKILL);
 		sup_loop_watch_child (s->init_pid, NULL, NULL);
 	}
+	sup_cgroups_release (s);
 	ns_close_fdp (&s->init_pidfd);
 	s->init_pid = 0;
 	start_free (st);
@@ -372,7 +378,10 @@ start_init (Supervisor *s, SupStart *st, NsError *err)
 	 * not the supervisor's private copy. */
 	if (!(cfg->ns & CLONE_NEWNS) && (r = sup_enter_host_mounts (s, err)) < 0)
 		goto fail;
-	pid = clone_as_owner (cfg, &pidfd);
+	if ((r = sup_cgroups_create (s, cfg, err)) < 0)
+		goto fail;
+	st->late_cgroupns = (cfg->ns & CLONE_NEWCGROUP) && sup_cgroups_active (&s->cg);
+	pid = clone_as_owner (cfg, st->late_cgroupns ? cfg->ns & ~(unsigned long) CLONE_NEWCGROUP : cfg->ns, &pidfd);
 	if (pid != 0 && !(cfg->ns & CLONE_NEWNS))
 		sup_leave_host_mounts (s);
 	if (pid < 0) {
@@ -389,6 +398,9 @@ start_init (Supervisor *s, SupStart *st, NsError *err)
 	/* The init has its copy; ours would keep the overlay alive. */
 	ns_close_fdp (&st->overlay_fd);
 
+	/* In its cgroup before it runs a single instruction of its own. */
+	if ((r = sup_cgroups_place (&s->cg, pid, err)) < 0)
+		goto kill_init;
 	if (cfg->ns & CLONE_NEWUSER) {
 		if ((r = write_id_maps (cfg, pid, err)) < 0)
 			goto kill_init;
@@ -417,6 +429,7 @@ kill_init:
 	sup_loop_watch_child (pid, NULL, NULL);
 	close (pidfd);
 fail:
+	sup_cgroups_release (s);
 	for (int i = 0; i < 2; i++) {
 		ns_close_fdp (&go[i]);
 		ns_close_fdp (&rep[i]);

@@ -248,7 +248,12 @@ spawner_start (Supervisor *s)
 		/* 0-2 stay (the supervisor's /dev/null and log): received
 		 * descriptors must not take their numbers, or the child's dup2
 		 * onto them would be a no-op that leaves them close-on-exec. */
-		int keep[] = { 0, 1, 2, sv[1], s->init_pidfd, s->host_mntns_fd };
+		int keep[6 + NS_CG_COUNT] = { 0, 1, 2, sv[1], s->init_pidfd, s->host_mntns_fd };
+		size_t n_keep = 6;
+		/* Jobs enter the sandbox's cgroup through these. */
+		for (int h = 0; h < NS_CG_COUNT; h++)
+			if (s->cg.procs_fd[h] >= 0)
+				keep[n_keep++] = s->cg.procs_fd[h];
 		prctl (PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid () != self)
 			_exit (0);
@@ -256,8 +261,8 @@ spawner_start (Supervisor *s)
 		 * children are born in both. */
 		if (enter && setns (s->init_pidfd, (int) enter) < 0)
 			_exit (1);
-		qsort (keep, G_N_ELEMENTS (keep), sizeof keep[0], compare_fds);
-		close_all_but (keep, G_N_ELEMENTS (keep));
+		qsort (keep, n_keep, sizeof keep[0], compare_fds);
+		close_all_but (keep, n_keep);
 		spawner_serve (s, sv[1]);
 	}
 	close (sv[1]);

@@ -10,6 +10,7 @@
 #include <glib.h>
 
 #include "error.h"
+#include "cgroup_layout.h"
 #include "mounts.h"
 #include "sandbox_config.h"
 
@@ -25,6 +26,13 @@ typedef struct {
 	pid_t pid;
 	SupExec *exec;      /* until its execve's report is in */
 } SupJob;
+
+/* The running sandbox's cgroup in each hierarchy (cgroups.c). */
+typedef struct {
+	char *dir[NS_CG_COUNT];   /* NULL where it has none */
+	bool v1[NS_CG_COUNT];
+	int procs_fd[NS_CG_COUNT];/* its cgroup.procs, for jobs to enter; -1 */
+} SupCgroups;
 
 typedef struct Supervisor {
 	char *dir;          /* the sandbox's state directory */
@@ -52,6 +60,7 @@ typedef struct Supervisor {
 	unsigned long pinned;
 	bool pin_requested;
 	char veth_host[16];     /* the host end of the sandbox's veth pair, or "" */
+	SupCgroups cg;
 } Supervisor;
 
 /* The supervisor, one per process. */
@@ -102,6 +111,24 @@ char *sup_pinned_text (void);
  * DONE gets the detached mount (which it then owns) or the error. */
 typedef void (*SupOverlayDone) (int mount_fd, const NsError *err, gpointer data);
 int sup_overlay_mount (Supervisor *s, const NsSandboxConfig *cfg, SupOverlayDone done, gpointer data, NsError *err);
+
+/* cgroups.c: the sandbox's cgroup.  Made (with the limits of CFG) before
+ * the init is let go, and the init placed in it; jobs enter it first
+ * thing; signalled and removed when the sandbox ends. */
+void sup_cgroups_init (SupCgroups *cg);
+int sup_cgroups_create (Supervisor *s, const NsSandboxConfig *cfg, NsError *err);
+int sup_cgroups_apply_limits (SupCgroups *cg, const NsLimits *l, NsError *err);
+int sup_cgroups_place (SupCgroups *cg, pid_t pid, NsError *err);
+int sup_cgroups_enter_self (const SupCgroups *cg);
+bool sup_cgroups_active (const SupCgroups *cg);
+/* SIGNO to every process in the groups but SPARE (0: none); how many. */
+guint sup_cgroups_signal (SupCgroups *cg, int signo, pid_t spare);
+/* Now (destroy: every child reaped), or from the loop once the last
+ * processes are reaped (the sandbox ended). */
+void sup_cgroups_remove (Supervisor *s);
+void sup_cgroups_release (Supervisor *s);
+/* The part of nsfs's group named for this nsfsd's state dir. */
+char *sup_cgroup_instance (const char *sandbox_dir);
 
 /* sandbox_net.c: `net veth` and `ports`.  Outside, before the init is let
  * go: its veth pair and forwards; undone by sup_net_detach.  Inside, in

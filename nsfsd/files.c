@@ -16,6 +16,7 @@
 #include "mounts.h"
 #include "net.h"
 #include "network.h"
+#include "resources.h"
 #include "names.h"
 #include "nstypes.h"
 #include "writes.h"
@@ -614,6 +615,89 @@ restore_ports (Sandbox *sb, const char *text, size_t len, NsError *err)
 	return commit_ports (sb, value, err);
 }
 
+/* --- memory.max, pids.max, cpu.max, stats ------------------------------------ */
+
+static void
+show_memory_max (Sandbox *sb, Job *job, GString *out)
+{
+	g_autofree char *t = ns_limit_format (sb->cfg->limits.memory_max);
+	g_string_append_printf (out, "%s\n", t);
+}
+
+static void
+show_pids_max (Sandbox *sb, Job *job, GString *out)
+{
+	g_autofree char *t = ns_limit_format (sb->cfg->limits.pids_max);
+	g_string_append_printf (out, "%s\n", t);
+}
+
+static void
+show_cpu_max (Sandbox *sb, Job *job, GString *out)
+{
+	g_autofree char *t = ns_cpu_max_format (sb->cfg->limits.cpu_quota, sb->cfg->limits.cpu_period);
+	g_string_append_printf (out, "%s\n", t);
+}
+
+static void
+show_stats (Sandbox *sb, Job *job, GString *out)
+{
+	resources_show_stats (sb, out);
+}
+
+/* A new value of one limit: checked whole (syntax, this host, the
+ * owner's ceiling), saved, and applied at once to a running sandbox (its
+ * supervisor writes the cgroup files). */
+static int
+store_limit (WriteOp *op, NsLimitKind kind)
+{
+	NsSandboxConfig *c = sandbox_copy_config (op->sb);
+	g_autofree char *mem = NULL, *pids = NULL, *cpu = NULL;
+	g_autofree char *old_mem = NULL, *old_pids = NULL, *old_cpu = NULL;
+	NsLimits l = c->limits;
+	int r;
+
+	switch (kind) {
+	case NS_LIMIT_MEMORY: r = ns_memory_max_parse (op->buf, op->len, &l.memory_max, &op->err); break;
+	case NS_LIMIT_PIDS: r = ns_pids_max_parse (op->buf, op->len, &l.pids_max, &op->err); break;
+	default: r = ns_cpu_max_parse (op->buf, op->len, &l.cpu_quota, &l.cpu_period, &op->err); break;
+	}
+	if (r == 0)
+		r = resources_check_supported (kind, &l, &op->err);
+	if (r == 0)
+		r = resources_check_ceiling (op->sb->owner, kind, &l, &op->err);
+	if (r < 0) {
+		ns_config_free (c);
+		return r;
+	}
+	old_mem = ns_limit_format (c->limits.memory_max);
+	old_pids = ns_limit_format (c->limits.pids_max);
+	old_cpu = ns_cpu_max_format (c->limits.cpu_quota, c->limits.cpu_period);
+	c->limits = l;
+	mem = ns_limit_format (l.memory_max);
+	pids = ns_limit_format (l.pids_max);
+	cpu = ns_cpu_max_format (l.cpu_quota, l.cpu_period);
+	return save_and_tell (op, c, (char *[]) { "limits", mem, pids, cpu, NULL },
+	                      (char *[]) { "limits", old_mem, old_pids, old_cpu, NULL }, true);
+}
+
+static int
+store_memory_max (WriteOp *op)
+{
+	return store_limit (op, NS_LIMIT_MEMORY);
+}
+
+static int
+store_pids_max (WriteOp *op)
+{
+	return store_limit (op, NS_LIMIT_PIDS);
+}
+
+static int
+store_cpu_max (WriteOp *op)
+{
+	return store_limit (op, NS_LIMIT_CPU);
+}
+
 /* --- exec --------------------------------------------------------------- */
 
 /* An exec in progress: the job id it asked for, and how many ids it
@@ -774,6 +858,10 @@ const NodeSpec sandbox_nodes[SB_NODE_COUNT] = {
 	[SB_NODE_MOUNTS] = { "mounts", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_mounts, store_mounts,
 	                     .truncate_empties = true, .restore = restore_mounts },
 	[SB_NODE_NET] = { "net", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_net, store_net },
+	[SB_NODE_MEMORY_MAX] = { "memory.max", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_memory_max, store_memory_max },
+	[SB_NODE_PIDS_MAX] = { "pids.max", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_pids_max, store_pids_max },
+	[SB_NODE_CPU_MAX] = { "cpu.max", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_cpu_max, store_cpu_max },
+	[SB_NODE_STATS] = { "stats", SB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_stats },
 	[SB_NODE_PORTS] = { "ports", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_ports, store_ports,
 	                    .truncate_empties = true, .restore = restore_ports },
 	[SB_NODE_EXEC] = { "exec", SB_NODE_DIR, S_IFREG | 0600, READ_JOB_ID, NULL, store_exec },

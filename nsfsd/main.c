@@ -24,6 +24,7 @@
 #include "quota.h"
 #include "sandbox.h"
 #include "network.h"
+#include "resources.h"
 #include "statedir.h"
 #include "trash.h"
 #include "supervisor_spawn.h"
@@ -39,6 +40,7 @@ typedef struct {
 	unsigned request_timeout;
 	unsigned per_user[QUOTA_KINDS];
 	NetworkOptions net;
+	ResourceOptions resources;
 } Options;
 
 static void
@@ -59,6 +61,9 @@ usage (FILE *out)
 	              "  --subnet CIDR      their pool of addresses; the first is the bridge's (default " NETWORK_DEFAULT_SUBNET ")\n"
 	              "  --max-veth-per-user N   sandboxes with veth one non-root uid may have (default 16)\n"
 	              "  --max-ports-per-user N  port forwards one non-root uid may have (default 64)\n"
+	              "  --user-memory-max DEFAULT[,CEILING]  memory.max of non-root owners' sandboxes (default max,max)\n"
+	              "  --user-pids-max DEFAULT[,CEILING]    pids.max of non-root owners' sandboxes (default 4096,max)\n"
+	              "  --user-cpu-max 'DEFAULT[,CEILING]'   cpu.max of non-root owners' sandboxes (default 'max 100000,max 100000')\n"
 	              "  MOUNTPOINT         default /mnt/ns\n");
 }
 
@@ -93,6 +98,31 @@ parse_count (const char *text, unsigned *out)
 	return true;
 }
 
+/* DEFAULT[,CEILING] of one limit, in its file's syntax. */
+static bool
+parse_user_limit (NsLimitKind kind, const char *text, ResourceOptions *r)
+{
+	g_auto (GStrv) parts = g_strsplit (text, ",", 3);
+	NsLimits *dst[2] = { &r->user_default, &r->user_ceiling };
+	guint n = g_strv_length (parts);
+
+	if (n < 1 || n > 2)
+		return false;
+	for (guint i = 0; i < n; i++) {
+		NsLimits *l = dst[i];
+		const char *t = parts[i];
+		int ok;
+		switch (kind) {
+		case NS_LIMIT_MEMORY: ok = ns_memory_max_parse (t, strlen (t), &l->memory_max, NULL); break;
+		case NS_LIMIT_PIDS: ok = ns_pids_max_parse (t, strlen (t), &l->pids_max, NULL); break;
+		default: ok = ns_cpu_max_parse (t, strlen (t), &l->cpu_quota, &l->cpu_period, NULL); break;
+		}
+		if (ok < 0)
+			return false;
+	}
+	return true;
+}
+
 static int
 parse_options (int argc, char **argv, Options *o)
 {
@@ -111,6 +141,9 @@ parse_options (int argc, char **argv, Options *o)
 		{ "subnet", required_argument, NULL, 'n' },
 		{ "max-veth-per-user", required_argument, NULL, 'v' },
 		{ "max-ports-per-user", required_argument, NULL, 'p' },
+		{ "user-memory-max", required_argument, NULL, 'm' },
+		{ "user-pids-max", required_argument, NULL, 'P' },
+		{ "user-cpu-max", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -122,6 +155,9 @@ parse_options (int argc, char **argv, Options *o)
 	                 .per_user = { [QUOTA_REQUESTS] = 256, [QUOTA_HANDLES] = 4096, [QUOTA_READERS] = 1024 },
 	                 .net = { .bridge = NETWORK_DEFAULT_BRIDGE, .veth_per_user = 16, .ports_per_user = 64 } };
 	network_parse_subnet (NETWORK_DEFAULT_SUBNET, &o->net.subnet, &o->net.prefix);
+	ns_limits_default (&o->resources.user_default);
+	ns_limits_default (&o->resources.user_ceiling);
+	o->resources.user_default.pids_max = 4096;
 	while ((c = getopt_long (argc, argv, "fdhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->foreground = true; break;
@@ -162,6 +198,15 @@ parse_options (int argc, char **argv, Options *o)
 		case 'p':
 			if (!parse_count (optarg, c == 'v' ? &o->net.veth_per_user : &o->net.ports_per_user)) {
 				fprintf (stderr, "nsfsd: not a count: %s\n", optarg);
+				return -1;
+			}
+			break;
+		case 'm':
+		case 'P':
+		case 'c':
+			if (!parse_user_limit (c == 'm' ? NS_LIMIT_MEMORY : c == 'P' ? NS_LIMIT_PIDS : NS_LIMIT_CPU, optarg,
+			                       &o->resources)) {
+				fprintf (stderr, "nsfsd: not DEFAULT[,CEILING] of that limit: %s\n", optarg);
 				return -1;
 			}
 			break;
@@ -339,6 +384,7 @@ main (int argc, char **argv)
 	sandbox_registry_init ();
 	sandbox_set_limits (&o.limits);
 	network_init (&o.net);
+	resources_init (&o.resources);
 	for (int k = 0; k < QUOTA_KINDS; k++)
 		quota_set_limit ((QuotaKind) k, o.per_user[k]);
 	raise_nofile_limit ();
@@ -394,6 +440,7 @@ main (int argc, char **argv)
 	supclient_shutdown ();
 	ops_free_handles ();
 	trash_shutdown ();
+	resources_shutdown ();
 out_unmount:
 	fuse_session_unmount (se);
 out_signals:

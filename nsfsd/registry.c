@@ -1,5 +1,6 @@
 /* The registry of sandboxes: by name and by serial, listed in creation
  * order, and mkdir's reservation of a name while its supervisor starts. */
+#include "resources.h"
 #include "sandbox_private.h"
 
 #include <errno.h>
@@ -166,6 +167,10 @@ create_fresh (const char *name, uid_t uid, gid_t gid, NsError *err)
 	Sandbox *sb = sandbox_new (name, ns_config_new (name, uid, gid));
 
 	sb->cfg->max_output = limits.job_output;
+	/* A non-root owner's jobs would escape its own login limits through
+	 * root's daemon: they start from nsfsd's defaults (a finite pids.max). */
+	if (uid != 0)
+		sb->cfg->limits = resources_options ()->user_default;
 	if (mkdir (sb->dir, 0700) < 0) {
 		ns_error (err, errno == EEXIST ? EEXIST : errno, "cannot create %s: %s", sb->dir, strerror (errno));
 		sandbox_unref (sb);

@@ -1,0 +1,361 @@
+/* The sandbox's cgroup (INTERFACE §8): one group per running sandbox in
+ * each hierarchy the host has for memory, pids, cpu and cpuacct, plus the
+ * unified one, under <the supervisor's own group>/nsfs/<instance>/<name>.
+ * The init is placed there before it is let go, each job places itself
+ * there before it does anything else, and the supervisor stays outside.
+ * The limits are written in each hierarchy's own terms (the v1
+ * translation is common/resource_limits.c's table); stop, kill and
+ * destroy reach every process listed in the groups; the groups go when
+ * the sandbox's last process has.  Where no group can be made, the
+ * sandbox runs without one (nsfsd refuses limits then: EOPNOTSUPP). */
+#include "supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomic_file.h"
+#include "cgroup_layout.h"
+#include "cleanup.h"
+#include "loop.h"
+
+/* Groups of an ended sandbox whose last processes are not reaped yet:
+ * the loop reaps them between tries. */
+typedef struct {
+	SupCgroups cg;
+	guint timer;
+	guint tries;
+} Leftover;
+
+static Leftover *leftover;
+
+static void leftover_free (void);
+
+static bool
+already_listed (const SupCgroups *cg, NsCgroupHier h)
+{
+	for (int i = 0; i < (int) h; i++)
+		if (cg->dir[i] && strcmp (cg->dir[i], cg->dir[h]) == 0)
+			return true;
+	return false;
+}
+
+/* The layout as the supervisor sees it (its mount namespace has the
+ * host's cgroup mounts). */
+static void
+read_layout (NsCgroupLayout *layout)
+{
+	g_autofree char *mountinfo = NULL, *self = NULL;
+
+	g_file_get_contents ("/proc/self/mountinfo", &mountinfo, NULL, NULL);
+	g_file_get_contents ("/proc/self/cgroup", &self, NULL, NULL);
+	ns_cgroup_layout_parse (mountinfo ? mountinfo : "", self ? self : "", layout);
+}
+
+char *
+sup_cgroup_instance (const char *sandbox_dir)
+{
+	/* <state>/sandboxes/<name>: the state dir names the nsfsd. */
+	g_autofree char *sandboxes = g_path_get_dirname (sandbox_dir);
+	g_autofree char *state = g_path_get_dirname (sandboxes);
+
+	return g_strdup_printf ("%08x", g_str_hash (state));
+}
+
+static int
+write_file_at (const char *dir, const char *file, const char *value)
+{
+	g_autofree char *path = g_build_filename (dir, file, NULL);
+	_cleanup_close_ int fd = open (path, O_WRONLY | O_CLOEXEC);
+	size_t len = strlen (value);
+
+	if (fd < 0)
+		return -errno;
+	if (write (fd, value, len) != (ssize_t) len)
+		return -errno;
+	return 0;
+}
+
+static bool
+unlimited (const NsLimits *l, NsLimitKind kind)
+{
+	switch (kind) {
+	case NS_LIMIT_MEMORY: return l->memory_max == NS_LIMIT_MAX;
+	case NS_LIMIT_PIDS: return l->pids_max == NS_LIMIT_MAX;
+	case NS_LIMIT_CPU: return l->cpu_quota == NS_LIMIT_MAX;
+	}
+	return true;
+}
+
+int
+sup_cgroups_apply_limits (SupCgroups *cg, const NsLimits *l, NsError *err)
+{
+	static const struct {
+		NsLimitKind kind;
+		NsCgroupHier hier;
+		const char *name;
+	} limits[] = {
+		{ NS_LIMIT_MEMORY, NS_CG_MEMORY, "memory.max" },
+		{ NS_LIMIT_PIDS, NS_CG_PIDS, "pids.max" },
+		{ NS_LIMIT_CPU, NS_CG_CPU, "cpu.max" },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS (limits); i++) {
+		const char *dir = cg->dir[limits[i].hier];
+		NsCgroupWrite w[2];
+		size_t n;
+		int r = 0;
+
+		if (!dir) {
+			/* No such controller here: "max" is what the sandbox has
+			 * anyway; anything else cannot be had. */
+			if (!unlimited (l, limits[i].kind))
+				return ns_error (err, EOPNOTSUPP, "%s: no cgroup controller for it here", limits[i].name);
+			continue;
+		}
+		n = ns_limit_writes (l, limits[i].kind, cg->v1[limits[i].hier], w);
+		for (size_t k = 0; k < n; k++) {
+			if (r == 0 && (r = write_file_at (dir, w[k].file, w[k].value)) == -ENOENT && unlimited (l, limits[i].kind))
+				r = 0;  /* a controller not enabled here: nothing to lift */
+			if (r < 0 && !err->code)
+				ns_error (err, r == -ENOENT ? EOPNOTSUPP : -r, "%s: cannot write %s %s: %s", limits[i].name, w[k].file,
+				          w[k].value, strerror (-r));
+			g_free (w[k].value);
+		}
+		if (r < 0)
+			return -err->code;
+	}
+	/* A limit on memory means memory, not swap: a job over it is killed
+	 * rather than swapped out (the files exist only with swap
+	 * accounting). */
+	if (cg->dir[NS_CG_MEMORY]) {
+		if (cg->v1[NS_CG_MEMORY]) {
+			g_autofree char *v = l->memory_max == NS_LIMIT_MAX ? g_strdup ("-1")
+			                                                    : g_strdup_printf ("%" G_GUINT64_FORMAT, l->memory_max);
+			write_file_at (cg->dir[NS_CG_MEMORY], "memory.memsw.limit_in_bytes", v);
+		} else {
+			write_file_at (cg->dir[NS_CG_MEMORY], "memory.swap.max", l->memory_max == NS_LIMIT_MAX ? "max" : "0");
+		}
+	}
+	return 0;
+}
+
+/* The record nsfsd reads `stats` from: "HIER 1|2 DIR" lines. */
+static void
+write_record (Supervisor *s)
+{
+	GString *t = g_string_new (NULL);
+
+	for (int h = 0; h < NS_CG_COUNT; h++)
+		if (s->cg.dir[h])
+			g_string_append_printf (t, "%s %d %s\n", ns_cgroup_hier_name ((NsCgroupHier) h), s->cg.v1[h] ? 1 : 2,
+			                        s->cg.dir[h]);
+	ns_write_atomic (s->dirfd, "cgroups", t->str, false);
+	g_string_free (t, TRUE);
+}
+
+int
+sup_cgroups_create (Supervisor *s, const NsSandboxConfig *cfg, NsError *err)
+{
+	g_autofree char *instance = sup_cgroup_instance (s->dir);
+	NsCgroupLayout layout;
+	SupCgroups *cg = &s->cg;
+	int r;
+
+	/* The same groups as the run before: what is left in them is that
+	 * run's, and goes now. */
+	if (leftover)
+		sup_cgroups_signal (&leftover->cg, SIGKILL, 0);
+	leftover_free ();
+	sup_cgroups_remove (s);
+	read_layout (&layout);
+	for (int h = 0; h < NS_CG_COUNT; h++) {
+		g_autofree char *dir = NULL;
+
+		cg->procs_fd[h] = -1;
+		if (!layout.dir[h])
+			continue;
+		dir = g_build_filename (layout.dir[h], "nsfs", instance, cfg->name, NULL);
+		cg->dir[h] = g_steal_pointer (&dir);
+		cg->v1[h] = layout.v1[h];
+		if (already_listed (cg, (NsCgroupHier) h))
+			continue;
+		if (g_mkdir_with_parents (cg->dir[h], 0755) < 0) {
+			/* No delegation here (a container's read-only cgroupfs):
+			 * this hierarchy is not the sandbox's. */
+			g_message ("cgroup %s: %s", cg->dir[h], g_strerror (errno));
+			g_clear_pointer (&cg->dir[h], g_free);
+			continue;
+		}
+		{
+			g_autofree char *procs = g_build_filename (cg->dir[h], "cgroup.procs", NULL);
+			cg->procs_fd[h] = open (procs, O_WRONLY | O_CLOEXEC);
+		}
+	}
+	ns_cgroup_layout_clear (&layout);
+	if ((r = sup_cgroups_apply_limits (cg, &cfg->limits, err)) < 0) {
+		sup_cgroups_remove (s);
+		return r;
+	}
+	write_record (s);
+	return 0;
+}
+
+int
+sup_cgroups_place (SupCgroups *cg, pid_t pid, NsError *err)
+{
+	char text[16];
+
+	snprintf (text, sizeof text, "%d", (int) pid);
+	for (int h = 0; h < NS_CG_COUNT; h++)
+		if (cg->procs_fd[h] >= 0 && write (cg->procs_fd[h], text, strlen (text)) < 0)
+			return ns_error (err, errno, "place %s in %s: %s", text, cg->dir[h], strerror (errno));
+	return 0;
+}
+
+int
+sup_cgroups_enter_self (const SupCgroups *cg)
+{
+	for (int h = 0; h < NS_CG_COUNT; h++)
+		if (cg->procs_fd[h] >= 0 && write (cg->procs_fd[h], "0", 1) < 0)
+			return -errno;
+	return 0;
+}
+
+void
+sup_cgroups_init (SupCgroups *cg)
+{
+	memset (cg, 0, sizeof *cg);
+	for (int h = 0; h < NS_CG_COUNT; h++)
+		cg->procs_fd[h] = -1;
+}
+
+bool
+sup_cgroups_active (const SupCgroups *cg)
+{
+	for (int h = 0; h < NS_CG_COUNT; h++)
+		if (cg->procs_fd[h] >= 0)
+			return true;
+	return false;
+}
+
+guint
+sup_cgroups_signal (SupCgroups *cg, int signo, pid_t spare)
+{
+	guint n = 0;
+
+	for (int h = 0; h < NS_CG_COUNT; h++) {
+		g_autofree char *procs = NULL, *text = NULL;
+		g_auto (GStrv) pids = NULL;
+
+		if (cg->procs_fd[h] < 0 || !cg->dir[h])
+			continue;
+		/* The unified hierarchy ends a whole group at once (5.14). */
+		if (signo == SIGKILL && !spare && !cg->v1[h] && write_file_at (cg->dir[h], "cgroup.kill", "1") == 0)
+			continue;
+		procs = g_build_filename (cg->dir[h], "cgroup.procs", NULL);
+		if (!g_file_get_contents (procs, &text, NULL, NULL))
+			continue;
+		pids = g_strsplit (text, "\n", -1);
+		for (char **p = pids; *p && **p; p++) {
+			pid_t pid = (pid_t) g_ascii_strtoll (*p, NULL, 10);
+			if (pid > 0 && pid != spare && kill (pid, signo) == 0)
+				n++;
+		}
+	}
+	return n;
+}
+
+static bool
+remove_dirs (SupCgroups *cg)
+{
+	bool all = true;
+
+	for (int h = NS_CG_COUNT - 1; h >= 0; h--) {
+		if (!cg->dir[h])
+			continue;
+		if (!already_listed (cg, (NsCgroupHier) h) && rmdir (cg->dir[h]) < 0 && errno != ENOENT) {
+			all = false;
+			continue;
+		}
+		g_clear_pointer (&cg->dir[h], g_free);
+	}
+	return all;
+}
+
+static void
+leftover_free (void)
+{
+	if (!leftover)
+		return;
+	sup_loop_remove (&leftover->timer);
+	for (int h = 0; h < NS_CG_COUNT; h++) {
+		ns_close_fdp (&leftover->cg.procs_fd[h]);
+		g_free (leftover->cg.dir[h]);
+	}
+	g_clear_pointer (&leftover, g_free);
+}
+
+static gboolean
+leftover_retry (gpointer data)
+{
+	sup_cgroups_signal (&leftover->cg, SIGKILL, 0);
+	if (remove_dirs (&leftover->cg) || ++leftover->tries >= 250) {
+		for (int h = 0; h < NS_CG_COUNT; h++)
+			if (leftover->cg.dir[h])
+				g_warning ("cannot remove the cgroup %s: %s", leftover->cg.dir[h], g_strerror (EBUSY));
+		leftover->timer = 0;
+		leftover_free ();
+		return G_SOURCE_REMOVE;
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+void
+sup_cgroups_release (Supervisor *s)
+{
+	bool any = false;
+
+	for (int h = 0; h < NS_CG_COUNT; h++)
+		any |= s->cg.dir[h] != NULL;
+	if (!any)
+		return;
+	sup_cgroups_signal (&s->cg, SIGKILL, 0);
+	unlinkat (s->dirfd, "cgroups", 0);
+	if (remove_dirs (&s->cg)) {
+		for (int h = 0; h < NS_CG_COUNT; h++)
+			ns_close_fdp (&s->cg.procs_fd[h]);
+		return;
+	}
+	leftover_free ();
+	leftover = g_new0 (Leftover, 1);
+	leftover->cg = s->cg;
+	sup_cgroups_init (&s->cg);
+	leftover->timer = sup_loop_add_timer (20, leftover_retry, NULL);
+}
+
+void
+sup_cgroups_remove (Supervisor *s)
+{
+	SupCgroups *cg = &s->cg;
+
+	/* Processes that were killed leave their group a moment after their
+	 * parent reaps them: look again, briefly. */
+	for (int tries = 0; tries < 100 && !remove_dirs (cg); tries++) {
+		sup_cgroups_signal (cg, SIGKILL, 0);
+		g_usleep (10 * 1000);
+	}
+	for (int h = 0; h < NS_CG_COUNT; h++)
+		ns_close_fdp (&cg->procs_fd[h]);
+	for (int h = 0; h < NS_CG_COUNT; h++)
+		if (cg->dir[h]) {
+			g_warning ("cannot remove the cgroup %s: %s", cg->dir[h], g_strerror (EBUSY));
+			g_clear_pointer (&cg->dir[h], g_free);
+		}
+	unlinkat (s->dirfd, "cgroups", 0);
+	leftover_free ();
+}

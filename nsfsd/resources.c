@@ -1,0 +1,239 @@
+#include "resources.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup_layout.h"
+
+static ResourceOptions opts;
+static NsCgroupLayout layout;
+static bool supported[NS_LIMIT_CPU + 1];
+static char *base[NS_CG_COUNT];         /* <dir>/nsfs, made here */
+
+static const NsCgroupHier hier_of[] = {
+	[NS_LIMIT_MEMORY] = NS_CG_MEMORY,
+	[NS_LIMIT_PIDS] = NS_CG_PIDS,
+	[NS_LIMIT_CPU] = NS_CG_CPU,
+};
+
+static const char *const limit_names[] = { "memory.max", "pids.max", "cpu.max" };
+
+/* On the unified hierarchy a controller serves nsfs's groups only if
+ * nsfs's group enables it for its children. */
+static bool
+enabled_below (const char *dir, const char *controller)
+{
+	g_autofree char *path = g_build_filename (dir, "cgroup.subtree_control", NULL);
+	g_autofree char *text = NULL;
+	g_auto (GStrv) words = NULL;
+
+	if (!g_file_get_contents (path, &text, NULL, NULL))
+		return false;
+	words = g_strsplit_set (g_strstrip (text), " ", -1);
+	return g_strv_contains ((const char *const *) words, controller);
+}
+
+void
+resources_init (const ResourceOptions *o)
+{
+	g_autofree char *mountinfo = NULL, *self = NULL;
+	static const char *const controller[] = { "memory", "pids", "cpu" };
+
+	opts = *o;
+	g_file_get_contents ("/proc/self/mountinfo", &mountinfo, NULL, NULL);
+	g_file_get_contents ("/proc/self/cgroup", &self, NULL, NULL);
+	ns_cgroup_layout_parse (mountinfo ? mountinfo : "", self ? self : "", &layout);
+	for (int h = 0; h < NS_CG_COUNT; h++) {
+		if (!layout.dir[h])
+			continue;
+		base[h] = g_build_filename (layout.dir[h], "nsfs", NULL);
+		if (mkdir (base[h], 0755) < 0 && errno != EEXIST) {
+			g_message ("no cgroup for nsfs in %s: %s", layout.dir[h], g_strerror (errno));
+			g_clear_pointer (&base[h], g_free);
+		}
+	}
+	for (int k = NS_LIMIT_MEMORY; k <= NS_LIMIT_CPU; k++) {
+		NsCgroupHier h = hier_of[k];
+		if (!base[h])
+			continue;
+		if (layout.v1[h]) {
+			supported[k] = true;
+			continue;
+		}
+		/* Unified: ask nsfs's group to pass the controller on (it can
+		 * only if ours has it: a delegated subtree). */
+		{
+			g_autofree char *path = g_build_filename (base[h], "cgroup.subtree_control", NULL);
+			g_autofree char *plus = g_strdup_printf ("+%s", controller[k]);
+			g_file_set_contents (path, plus, -1, NULL);
+		}
+		supported[k] = enabled_below (base[h], controller[k]);
+	}
+}
+
+void
+resources_shutdown (void)
+{
+	/* Only empty groups go (rmdir of a cgroup with children fails):
+	 * running sandboxes keep theirs. */
+	for (int h = 0; h < NS_CG_COUNT; h++) {
+		if (!base[h])
+			continue;
+		{
+			g_autoptr (GDir) d = g_dir_open (base[h], 0, NULL);
+			const char *name;
+			while (d && (name = g_dir_read_name (d))) {
+				g_autofree char *sub = g_build_filename (base[h], name, NULL);
+				if (g_file_test (sub, G_FILE_TEST_IS_DIR))
+					rmdir (sub);
+			}
+		}
+		rmdir (base[h]);
+		g_clear_pointer (&base[h], g_free);
+	}
+	ns_cgroup_layout_clear (&layout);
+}
+
+const ResourceOptions *
+resources_options (void)
+{
+	return &opts;
+}
+
+static bool
+unlimited (NsLimitKind kind, const NsLimits *l)
+{
+	switch (kind) {
+	case NS_LIMIT_MEMORY: return l->memory_max == NS_LIMIT_MAX;
+	case NS_LIMIT_PIDS: return l->pids_max == NS_LIMIT_MAX;
+	case NS_LIMIT_CPU: return l->cpu_quota == NS_LIMIT_MAX;
+	}
+	return true;
+}
+
+int
+resources_check_supported (NsLimitKind kind, const NsLimits *l, NsError *err)
+{
+	if (supported[kind] || unlimited (kind, l))
+		return 0;
+	return ns_error (err, EOPNOTSUPP, "%s: nsfs has no cgroup with the %s controller here; only max can be set",
+	                 limit_names[kind], kind == NS_LIMIT_MEMORY ? "memory" : kind == NS_LIMIT_PIDS ? "pids" : "cpu");
+}
+
+int
+resources_check_ceiling (uid_t owner, NsLimitKind kind, const NsLimits *l, NsError *err)
+{
+	const NsLimits *c = &opts.user_ceiling;
+	bool over = false;
+	g_autofree char *ceiling = NULL;
+
+	if (owner == 0)
+		return 0;
+	switch (kind) {
+	case NS_LIMIT_MEMORY:
+		over = l->memory_max > c->memory_max;
+		ceiling = ns_limit_format (c->memory_max);
+		break;
+	case NS_LIMIT_PIDS:
+		over = l->pids_max > c->pids_max;
+		ceiling = ns_limit_format (c->pids_max);
+		break;
+	case NS_LIMIT_CPU:
+		/* As a share of a CPU: quota/period against the ceiling's. */
+		if (c->cpu_quota != NS_LIMIT_MAX)
+			over = l->cpu_quota == NS_LIMIT_MAX ||
+			       (double) l->cpu_quota / (double) l->cpu_period > (double) c->cpu_quota / (double) c->cpu_period;
+		ceiling = ns_cpu_max_format (c->cpu_quota, c->cpu_period);
+		break;
+	}
+	if (over)
+		return ns_error (err, EPERM, "%s: over the most nsfsd lets uid %u set (%s)", limit_names[kind],
+		                 (unsigned) owner, ceiling);
+	return 0;
+}
+
+/* --- stats ---------------------------------------------------------------- */
+
+/* The first number in FILE of DIR, or after KEY (a "key value" line). */
+static uint64_t
+read_number (const char *dir, const char *file, const char *key)
+{
+	g_autofree char *path = g_build_filename (dir, file, NULL);
+	g_autofree char *text = NULL;
+	g_auto (GStrv) lines = NULL;
+
+	if (!g_file_get_contents (path, &text, NULL, NULL))
+		return 0;
+	if (!key)
+		return g_ascii_strtoull (text, NULL, 10);
+	lines = g_strsplit (text, "\n", -1);
+	for (char **l = lines; *l; l++) {
+		size_t n = strlen (key);
+		if (strncmp (*l, key, n) == 0 && (*l)[n] == ' ')
+			return g_ascii_strtoull (*l + n + 1, NULL, 10);
+	}
+	return 0;
+}
+
+typedef struct {
+	char *dir[NS_CG_COUNT];
+	bool v1[NS_CG_COUNT];
+} Groups;
+
+/* The supervisor's record of the running sandbox's groups. */
+static void
+read_record (Sandbox *sb, Groups *g)
+{
+	g_autofree char *path = g_build_filename (sb->dir, "cgroups", NULL);
+	g_autofree char *text = NULL;
+	g_auto (GStrv) lines = NULL;
+
+	memset (g, 0, sizeof *g);
+	if (!g_file_get_contents (path, &text, NULL, NULL))
+		return;
+	lines = g_strsplit (text, "\n", -1);
+	for (char **l = lines; *l; l++) {
+		g_auto (GStrv) f = g_strsplit (*l, " ", 3);
+		if (g_strv_length (f) != 3)
+			continue;
+		for (int h = 0; h < NS_CG_COUNT; h++)
+			if (strcmp (f[0], ns_cgroup_hier_name ((NsCgroupHier) h)) == 0 && !g->dir[h]) {
+				g->dir[h] = g_strdup (f[2]);
+				g->v1[h] = strcmp (f[1], "1") == 0;
+			}
+	}
+}
+
+void
+resources_show_stats (Sandbox *sb, GString *out)
+{
+	uint64_t mem = 0, peak = 0, pids = 0, cpu = 0, ooms = 0;
+	Groups g;
+
+	if (sb->state == SB_RUNNING) {
+		const char *m = NULL, *p, *c;
+		read_record (sb, &g);
+		if ((m = g.dir[NS_CG_MEMORY])) {
+			bool v1 = g.v1[NS_CG_MEMORY];
+			mem = read_number (m, v1 ? "memory.usage_in_bytes" : "memory.current", NULL);
+			peak = read_number (m, v1 ? "memory.max_usage_in_bytes" : "memory.peak", NULL);
+			ooms = v1 ? read_number (m, "memory.oom_control", "oom_kill") : read_number (m, "memory.events", "oom_kill");
+		}
+		if ((p = g.dir[NS_CG_PIDS]))
+			pids = read_number (p, "pids.current", NULL);
+		if ((c = g.dir[NS_CG_CPUACCT]) && g.v1[NS_CG_CPUACCT])
+			cpu = read_number (c, "cpuacct.usage", NULL) / 1000;
+		else if ((c = g.dir[NS_CG_CPU] ? g.dir[NS_CG_CPU] : g.dir[NS_CG_UNIFIED]))
+			cpu = read_number (c, "cpu.stat", "usage_usec");
+		for (int h = 0; h < NS_CG_COUNT; h++)
+			g_free (g.dir[h]);
+	}
+	g_string_append_printf (out,
+	                        "memory.current %" G_GUINT64_FORMAT "\nmemory.peak %" G_GUINT64_FORMAT
+	                        "\npids.current %" G_GUINT64_FORMAT "\ncpu.usage_usec %" G_GUINT64_FORMAT
+	                        "\noom_kills %" G_GUINT64_FORMAT "\n",
+	                        mem, peak, pids, cpu, ooms);
+}
