@@ -104,6 +104,10 @@ sup_cgroups_apply_limits (SupCgroups *cg, const NsLimits *l, NsError *err)
 		{ NS_LIMIT_CPU, NS_CG_CPU, "cpu.max" },
 	};
 
+	/* v1 keeps memory.limit_in_bytes at most memory.memsw.limit_in_bytes
+	 * (with swap accounting): lift the latter first, set it last. */
+	if (cg->dir[NS_CG_MEMORY] && cg->v1[NS_CG_MEMORY])
+		write_file_at (cg->dir[NS_CG_MEMORY], "memory.memsw.limit_in_bytes", "-1");
 	for (size_t i = 0; i < G_N_ELEMENTS (limits); i++) {
 		const char *dir = cg->dir[limits[i].hier];
 		NsCgroupWrite w[2];

@@ -479,6 +479,67 @@ def _supervisor_logs(state: Path, most: int = 10) -> str:
     return "".join(out)
 
 
+def nsfs_cgroup_instance(state: Path) -> str:
+    """The group name nsfs gives the sandboxes of STATE's nsfsd: glib's
+    g_str_hash of the state dir, as %08x (backend/cgroups.c)."""
+    h = 5381
+    for b in str(Path(state).resolve()).encode():
+        h = (h * 33 + (b - 256 if b > 127 else b)) & 0xFFFFFFFF
+    return f"{h:08x}"
+
+
+def nsfs_cgroup_bases() -> list:
+    """Where nsfs's groups are for processes started from here: <each
+    hierarchy's mount point><this process's path>/nsfs."""
+    mounts = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fields, tail = left.split(), right.split()
+            if len(tail) < 3 or fields[3] != "/":
+                continue
+            if tail[0] == "cgroup2":
+                mounts[""] = fields[4]
+            elif tail[0] == "cgroup":
+                for opt in tail[2].split(","):
+                    mounts.setdefault(opt, fields[4])
+    bases = set()
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            for c in (controllers.split(",") if controllers else [""]):
+                if c in mounts:
+                    bases.add(os.path.join(mounts[c] + (path if path != "/" else ""), "nsfs"))
+    return sorted(bases)
+
+
+def remove_nsfs_cgroups(state: Path) -> list:
+    """Remove the cgroups of STATE's nsfsd that are left (their processes
+    are gone by now); returns those that were there."""
+    instance = nsfs_cgroup_instance(state)
+    found = []
+    for base in nsfs_cgroup_bases():
+        top = os.path.join(base, instance)
+        if not os.path.isdir(top):
+            continue
+        for name in os.listdir(top):
+            sub = os.path.join(top, name)
+            if os.path.isdir(sub):
+                found.append(sub)
+                for _ in range(50):
+                    try:
+                        os.rmdir(sub)
+                        break
+                    except OSError:
+                        time.sleep(0.02)
+        for d in (top, base):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+    return found
+
+
 def _teardown(fs: Nsfs):
     """Tear everything down; returns a list of problems that fail the test."""
     problems = []
@@ -528,7 +589,13 @@ def _teardown(fs: Nsfs):
     if left:
         warn(f"teardown detached mounts left under {fs.state}: {left}")
 
-    # 6. The wrapper (valgrind) found errors.
+    # 6. cgroups of this nsfsd's sandboxes (INTERFACE §8): a clean exit
+    #    removes them; one that was killed leaves them to us.
+    left = remove_nsfs_cgroups(fs.state)
+    if left and how == "term" and not crashed:
+        warn(f"teardown removed cgroups nsfsd left behind: {left}")
+
+    # 7. The wrapper (valgrind) found errors.
     if fs.wrapped and fs.proc is not None and fs.proc.returncode == 99:
         problems.append("the nsfsd wrapper reported errors (exit code 99)")
 

@@ -33,13 +33,13 @@ from users import test_users  # noqa: F401 - the fixture
 pytestmark = needs_root
 
 SEED = int(os.environ.get("NSFS_HOSTILE_SEED", "20240601"))
-WRITABLE = ("ctl", "uid_map", "gid_map", "hostname", "rootfs", "caps", "mounts", "net", "ports")
+WRITABLE = ("ctl", "uid_map", "gid_map", "hostname", "rootfs", "caps", "mounts", "net", "ports", "memory.max", "pids.max", "cpu.max")
 NS_TYPES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
 # What a rejected write may fail with (INTERFACE §5), plus what the kernel
 # says of a program or path that cannot be (a name over 255 bytes, a
 # component that is not a directory, a link loop).
 ERRNOS = {errno.EINVAL, errno.EPERM, errno.EACCES, errno.EBUSY, errno.ENOENT, errno.E2BIG, errno.EFBIG,
-          errno.EDQUOT, errno.ENAMETOOLONG, errno.ENOTDIR, errno.ELOOP, errno.EADDRINUSE}
+          errno.EDQUOT, errno.ENAMETOOLONG, errno.ENOTDIR, errno.ELOOP, errno.EADDRINUSE, errno.EOPNOTSUPP}
 
 ATTACKS = {"count": 0}
 
@@ -104,6 +104,9 @@ VALID = {
         re.fullmatch(r"overlay|bind /\S* /\S+( ro)?|tmpfs /\S+( size=[0-9]+)? mode=0[0-7]+", line)
         for line in t.splitlines()) and (t == "" or t.endswith("\n")),
     "net": lambda t: re.fullmatch(r"none\n|veth\n|veth 10\.213\.\d+\.\d+/16\n", t) is not None,
+    "memory.max": lambda t: re.fullmatch(r"max\n|\d+\n", t) is not None,
+    "pids.max": lambda t: re.fullmatch(r"max\n|\d+\n", t) is not None,
+    "cpu.max": lambda t: re.fullmatch(r"(max|\d+) \d+\n", t) is not None,
     "ports": lambda t: t.count("\n") <= 64 and all(
         re.fullmatch(r"(tcp|udp) \d+ \d+", line) for line in t.splitlines()) and (t == "" or t.endswith("\n")),
 }
@@ -426,6 +429,9 @@ def test_writes_at_odd_offsets(nsfs, arena, test_users):
         "mounts": ["tmpfs /tmp mode=0755", "bind /tmp /mnt ro\n"],
         "net": ["none", "none\n"],  # veth would make a bridge on the host: test_network.py
         "ports": ["tcp 8080 80", "udp 5353 5353\n"],
+        "memory.max": ["1073741824", "max\n"],
+        "pids.max": ["100", "200\n"],
+        "cpu.max": ["50000 100000", "max 100000\n"],
     }
     invalid = [b"\0", b"not valid at all", b"\xff\xfe", b"0 0 0 0", b"a" * 65537]
     offsets = (1, 4095, 1 << 40)
