@@ -84,9 +84,11 @@ class Bench:
         finally:
             os.close(fd)
 
-    def cold_nsfs(self, rootfs=None, mounts=None, net=None):
+    def cold_nsfs(self, rootfs=None, mounts=None, net=None, limits=None):
         sb = self.mnt / self.name("c")
         os.mkdir(sb)
+        for f, v in (limits or {}).items():
+            write(sb / f, v)
         if rootfs:
             write(sb / "rootfs", rootfs)
         if mounts:
@@ -188,6 +190,16 @@ class Bench:
             (top / f"b{i}").mkdir(exist_ok=True)
             lines.append(f"bind {top}/b{i} {top}/b{i}\n")
         self.side_by_side("16 binds", lambda: self.cold_nsfs(mounts="".join(lines)), self.cold_nsfs)
+
+    def case_limits(self):
+        limits = {"memory.max": "512m\n", "pids.max": "256\n", "cpu.max": "50000 100000\n"}
+        self.side_by_side("limits sandbox", lambda: self.cold_nsfs(limits=limits), self.cold_nsfs)
+
+    def case_stats(self):
+        sb, pid = self.warm_sandbox()
+        self.side_by_side("stats vs status", lambda: read(sb / "stats"), lambda: read(sb / "status"),
+                          runs=self.args.runs * 5)
+        os.rmdir(sb)
 
     def veth_nsfs(self):
         self.cold_nsfs(net="veth\n")
@@ -499,6 +511,8 @@ TARGETS = {
     "overlay sandbox": ("<=", 0.8, "median time vs bwrap --ro-bind (0.8 has no --overlay)"),
     "16 binds": ("<=", 1.2, "median time vs the same cold sandbox without mounts"),
     "veth sandbox": ("<=", 1.3, "median time vs the same cold sandbox without veth"),
+    "limits sandbox": ("<=", 1.1, "median time, memory.max + pids.max + cpu.max set vs none"),
+    "stats vs status": ("<=", 1.5, "median read time of stats vs status of a running sandbox"),
     "veth vs by hand": ("<=", 0.5, "median time vs ip netns add/link/addr/route/exec as a script"),
     "veth starts, last vs first": ("<=", 1.2, "median of the last 10 of 50 cold veth starts vs the first 10"),
     "veth throughput": (">=", 0.9, "TCP sandbox to sandbox over the bridge vs two netns on a plain veth pair"),
@@ -587,7 +601,7 @@ def main():
     p.add_argument("--output-bytes", type=int, default=1 << 30)
     p.add_argument("--rest-count", type=int, default=1000)
     p.add_argument("--load-seconds", type=float, default=60)
-    p.add_argument("--cases", default="cold,cold_shell,job,floor,rootfs,overlay,binds,veth,veth_by_hand,veth_growth,veth_throughput,"
+    p.add_argument("--cases", default="cold,cold_shell,job,floor,rootfs,overlay,binds,veth,veth_by_hand,veth_growth,veth_throughput,limits,stats,"
                    "output,rest,load,wedged")
     args = p.parse_args()
     cases = args.cases.split(",")
