@@ -80,17 +80,6 @@ write_file_at (const char *dir, const char *file, const char *value)
 	return 0;
 }
 
-static bool
-unlimited (const NsLimits *l, NsLimitKind kind)
-{
-	switch (kind) {
-	case NS_LIMIT_MEMORY: return l->memory_max == NS_LIMIT_MAX;
-	case NS_LIMIT_PIDS: return l->pids_max == NS_LIMIT_MAX;
-	case NS_LIMIT_CPU: return l->cpu_quota == NS_LIMIT_MAX;
-	}
-	return true;
-}
-
 int
 sup_cgroups_apply_limits (SupCgroups *cg, const NsLimits *l, NsError *err)
 {
@@ -117,13 +106,13 @@ sup_cgroups_apply_limits (SupCgroups *cg, const NsLimits *l, NsError *err)
 		if (!dir) {
 			/* No such controller here: "max" is what the sandbox has
 			 * anyway; anything else cannot be had. */
-			if (!unlimited (l, limits[i].kind))
+			if (!ns_limit_is_unlimited (l, limits[i].kind))
 				return ns_error (err, EOPNOTSUPP, "%s: no cgroup controller for it here", limits[i].name);
 			continue;
 		}
 		n = ns_limit_writes (l, limits[i].kind, cg->v1[limits[i].hier], w);
 		for (size_t k = 0; k < n; k++) {
-			if (r == 0 && (r = write_file_at (dir, w[k].file, w[k].value)) == -ENOENT && unlimited (l, limits[i].kind))
+			if (r == 0 && (r = write_file_at (dir, w[k].file, w[k].value)) == -ENOENT && ns_limit_is_unlimited (l, limits[i].kind))
 				r = 0;  /* a controller not enabled here: nothing to lift */
 			if (r < 0 && !err->code)
 				ns_error (err, r == -ENOENT ? EOPNOTSUPP : -r, "%s: cannot write %s %s: %s", limits[i].name, w[k].file,
@@ -361,5 +350,12 @@ sup_cgroups_remove (Supervisor *s)
 			g_clear_pointer (&cg->dir[h], g_free);
 		}
 	unlinkat (s->dirfd, "cgroups", 0);
+	/* An earlier run's groups still waiting for their last processes:
+	 * every child is reaped by now (destroy), so they go too. */
+	if (leftover) {
+		sup_cgroups_signal (&leftover->cg, SIGKILL, 0);
+		for (int tries = 0; tries < 100 && !remove_dirs (&leftover->cg); tries++)
+			g_usleep (10 * 1000);
+	}
 	leftover_free ();
 }

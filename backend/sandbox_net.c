@@ -15,7 +15,6 @@
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
-#include <nftables/libnftables.h>
 #include <stdio.h>
 #include <sched.h>
 #include <string.h>
@@ -24,29 +23,11 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "nft.h"
 #include "rtnl.h"
 
 /* nsfsd/network.h's NETWORK_NFT_TABLE: one name, two programs. */
 #define NFT_TABLE "nsfs"
-
-static int
-nft_run (const char *cmds, NsError *err)
-{
-	struct nft_ctx *nft = nft_ctx_new (NFT_CTX_DEFAULT);
-	int r;
-
-	if (!nft)
-		return ns_error (err, ENOMEM, "net: nftables: no context");
-	nft_ctx_buffer_output (nft);
-	nft_ctx_buffer_error (nft);
-	r = nft_run_cmd_from_buffer (nft, cmds);
-	if (r != 0 && err) {
-		g_autofree char *msg = g_strdup (nft_ctx_get_error_buffer (nft));
-		ns_error (err, EIO, "net: nftables: %s", g_strstrip (g_strdelimit (msg, "\n", ' ')));
-	}
-	nft_ctx_free (nft);
-	return r != 0 ? -EIO : 0;
-}
 
 /* The forwards' nftables commands: VERB is "add" or "delete". */
 static char *
@@ -81,7 +62,7 @@ forwards_remove (const NsSandboxConfig *cfg)
 	for (size_t i = 0; i < ports.n; i++) {
 		NsPortList one = { 1, { ports.p[i] } };
 		g_autofree char *cmds = forward_commands (cfg, &one, "delete");
-		nft_run (cmds, NULL);
+		ns_nft_run (cmds, NULL);
 	}
 }
 
@@ -97,12 +78,12 @@ forwards_add (const NsSandboxConfig *cfg, NsError *err)
 	if ((r = ns_ports_parse (cfg->ports, strlen (cfg->ports), &ports, err)) < 0)
 		return r;
 	cmds = forward_commands (cfg, &ports, "add");
-	if (nft_run (cmds, NULL) == 0)
+	if (ns_nft_run (cmds, NULL) == 0)
 		return 0;
 	/* What an earlier run of this sandbox left (a supervisor that was
 	 * killed) makes the add fail: out with it, and again. */
 	forwards_remove (cfg);
-	return nft_run (cmds, err);
+	return ns_nft_run (cmds, err);
 }
 
 int

@@ -179,3 +179,14 @@ ns_limit_writes (const NsLimits *l, NsLimitKind kind, bool v1, NsCgroupWrite out
 	}
 	return 0;
 }
+
+bool
+ns_limit_is_unlimited (const NsLimits *l, NsLimitKind kind)
+{
+	switch (kind) {
+	case NS_LIMIT_MEMORY: return l->memory_max == NS_LIMIT_MAX;
+	case NS_LIMIT_PIDS: return l->pids_max == NS_LIMIT_MAX;
+	case NS_LIMIT_CPU: return l->cpu_quota == NS_LIMIT_MAX;
+	}
+	return true;
+}

@@ -10,6 +10,7 @@
 
 #include <glib.h>
 
+#include "nft.h"
 #include "rtnl.h"
 #include "threads.h"
 
@@ -205,24 +206,6 @@ network_check_ports (Sandbox *sb, const NsPortList *ports, NsError *err)
 
 /* --- the bridge and the table --------------------------------------------- */
 
-static int
-nft_run (const char *cmds, NsError *err)
-{
-	struct nft_ctx *nft = nft_ctx_new (NFT_CTX_DEFAULT);
-	int r;
-
-	if (!nft)
-		return ns_error (err, ENOMEM, "net: nftables: no context");
-	nft_ctx_buffer_error (nft);
-	r = nft_run_cmd_from_buffer (nft, cmds);
-	if (r != 0 && err) {
-		g_autofree char *msg = g_strdup (nft_ctx_get_error_buffer (nft));
-		ns_error (err, EIO, "net: nftables: %s", g_strstrip (g_strdelimit (msg, "\n", ' ')));
-	}
-	nft_ctx_free (nft);
-	return r != 0 ? -EIO : 0;
-}
-
 static bool
 table_exists (void)
 {
@@ -268,7 +251,7 @@ make_table (NsError *err)
 		"add rule ip %1$s forward oifname \"%3$s\" iifname != \"%3$s\" drop\n",
 		t, pool, br);
 
-	return nft_run (cmds, err);
+	return ns_nft_run (cmds, err);
 }
 
 static int
@@ -347,7 +330,7 @@ release_now (void)
 	made = false;
 	if (ns_rtnl_delete_link (opts.bridge, &err) < 0)
 		g_warning ("%s", err.msg);
-	if (table_exists () && nft_run (del, &err) < 0)
+	if (table_exists () && ns_nft_run (del, &err) < 0)
 		g_warning ("%s", err.msg);
 }
 

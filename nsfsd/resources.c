@@ -103,21 +103,10 @@ resources_options (void)
 	return &opts;
 }
 
-static bool
-unlimited (NsLimitKind kind, const NsLimits *l)
-{
-	switch (kind) {
-	case NS_LIMIT_MEMORY: return l->memory_max == NS_LIMIT_MAX;
-	case NS_LIMIT_PIDS: return l->pids_max == NS_LIMIT_MAX;
-	case NS_LIMIT_CPU: return l->cpu_quota == NS_LIMIT_MAX;
-	}
-	return true;
-}
-
 int
 resources_check_supported (NsLimitKind kind, const NsLimits *l, NsError *err)
 {
-	if (supported[kind] || unlimited (kind, l))
+	if (supported[kind] || ns_limit_is_unlimited (l, kind))
 		return 0;
 	return ns_error (err, EOPNOTSUPP, "%s: nsfs has no cgroup with the %s controller here; only max can be set",
 	                 limit_names[kind], kind == NS_LIMIT_MEMORY ? "memory" : kind == NS_LIMIT_PIDS ? "pids" : "cpu");

@@ -138,7 +138,7 @@ void
 trash_shutdown (void)
 {
 	if (pool)
-		g_thread_pool_free (pool, TRUE, TRUE);
+		g_thread_pool_free (pool, FALSE, TRUE);
 	pool = NULL;
 	g_clear_pointer (&trash_dir, g_free);
 }

@@ -10,6 +10,6 @@ void trash_init (const char *state_dir);
 /* Take DIR out of the tree now and delete it soon; deleted here and now
  * if it cannot be renamed. */
 void trash_dispose (const char *dir);
-/* Finish the deletion under way; what is still queued is left for the
- * next nsfsd. */
+/* Finish what is queued (a sandbox's cgroups among it) before exit; what
+ * an nsfsd that was killed left, the next one deletes. */
 void trash_shutdown (void);

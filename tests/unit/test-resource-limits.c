@@ -147,6 +147,22 @@ test_translation (void)
 	expect_writes (&l, NS_LIMIT_CPU, true, "cpu.cfs_period_us", "100000", "cpu.cfs_quota_us", "50000");
 }
 
+static void
+test_unlimited (void)
+{
+	NsLimits l;
+
+	ns_limits_default (&l);
+	for (int k = NS_LIMIT_MEMORY; k <= NS_LIMIT_CPU; k++)
+		g_assert_true (ns_limit_is_unlimited (&l, (NsLimitKind) k));
+	l.memory_max = 1;
+	l.cpu_period = 20000;  /* a period alone limits nothing */
+	g_assert_false (ns_limit_is_unlimited (&l, NS_LIMIT_MEMORY));
+	g_assert_true (ns_limit_is_unlimited (&l, NS_LIMIT_CPU));
+	l.pids_max = 0;
+	g_assert_false (ns_limit_is_unlimited (&l, NS_LIMIT_PIDS));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -155,5 +171,6 @@ main (int argc, char **argv)
 	g_test_add_func ("/limits/pids", test_pids);
 	g_test_add_func ("/limits/cpu", test_cpu);
 	g_test_add_func ("/limits/translation", test_translation);
+	g_test_add_func ("/limits/unlimited", test_unlimited);
 	return g_test_run ();
 }
