@@ -64,6 +64,7 @@ usage (FILE *out)
 	              "  --user-memory-max DEFAULT[,CEILING]  memory.max of non-root owners' sandboxes (default max,max)\n"
 	              "  --user-pids-max DEFAULT[,CEILING]    pids.max of non-root owners' sandboxes (default 4096,max)\n"
 	              "  --user-cpu-max 'DEFAULT[,CEILING]'   cpu.max of non-root owners' sandboxes (default 'max 100000,max 100000')\n"
+	              "  --cgroup-controllers LIST  the controllers limits may use, of memory,pids,cpu (default all three)\n"
 	              "  MOUNTPOINT         default /mnt/ns\n");
 }
 
@@ -144,6 +145,7 @@ parse_options (int argc, char **argv, Options *o)
 		{ "user-memory-max", required_argument, NULL, 'm' },
 		{ "user-pids-max", required_argument, NULL, 'P' },
 		{ "user-cpu-max", required_argument, NULL, 'c' },
+		{ "cgroup-controllers", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -158,6 +160,7 @@ parse_options (int argc, char **argv, Options *o)
 	ns_limits_default (&o->resources.user_default);
 	ns_limits_default (&o->resources.user_ceiling);
 	o->resources.user_default.pids_max = 4096;
+	resources_parse_controllers ("memory,pids,cpu", &o->resources);
 	while ((c = getopt_long (argc, argv, "fdhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->foreground = true; break;
@@ -207,6 +210,12 @@ parse_options (int argc, char **argv, Options *o)
 			if (!parse_user_limit (c == 'm' ? NS_LIMIT_MEMORY : c == 'P' ? NS_LIMIT_PIDS : NS_LIMIT_CPU, optarg,
 			                       &o->resources)) {
 				fprintf (stderr, "nsfsd: not DEFAULT[,CEILING] of that limit: %s\n", optarg);
+				return -1;
+			}
+			break;
+		case 'C':
+			if (!resources_parse_controllers (optarg, &o->resources)) {
+				fprintf (stderr, "nsfsd: not a list of memory, pids and cpu: %s\n", optarg);
 				return -1;
 			}
 			break;

@@ -36,6 +36,25 @@ enabled_below (const char *dir, const char *controller)
 	return g_strv_contains ((const char *const *) words, controller);
 }
 
+bool
+resources_parse_controllers (const char *text, ResourceOptions *o)
+{
+	g_auto (GStrv) words = g_strsplit (text, ",", -1);
+	bool offered[NS_LIMIT_CPU + 1] = { false };
+
+	for (char **w = words; *w; w++) {
+		int k;
+		for (k = NS_LIMIT_MEMORY; k <= NS_LIMIT_CPU; k++)
+			if (strcmp (*w, (const char *[]) { "memory", "pids", "cpu" }[k]) == 0)
+				break;
+		if (k > NS_LIMIT_CPU)
+			return strcmp (text, "") == 0;
+		offered[k] = true;
+	}
+	memcpy (o->offered, offered, sizeof offered);
+	return true;
+}
+
 void
 resources_init (const ResourceOptions *o)
 {
@@ -57,7 +76,7 @@ resources_init (const ResourceOptions *o)
 	}
 	for (int k = NS_LIMIT_MEMORY; k <= NS_LIMIT_CPU; k++) {
 		NsCgroupHier h = hier_of[k];
-		if (!base[h])
+		if (!base[h] || !opts.offered[k])
 			continue;
 		if (layout.v1[h]) {
 			supported[k] = true;

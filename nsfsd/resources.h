@@ -15,7 +15,11 @@
 typedef struct {
 	NsLimits user_default;  /* a non-root owner's new sandbox */
 	NsLimits user_ceiling;  /* what a non-root owner may set; NS_LIMIT_MAX: no ceiling */
+	bool offered[NS_LIMIT_CPU + 1];  /* the controllers nsfs may use for limits */
 } ResourceOptions;
+
+/* --cgroup-controllers: a comma list of memory, pids and cpu. */
+bool resources_parse_controllers (const char *text, ResourceOptions *o);
 
 /* Look at the host's hierarchies (and make nsfs's own group in each). */
 void resources_init (const ResourceOptions *o);

@@ -318,3 +318,37 @@ def test_owner_ports_and_caps(nsfs, hostnet, test_users):
     wait_until(lambda: read_file(box / "jobs" / str(jid) / "status") != b"running\n", what="the job")
     assert read_file(box / "jobs" / str(jid) / "status") == b"exited 0\n"
     assert POOL.encode() in read_file(box / "jobs" / str(jid) / "stdout")
+
+
+def test_owner_caps_on_veth_and_forwards(nsfs, hostnet, relaunch, test_users):
+    # relaunch keeps nsfsd in a network namespace of its own: the fixture
+    # above made it; the relaunch enters the same one.
+    fd = os.open(hostnet.path, os.O_RDONLY)
+    try:
+        nsfs.stop_daemon("term")
+        plain = nsfs.argv
+
+        def argv(binary=None):
+            a = plain(binary)
+            i = a.index("--state-dir")
+            return a[:i] + ["--max-veth-per-user", "1", "--max-ports-per-user", "2"] + a[i:]
+
+        nsfs.argv = argv
+        nsfs.launch(preexec_fn=lambda: _setns(fd))
+    finally:
+        os.close(fd)
+    a = test_users.a
+    one, two = nsfs.mnt / "one", nsfs.mnt / "two"
+    as_user(a, user_mkdir, one)
+    as_user(a, user_mkdir, two)
+    as_user(a, write_file, one / "net", "veth")
+    assert errno_as(a, write_file, two / "net", "veth") == errno.EDQUOT
+    assert b"--max-veth-per-user" in as_user(a, read_file, two / "error")
+    as_user(a, write_file, one / "ports", "tcp 8081\ntcp 8082")
+    assert errno_as(a, write_file, two / "ports", "tcp 8083") == errno.EDQUOT
+    assert errno_as(a, write_file, one / "ports", "tcp 8081\ntcp 8082\ntcp 8083") == errno.EDQUOT
+    assert as_user(a, read_file, one / "ports") == b"tcp 8081 8081\ntcp 8082 8082\n"
+    # Root is not capped.
+    r1, r2 = nsfs.sandbox("r1"), nsfs.sandbox("r2")
+    nsfs.write(r1 / "net", "veth")
+    nsfs.write(r2 / "net", "veth")

@@ -211,3 +211,17 @@ def test_owner_defaults_and_ceilings(nsfs, relaunch, test_users):
     root_box = nsfs.sandbox("rootbox")
     assert nsfs.read(root_box / "pids.max") == "max\n"
     nsfs.write(root_box / "memory.max", "64g")
+
+
+def test_a_controller_nsfs_may_not_use(nsfs, relaunch):
+    """Where nsfs has no group with a controller (here: told not to use
+    pids), writing a limit other than max fails with EOPNOTSUPP, the old
+    value stays, and sandboxes start all the same."""
+    relaunch("--cgroup-controllers", "memory,cpu")
+    web = nsfs.sandbox("web")
+    expect_errno(errno.EOPNOTSUPP, nsfs.write, web / "pids.max", "100")
+    assert nsfs.read(web / "pids.max") == "max\n"
+    assert nsfs.error(web).startswith("pids.max: ")
+    nsfs.write(web / "pids.max", "max")
+    nsfs.write(web / "memory.max", "1g")
+    assert run_ok(nsfs, web, "echo alive") == "alive\n"
