@@ -13,6 +13,9 @@ typedef struct {
 	int null_fd, out_fd, err_fd, report_fd;
 	gid_t groups[SUP_MAX_GROUPS];
 	size_t n_groups;
+	char *const *envp;      /* the job's environment (defaults and `env`) */
+	const char *cwd;        /* `cwd`, "" for / */
+	NsJobUser user;         /* `user` */
 } JobStart;
 
 /* The child's side: join the sandbox, take the owner's ids, execvp; on

@@ -32,6 +32,19 @@ static char *const clean_env_user[] = {
 	"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/", "TERM=dumb", NULL
 };
 
+/* The defaults for the job's uid inside (root's, or a user's) with `env`
+ * over them. */
+static char **
+job_environment (const NsSandboxConfig *cfg)
+{
+	uint32_t uid, gid;
+
+	sup_owner_inside_ids (cfg, cfg->ns & CLONE_NEWUSER, &uid, &gid);
+	if (cfg->user.set)
+		uid = cfg->user.uid;
+	return ns_env_merge (uid == 0 ? clean_env_root : clean_env_user, cfg->env);
+}
+
 static void __attribute__ ((noreturn, format (printf, 3, 4)))
 job_fail (int fd, int code, const char *fmt, ...)
 {
@@ -93,13 +106,16 @@ sup_job_child (void *data)
 		job_fail (report_fd, errno, "exec: join the sandbox's namespaces: %s", strerror (errno));
 	if (chdir ("/") < 0)
 		job_fail (report_fd, errno, "exec: chdir /: %s", strerror (errno));
-	if (sup_restrict_job (cfg, userns, &err) < 0)
+	if (sup_restrict_job (cfg, &js->user, userns, &err) < 0)
 		job_fail (report_fd, err.code, "exec: %s", err.msg);
+	/* As the job's own ids: a directory they cannot enter is EACCES. */
+	if (js->cwd[0] && chdir (js->cwd) < 0)
+		job_fail (report_fd, errno, "exec: cwd %s: %s", js->cwd, strerror (errno));
 	/* Until execve this is a copy of the supervisor's memory under the
 	 * owner's ids: not the owner's to ptrace or read (execve makes the
 	 * program's own process dumpable as usual). */
 	prctl (PR_SET_DUMPABLE, 0);
-	environ = (char **) (getuid () == 0 ? clean_env_root : clean_env_user);
+	environ = (char **) js->envp;
 	execvp (js->argv[0], js->argv);
 	job_fail (report_fd, errno, "exec: %s: %s", js->argv[0], strerror (errno));
 }
@@ -323,6 +339,7 @@ sup_exec_job (Supervisor *s, unsigned id, const char *shown, char *const *argv, 
 	char name[32];
 	_cleanup_close_ int jobdir = -1;
 	JobStart js = { .s = s, .argv = argv, .null_fd = -1, .out_fd = -1, .err_fd = -1 };
+	g_auto (GStrv) envp = NULL;
 	int report[2] = { -1, -1 };
 	SupExec *ex;
 	SupJob *job;
@@ -349,6 +366,10 @@ sup_exec_job (Supervisor *s, unsigned id, const char *shown, char *const *argv, 
 	js.report_fd = report[1];
 	if (s->cfg->owner_uid != 0)
 		js.n_groups = sup_owner_group_list (s->cfg, js.groups, G_N_ELEMENTS (js.groups));
+	js.cwd = s->cfg->cwd;
+	js.user = s->cfg->user;
+	envp = job_environment (s->cfg);
+	js.envp = envp;
 	pid = start_job_process (s, &js, err);
 	if (pid < 0) {
 		r = (int) pid;

@@ -21,17 +21,38 @@
 /* With a user namespace the process becomes the inside ids that the
  * owner's ids map to (0 if the owner is not mapped, which only a root
  * owner can arrange); without one it keeps the owner's host ids. */
+void
+sup_owner_inside_ids (const NsSandboxConfig *cfg, bool in_userns, uint32_t *uid, uint32_t *gid)
+{
+	*uid = cfg->owner_uid;
+	*gid = cfg->owner_gid;
+	if (in_userns) {
+		NsIdMap scratch;
+		if (!ns_idmap_to_inside (ns_config_uid_map (cfg, &scratch), cfg->owner_uid, uid))
+			*uid = 0;
+		if (!ns_idmap_to_inside (ns_config_gid_map (cfg, &scratch), cfg->owner_gid, gid))
+			*gid = 0;
+	}
+}
+
 int
 sup_drop_to_owner (const NsSandboxConfig *cfg, bool in_userns, NsError *err)
 {
-	uint32_t uid = cfg->owner_uid, gid = cfg->owner_gid;
+	return sup_drop_to_job_user (cfg, NULL, in_userns, err);
+}
 
-	if (in_userns) {
-		NsIdMap scratch;
-		if (!ns_idmap_to_inside (ns_config_uid_map (cfg, &scratch), cfg->owner_uid, &uid))
-			uid = 0;
-		if (!ns_idmap_to_inside (ns_config_gid_map (cfg, &scratch), cfg->owner_gid, &gid))
-			gid = 0;
+int
+sup_drop_to_job_user (const NsSandboxConfig *cfg, const NsJobUser *user, bool in_userns, NsError *err)
+{
+	uint32_t uid, gid;
+
+	sup_owner_inside_ids (cfg, in_userns, &uid, &gid);
+	/* `user` (INTERFACE §10): other ids of the sandbox, as the owner
+	 * could take them itself inside (they are mapped: nsfsd checked). */
+	if (user && user->set) {
+		uid = user->uid;
+		if (user->gid_set)
+			gid = user->gid;
 	}
 	if (cfg->owner_uid != 0 && prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return ns_error (err, errno, "no_new_privs: %s", strerror (errno));
@@ -218,7 +239,7 @@ caps_set_all (uint64_t set)
 /* Called in the job child once it joined the sandbox's namespaces, while
  * it still holds every capability there.  It allocates nothing. */
 int
-sup_restrict_job (const NsSandboxConfig *cfg, bool in_userns, NsError *err)
+sup_restrict_job (const NsSandboxConfig *cfg, const NsJobUser *user, bool in_userns, NsError *err)
 {
 	cap_value_t last = cap_max_bits () - 1;
 	struct rlimit fsize = { cfg->max_output, cfg->max_output };
@@ -232,7 +253,7 @@ sup_restrict_job (const NsSandboxConfig *cfg, bool in_userns, NsError *err)
 			return ns_error (err, errno, "caps: drop %d from the bounding set: %s", c, strerror (errno));
 	if (prctl (PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return ns_error (err, errno, "caps: keepcaps: %s", strerror (errno));
-	if ((r = sup_drop_to_owner (cfg, in_userns, err)) < 0)
+	if ((r = sup_drop_to_job_user (cfg, user, in_userns, err)) < 0)
 		return r;
 
 	/* What the process holds now bounds what it can keep: a host root

@@ -220,6 +220,29 @@ handle_kill (SupRequest *req)
 	sup_request_ok (req, NULL);
 }
 
+/* env, cwd or user changed: later jobs of the running sandbox take them
+ * from the saved configuration (a stopped one reads it at its start). */
+static void
+handle_job_settings (SupRequest *req)
+{
+	g_autofree char *cfg_path = g_build_filename (sup.dir, "config", NULL);
+	g_autoptr (NsSandboxConfig) cfg = NULL;
+	NsError err = { 0 };
+
+	if (ns_config_load (cfg_path, &cfg, &err) < 0) {
+		sup_request_err (req, &err);
+		return;
+	}
+	if (sup.cfg) {
+		g_free (sup.cfg->env);
+		sup.cfg->env = g_strdup (cfg->env);
+		g_free (sup.cfg->cwd);
+		sup.cfg->cwd = g_strdup (cfg->cwd);
+		sup.cfg->user = cfg->user;
+	}
+	sup_request_ok (req, NULL);
+}
+
 /* New limits for the running sandbox (a stopped one reads them from its
  * configuration at the next start). */
 static void
@@ -453,6 +476,7 @@ const SupVerb sup_verbs[] = {
 	{ "check-sources", handle_check_sources, 0 },
 	{ "caps", handle_caps, WAITS },
 	{ "limits", handle_limits, WAITS },
+	{ "job-settings", handle_job_settings, WAITS },
 	{ "destroy", sup_handle_destroy, 0 },
 };
 const size_t sup_n_verbs = G_N_ELEMENTS (sup_verbs);

@@ -39,13 +39,15 @@
 #define SPAWNER_USABLE 1
 #endif
 
-/* A request: the job's groups and capabilities; its argv follows, each
- * argument ended by a NUL; SCM_RIGHTS carries /dev/null, stdout, stderr
- * and the report pipe. */
+/* A request: the job's groups, capabilities and `user`; its argv, its
+ * environment and its `cwd` follow, each string ended by a NUL; SCM_RIGHTS
+ * carries /dev/null, stdout, stderr and the report pipe. */
 typedef struct {
 	uint64_t caps;
 	uint32_t n_groups;
 	gid_t groups[SUP_MAX_GROUPS];
+	uint32_t n_argv, n_env;
+	NsJobUser user;
 } SpawnRequest;
 
 /* What comes back: 'P' from the child, with its pid, before anything
@@ -149,9 +151,9 @@ spawner_serve (Supervisor *s, int sock)
 		SpawnRequest req;
 		SpawnChild sc = { .sock = sock };
 		SpawnNote done = { 'D', -1 };
-		GPtrArray *argv;
+		GPtrArray *argv, *envp;
 		ssize_t n = receive_request (sock, buf, sizeof buf - 1, fds);
-		char *p, *end;
+		char *p, *end, *cwd;
 
 		if (n == 0)
 			_exit (0);
@@ -160,12 +162,20 @@ spawner_serve (Supervisor *s, int sock)
 		memcpy (&req, buf, sizeof req);
 		buf[n] = '\0';
 		argv = g_ptr_array_new ();
-		for (p = buf + sizeof req, end = buf + n; p < end; p += strlen (p) + 1)
+		envp = g_ptr_array_new ();
+		p = buf + sizeof req;
+		end = buf + n;
+		for (uint32_t i = 0; i < req.n_argv && p < end; i++, p += strlen (p) + 1)
 			g_ptr_array_add (argv, p);
+		for (uint32_t i = 0; i < req.n_env && p < end; i++, p += strlen (p) + 1)
+			g_ptr_array_add (envp, p);
+		cwd = p < end ? p : (char *) "";
 		g_ptr_array_add (argv, NULL);
+		g_ptr_array_add (envp, NULL);
 		s->cfg->caps = req.caps;
 		sc.js = (JobStart) { .s = s, .argv = (char *const *) argv->pdata, .null_fd = fds[0], .out_fd = fds[1],
-		                     .err_fd = fds[2], .report_fd = fds[3], .n_groups = MIN (req.n_groups, SUP_MAX_GROUPS) };
+		                     .err_fd = fds[2], .report_fd = fds[3], .n_groups = MIN (req.n_groups, SUP_MAX_GROUPS),
+		                     .envp = (char *const *) envp->pdata, .cwd = cwd, .user = req.user };
 		memcpy (sc.js.groups, req.groups, sizeof req.groups);
 		/* The child shares our memory and we wait, until its execve:
 		 * the job is the supervisor's child (CLONE_PARENT). */
@@ -178,6 +188,7 @@ spawner_serve (Supervisor *s, int sock)
 		for (int i = 0; i < SPAWNER_FDS; i++)
 			close (fds[i]);
 		g_ptr_array_free (argv, TRUE);
+		g_ptr_array_free (envp, TRUE);
 		(void) !send (sock, &done, sizeof done, MSG_NOSIGNAL);
 	}
 }
@@ -284,7 +295,7 @@ send_request (Supervisor *s, const JobStart *js)
 	} control;
 	int fds[SPAWNER_FDS] = { js->null_fd, js->out_fd, js->err_fd, js->report_fd };
 	g_autoptr (GByteArray) body = g_byte_array_new ();
-	SpawnRequest req = { .caps = s->cfg->caps, .n_groups = (uint32_t) js->n_groups };
+	SpawnRequest req = { .caps = s->cfg->caps, .n_groups = (uint32_t) js->n_groups, .user = js->user };
 	struct iovec iov;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
 	                      .msg_controllen = sizeof control };
@@ -293,8 +304,13 @@ send_request (Supervisor *s, const JobStart *js)
 
 	memcpy (req.groups, js->groups, sizeof req.groups);
 	g_byte_array_append (body, (const guint8 *) &req, sizeof req);
-	for (size_t i = 0; js->argv[i]; i++)
+	for (size_t i = 0; js->argv[i]; i++, req.n_argv++)
 		g_byte_array_append (body, (const guint8 *) js->argv[i], (guint) strlen (js->argv[i]) + 1);
+	for (size_t i = 0; js->envp[i]; i++, req.n_env++)
+		g_byte_array_append (body, (const guint8 *) js->envp[i], (guint) strlen (js->envp[i]) + 1);
+	g_byte_array_append (body, (const guint8 *) js->cwd, (guint) strlen (js->cwd) + 1);
+	/* The counts are known only now. */
+	memcpy (body->data, &req, sizeof req);
 	if (body->len > sizeof req + NSFS_PROTO_MAX)
 		return -1;
 	iov = (struct iovec) { body->data, body->len };

@@ -185,7 +185,12 @@ void sup_unpin (Supervisor *s);
 
 /* privs.c: credentials of the init and of job processes. */
 int sup_drop_to_owner (const NsSandboxConfig *cfg, bool in_userns, NsError *err);
-int sup_restrict_job (const NsSandboxConfig *cfg, bool in_userns, NsError *err);
+/* The same, as USER if it is set (`user`). */
+int sup_drop_to_job_user (const NsSandboxConfig *cfg, const NsJobUser *user, bool in_userns, NsError *err);
+/* The inside ids the owner's map to (0 where unmapped); its own without a
+ * user namespace. */
+void sup_owner_inside_ids (const NsSandboxConfig *cfg, bool in_userns, uint32_t *uid, uint32_t *gid);
+int sup_restrict_job (const NsSandboxConfig *cfg, const NsJobUser *user, bool in_userns, NsError *err);
 /* Take the owner's supplementary groups (the caller is root). */
 int sup_owner_groups (const NsSandboxConfig *cfg, NsError *err);
 #define SUP_MAX_GROUPS 256

@@ -23,6 +23,8 @@ ns_config_new (const char *name, uint32_t uid, uint32_t gid)
 	c->mounts = g_strdup ("");
 	c->ports = g_strdup ("");
 	ns_limits_default (&c->limits);
+	c->env = g_strdup ("");
+	c->cwd = g_strdup ("");
 	c->caps = ns_caps_all ();
 	c->max_output = NS_DEFAULT_MAX_OUTPUT;
 	return c;
@@ -39,6 +41,8 @@ ns_config_free (NsSandboxConfig *c)
 	g_free (c->mounts);
 	g_free (c->ports);
 	g_free (c->net_bridge);
+	g_free (c->env);
+	g_free (c->cwd);
 	g_free (c);
 }
 
@@ -52,6 +56,8 @@ ns_config_copy (const NsSandboxConfig *c)
 	d->mounts = g_strdup (c->mounts);
 	d->ports = g_strdup (c->ports);
 	d->net_bridge = g_strdup (c->net_bridge);
+	d->env = g_strdup (c->env);
+	d->cwd = g_strdup (c->cwd);
 	return d;
 }
 
@@ -79,6 +85,19 @@ ns_config_hostname (const NsSandboxConfig *c)
 	if (c->hostname)
 		return g_strdup (c->hostname);
 	return g_strdelimit (g_strdup (c->name), "_", '-');
+}
+
+static void
+save_job_settings (GKeyFile *kf, const NsSandboxConfig *c)
+{
+	g_autofree char *user = ns_user_format (&c->user);
+
+	if (c->env[0])
+		g_key_file_set_string (kf, GROUP, "env", c->env);
+	if (c->cwd[0])
+		g_key_file_set_string (kf, GROUP, "cwd", c->cwd);
+	if (user[0])
+		g_key_file_set_string (kf, GROUP, "user", user);
 }
 
 static void
@@ -140,6 +159,7 @@ ns_config_save (const NsSandboxConfig *c, const char *path, NsError *err)
 		g_key_file_set_string (kf, GROUP, "mounts", c->mounts);
 	save_net (kf, c);
 	save_limits (kf, &c->limits);
+	save_job_settings (kf, c);
 	{
 		g_autofree char *caps = ns_caps_format (c->caps);
 		g_key_file_set_string (kf, GROUP, "caps", caps);
@@ -256,6 +276,35 @@ load_limits (GKeyFile *kf, NsLimits *l, const char *path, NsError *err)
 	return 0;
 }
 
+static int
+load_job_settings (GKeyFile *kf, NsSandboxConfig *c, const char *path, NsError *err)
+{
+	g_autofree char *env = NULL, *cwd = NULL, *user = NULL;
+	int r;
+
+	if ((r = load_text (kf, "env", &env, path, err)) < 0 || (r = load_text (kf, "cwd", &cwd, path, err)) < 0 ||
+	    (r = load_text (kf, "user", &user, path, err)) < 0)
+		return r;
+	if (env) {
+		g_free (c->env);
+		c->env = NULL;
+		if ((r = ns_env_parse (env, strlen (env), &c->env, err)) < 0) {
+			c->env = g_strdup ("");
+			return r;
+		}
+	}
+	if (cwd) {
+		g_autofree char *parsed = NULL;
+		if ((r = ns_cwd_parse (cwd, strlen (cwd), &parsed, err)) < 0)
+			return r;
+		g_free (c->cwd);
+		c->cwd = g_steal_pointer (&parsed);
+	}
+	if (user && (r = ns_user_parse (user, strlen (user), &c->user, err)) < 0)
+		return r;
+	return 0;
+}
+
 /* Kept as it reads back; parsed here only to refuse a file no build
  * would have written. */
 static int
@@ -327,6 +376,8 @@ ns_config_load (const char *path, NsSandboxConfig **out, NsError *err)
 	if ((r = load_net (kf, c, path, err)) < 0)
 		return r;
 	if ((r = load_limits (kf, &c->limits, path, err)) < 0)
+		return r;
+	if ((r = load_job_settings (kf, c, path, err)) < 0)
 		return r;
 	{
 		g_autofree char *caps = NULL;

@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "idmap.h"
+#include "job_settings.h"
 #include "resource_limits.h"
 #include "net.h"
 
@@ -35,6 +36,9 @@ typedef struct {
 	char *net_bridge;
 	char *ports;               /* `ports` as it reads back (ns_ports_format); "" : none */
 	NsLimits limits;           /* memory.max, pids.max, cpu.max */
+	char *env;                 /* `env` normalized: KEY=VALUE lines; "" : none */
+	char *cwd;                 /* "" : / */
+	NsJobUser user;
 	uint64_t caps;             /* capabilities jobs keep (bit per CAP_*) */
 	uint64_t max_output;       /* bytes of output kept per job and stream */
 } NsSandboxConfig;

@@ -698,6 +698,127 @@ store_cpu_max (WriteOp *op)
 	return store_limit (op, NS_LIMIT_CPU);
 }
 
+/* --- env, cwd, user ----------------------------------------------------- */
+
+static void
+show_env (Sandbox *sb, Job *job, GString *out)
+{
+	g_string_append (out, sb->cfg->env);
+}
+
+static void
+show_cwd (Sandbox *sb, Job *job, GString *out)
+{
+	g_string_append_printf (out, "%s\n", sb->cfg->cwd[0] ? sb->cfg->cwd : "/");
+}
+
+static void
+show_user (Sandbox *sb, Job *job, GString *out)
+{
+	g_autofree char *u = ns_user_format (&sb->cfg->user);
+	if (u[0])
+		g_string_append_printf (out, "%s\n", u);
+}
+
+/* C replaces the configuration; later jobs of a running sandbox take it
+ * from there (the supervisor reads it again). */
+static int
+save_job_settings (WriteOp *op, NsSandboxConfig *c)
+{
+	char *reload[] = { "job-settings", NULL };
+
+	return save_and_tell (op, c, reload, reload, true);
+}
+
+static int
+store_env (WriteOp *op)
+{
+	NsSandboxConfig *c;
+	char *env = NULL;
+	int r;
+
+	if ((r = ns_env_parse (op->buf, op->len, &env, &op->err)) < 0)
+		return r;
+	c = sandbox_copy_config (op->sb);
+	g_free (c->env);
+	c->env = env;
+	return save_job_settings (op, c);
+}
+
+static int
+store_cwd (WriteOp *op)
+{
+	NsSandboxConfig *c;
+	char *cwd = NULL;
+	int r;
+
+	if ((r = ns_cwd_parse (op->buf, op->len, &cwd, &op->err)) < 0)
+		return r;
+	c = sandbox_copy_config (op->sb);
+	g_free (c->cwd);
+	/* "/" is the default, and reads back as such. */
+	c->cwd = strcmp (cwd, "/") == 0 ? (g_free (cwd), g_strdup ("")) : cwd;
+	return save_job_settings (op, c);
+}
+
+/* ID is one of the inside ids MAP gives the sandbox. */
+static bool
+mapped_inside (const NsIdMap *map, uint32_t id)
+{
+	for (size_t i = 0; i < map->n; i++)
+		if (id >= map->extent[i].inside && (uint64_t) id < (uint64_t) map->extent[i].inside + map->extent[i].count)
+			return true;
+	return false;
+}
+
+static int
+store_user (WriteOp *op)
+{
+	NsSandboxConfig *c = sandbox_copy_config (op->sb);
+	NsIdMap scratch;
+	NsJobUser u;
+	int r;
+
+	if ((r = ns_user_parse (op->buf, op->len, &u, &op->err)) < 0) {
+		ns_config_free (c);
+		return r;
+	}
+	if (u.set && !(c->ns & CLONE_NEWUSER) && c->owner_uid != 0)
+		r = ns_error (&op->err, EPERM, "user: without a user namespace only root's sandboxes may run jobs as others");
+	else if (u.set && (c->ns & CLONE_NEWUSER) && !mapped_inside (ns_config_uid_map (c, &scratch), u.uid))
+		r = ns_error (&op->err, EINVAL, "user: uid %u is not mapped in the sandbox's user namespace (uid_map)", u.uid);
+	else if (u.set && u.gid_set && (c->ns & CLONE_NEWUSER) && !mapped_inside (ns_config_gid_map (c, &scratch), u.gid))
+		r = ns_error (&op->err, EINVAL, "user: gid %u is not mapped in the sandbox's user namespace (gid_map)", u.gid);
+	if (r < 0) {
+		ns_config_free (c);
+		return r;
+	}
+	c->user = u;
+	return save_job_settings (op, c);
+}
+
+static int
+restore_env (Sandbox *sb, const char *text, size_t len, NsError *err)
+{
+	NsSandboxConfig *c = sandbox_copy_config (sb);
+
+	g_free (c->env);
+	c->env = g_strndup (text, len);
+	return sandbox_commit_config (sb, c, err);
+}
+
+static int
+restore_user (Sandbox *sb, const char *text, size_t len, NsError *err)
+{
+	NsSandboxConfig *c = sandbox_copy_config (sb);
+
+	if (ns_user_parse (text, len, &c->user, err) < 0) {
+		ns_config_free (c);
+		return -err->code;
+	}
+	return sandbox_commit_config (sb, c, err);
+}
+
 /* --- exec --------------------------------------------------------------- */
 
 /* An exec in progress: the job id it asked for, and how many ids it
@@ -862,6 +983,11 @@ const NodeSpec sandbox_nodes[SB_NODE_COUNT] = {
 	[SB_NODE_PIDS_MAX] = { "pids.max", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_pids_max, store_pids_max },
 	[SB_NODE_CPU_MAX] = { "cpu.max", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_cpu_max, store_cpu_max },
 	[SB_NODE_STATS] = { "stats", SB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_stats },
+	[SB_NODE_ENV] = { "env", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_env, store_env,
+	                  .truncate_empties = true, .restore = restore_env },
+	[SB_NODE_CWD] = { "cwd", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_cwd, store_cwd },
+	[SB_NODE_USER] = { "user", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_user, store_user,
+	                   .truncate_empties = true, .restore = restore_user },
 	[SB_NODE_PORTS] = { "ports", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_ports, store_ports,
 	                    .truncate_empties = true, .restore = restore_ports },
 	[SB_NODE_EXEC] = { "exec", SB_NODE_DIR, S_IFREG | 0600, READ_JOB_ID, NULL, store_exec },

@@ -92,6 +92,9 @@ assert_configs_equal (const NsSandboxConfig *a, const NsSandboxConfig *b)
 	g_assert_cmpstr (a->net_bridge, ==, b->net_bridge);
 	g_assert_cmpstr (a->ports, ==, b->ports);
 	g_assert_true (memcmp (&a->limits, &b->limits, sizeof a->limits) == 0);
+	g_assert_cmpstr (a->env, ==, b->env);
+	g_assert_cmpstr (a->cwd, ==, b->cwd);
+	g_assert_true (memcmp (&a->user, &b->user, sizeof a->user) == 0);
 }
 
 static void
@@ -217,6 +220,11 @@ test_roundtrip_full (Fixture *f, gconstpointer data)
 	g_free (c->ports);
 	c->ports = g_strdup ("tcp 8080 80\nudp 53 53\n");
 	c->limits = (NsLimits) { 512ull << 20, 256, 50000, 100000 };
+	g_free (c->env);
+	c->env = g_strdup ("LANG=C.UTF-8\nX= spaced = \n");
+	g_free (c->cwd);
+	c->cwd = g_strdup ("/srv/w ork");
+	c->user = (NsJobUser) { true, 1000, true, 100 };
 
 	g_assert_cmpint (ns_config_save (c, f->path, NULL), ==, 0);
 	g_assert_cmpint (ns_config_load (f->path, &back, NULL), ==, 0);
