@@ -985,6 +985,7 @@ const NodeSpec sandbox_nodes[SB_NODE_COUNT] = {
 	[SB_NODE_STATS] = { "stats", SB_NODE_DIR, S_IFREG | 0444, READ_SNAPSHOT, show_stats },
 	[SB_NODE_ENV] = { "env", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_env, store_env,
 	                  .truncate_empties = true, .restore = restore_env },
+	[SB_NODE_EVENTS] = { "events", SB_NODE_DIR, S_IFREG | 0444, READ_EVENTS },
 	[SB_NODE_CWD] = { "cwd", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_cwd, store_cwd },
 	[SB_NODE_USER] = { "user", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_user, store_user,
 	                   .truncate_empties = true, .restore = restore_user },
@@ -1006,6 +1007,8 @@ const NodeSpec sandbox_nodes[SB_NODE_COUNT] = {
 	NS_ROW (6, "user", CLONE_NEWUSER),
 	NS_ROW (7, "uts", CLONE_NEWUTS),
 };
+
+const NodeSpec top_events_node = { .name = ".events", .parent = -1, .mode = S_IFREG | 0444, .read = READ_EVENTS };
 
 const NodeSpec job_nodes[JOB_NODE_COUNT] = {
 	[JOB_NODE_DIR] = { "", -1, S_IFDIR | 0755 },

@@ -32,6 +32,7 @@ typedef enum {
 	READ_JOB_ID,     /* exec: the id of the job this open started */
 	READ_OUTPUT,     /* a job's stdout/stderr file in the state dir */
 	READ_WAIT,       /* blocks until the job ends */
+	READ_EVENTS,     /* events: lines from the open on, blocking */
 } ReadKind;
 
 typedef struct {
@@ -67,6 +68,7 @@ enum {
 	SB_NODE_ENV,
 	SB_NODE_CWD,
 	SB_NODE_USER,
+	SB_NODE_EVENTS,
 	SB_NODE_EXEC,
 	SB_NODE_STATUS,
 	SB_NODE_ERROR,
@@ -90,6 +92,8 @@ enum {
 };
 
 extern const NodeSpec sandbox_nodes[SB_NODE_COUNT];
+/* /.events: every sandbox's events (no sandbox of its own). */
+extern const NodeSpec top_events_node;
 extern const NodeSpec job_nodes[JOB_NODE_COUNT];
 
 /* Whether a sandbox row exists right now (links and ns/ rows come and
@@ -122,6 +126,7 @@ struct FileHandle {
 	/* READ_WAIT: the poll handle this open last left with its running
 	 * job (under sb->lock); a newer poll replaces it. */
 	void *pollhandle;
+	struct EventReader *events;  /* READ_EVENTS */
 };
 
 /* Largest single write accepted (EFBIG beyond). */

@@ -1,6 +1,7 @@
 /* Open files: the per-open state (FileHandle), what is cached in the
  * kernel's page cache, and freeing what the kernel never released. */
 #include "handles.h"
+#include "events.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +45,7 @@ file_handle_free (FileHandle *fh)
 		g_string_free (fh->snapshot, TRUE);
 	if (fh->text_before_empty)
 		g_string_free (fh->text_before_empty, TRUE);
+	events_close (fh->events);
 	sandbox_unref (fh->sb);
 	g_mutex_clear (&fh->lock);
 	g_free (fh);
@@ -83,6 +85,39 @@ output_is_final (FileHandle *fh)
 	return ended;
 }
 
+/* /.events: a reader of every sandbox's events, belonging to none. */
+static void
+open_top_events (fuse_req_t req, struct fuse_file_info *fi, const NodeSpec *spec, uid_t opener)
+{
+	FileHandle *fh;
+	NsError err;
+	int r;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err (req, EACCES);
+		return;
+	}
+	if ((r = quota_take (QUOTA_HANDLES, opener, &err)) < 0) {
+		fuse_reply_err (req, -r);
+		return;
+	}
+	fh = g_new0 (FileHandle, 1);
+	fh->refcount = 1;
+	fh->opener = opener;
+	g_mutex_init (&fh->lock);
+	fh->spec = spec;
+	fh->flags = fi->flags;
+	fh->output_fd = -1;
+	fh->events = events_open (0, opener);
+	fi->noflush = 1;
+	fi->direct_io = 1;
+	fi->nonseekable = 1;
+	track_handle (fh, true);
+	fi->fh = (uint64_t) (uintptr_t) fh;
+	if (fuse_reply_open (req, fi) == -ENOENT)
+		file_handle_unref (fh);
+}
+
 void
 handles_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -93,6 +128,8 @@ handles_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	Node n;
 	int r = node_resolve (ino, &n);
 
+	if (r == 0 && !n.sb && n.spec == &top_events_node)
+		return open_top_events (req, fi, n.spec, opener);
 	if (r == 0 && (!n.sb || S_ISDIR (n.spec->mode)))
 		r = -EISDIR;
 	/* Root passes the mode check; read-only files stay read-only. */
@@ -115,6 +152,9 @@ handles_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fh->job_id = n.job_id;
 	fh->flags = fi->flags;
 	fh->output_fd = -1;
+	/* Events from this open on: its own reader. */
+	if (fh->spec->read == READ_EVENTS)
+		fh->events = events_open (fh->sb->serial, opener);
 	if (fh->spec->read == READ_OUTPUT) {
 		g_autofree char *path = sandbox_job_path (fh->sb, fh->job_id, fh->spec->output);
 		fh->output_fd = open (path, O_RDONLY | O_CLOEXEC);
@@ -133,6 +173,7 @@ handles_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	track_handle (fh, true);
 	/* Sizes of generated files are not known in advance. */
 	fi->direct_io = 1;
+	fi->nonseekable = fh->spec->read == READ_EVENTS;
 	if (fh->spec->read == READ_OUTPUT && output_is_final (fh)) {
 		fi->direct_io = 0;
 		fi->keep_cache = 1;
@@ -147,6 +188,7 @@ void
 handles_release (FileHandle *fh)
 {
 	wait_forget_pollhandle (fh);
+	events_close (g_steal_pointer (&fh->events));
 	file_handle_unref (fh);
 }
 

@@ -8,6 +8,8 @@
 #include <fuse_lowlevel.h>
 
 #define INO_ROOT FUSE_ROOT_ID
+/* /.events: serial 0 is no sandbox's. */
+#define INO_TOP_EVENTS 2
 #define INO_MAX_JOB 0xffffffu
 
 static inline fuse_ino_t

@@ -23,6 +23,7 @@
 #include "proto.h"
 #include "quota.h"
 #include "sandbox.h"
+#include "events.h"
 #include "network.h"
 #include "resources.h"
 #include "statedir.h"
@@ -441,6 +442,7 @@ main (int argc, char **argv)
 	fuse_loop_cfg_destroy (loop_cfg);
 
 	ops_cancel_waiters ();
+	events_cancel_all ();
 	/* Writes still waiting on supervisors are answered here (rmdirs
 	 * waiting for one to exit, in supclient_shutdown), and let go of
 	 * their open files. */

@@ -27,6 +27,10 @@ node_resolve (fuse_ino_t ino, Node *n)
 	memset (n, 0, sizeof *n);
 	if (ino == INO_ROOT)
 		return 0;
+	if (ino == INO_TOP_EVENTS) {
+		n->spec = &top_events_node;
+		return 0;
+	}
 	n->sb = sandbox_by_serial (ino_serial (ino));
 	if (!n->sb)
 		return -ENOENT;
@@ -53,6 +57,8 @@ gone:
 fuse_ino_t
 node_ino (const Node *n)
 {
+	if (n->spec == &top_events_node)
+		return INO_TOP_EVENTS;
 	return ino_make (n->sb->serial, n->job_id, n->node);
 }
 
@@ -76,6 +82,12 @@ int
 node_lookup_child (const Node *dir, const char *name, Node *out)
 {
 	memset (out, 0, sizeof *out);
+	if (!dir->sb && dir->spec) /* /.events */
+		return -ENOTDIR;
+	if (!dir->sb && strcmp (name, top_events_node.name) == 0) {
+		out->spec = &top_events_node;
+		return 0;
+	}
 	if (!dir->sb) {
 		out->sb = sandbox_lookup (name);
 		if (!out->sb)

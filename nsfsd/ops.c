@@ -3,6 +3,7 @@
  * exactly one reply; those that wait (writes through a supervisor,
  * `wait` reads) are answered later, never by a thread that waits. */
 #include "ops.h"
+#include "events.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -212,7 +213,12 @@ nsfs_release (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void
 nsfs_poll (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
 {
-	wait_poll (req, handle_of (fi), ph);
+	FileHandle *fh = handle_of (fi);
+
+	if (fh->spec->read == READ_EVENTS)
+		events_poll (req, fh->events, ph);
+	else
+		wait_poll (req, fh, ph);
 }
 
 static void
@@ -232,6 +238,9 @@ nsfs_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_f
 		return;
 	case READ_WAIT:
 		read_wait (req, fh, size, off, fi->flags);
+		return;
+	case READ_EVENTS:
+		events_read (req, fh->events, size, fi->flags);
 		return;
 	}
 	fuse_reply_err (req, EIO);

@@ -3,6 +3,7 @@
 #include "resources.h"
 #include "sandbox_private.h"
 
+#include "events.h"
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -208,6 +209,8 @@ sandbox_create (const char *name, uid_t uid, gid_t gid, Sandbox **out, NsError *
 	g_mutex_unlock (&registry_lock);
 
 	sb = create_fresh (name, uid, gid, err);
+	if (sb)
+		events_emit (sb->serial, name, "created");
 
 	g_mutex_lock (&registry_lock);
 	g_hash_table_remove (reserved, name);

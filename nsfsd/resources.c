@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cgroup_layout.h"
+#include "events.h"
 
 static ResourceOptions opts;
 static NsCgroupLayout layout;
@@ -213,6 +214,27 @@ read_record (Sandbox *sb, Groups *g)
 				g->v1[h] = strcmp (f[1], "1") == 0;
 			}
 	}
+}
+
+void
+resources_note_oom (Sandbox *sb)
+{
+	uint64_t kills = 0, seen;
+	Groups g;
+
+	read_record (sb, &g);
+	if (g.dir[NS_CG_MEMORY])
+		kills = g.v1[NS_CG_MEMORY] ? read_number (g.dir[NS_CG_MEMORY], "memory.oom_control", "oom_kill")
+		                           : read_number (g.dir[NS_CG_MEMORY], "memory.events", "oom_kill");
+	for (int h = 0; h < NS_CG_COUNT; h++)
+		g_free (g.dir[h]);
+	g_mutex_lock (&sb->lock);
+	/* A new start has new groups, counting from 0 again. */
+	seen = kills < sb->oom_seen ? 0 : sb->oom_seen;
+	sb->oom_seen = kills;
+	g_mutex_unlock (&sb->lock);
+	for (; seen < kills; seen++)
+		events_emit (sb->serial, sb->name, "oom");
 }
 
 void

@@ -32,5 +32,9 @@ int resources_check_supported (NsLimitKind kind, const NsLimits *l, NsError *err
 /* Whether OWNER may set L: EPERM over a ceiling (root has none). */
 int resources_check_ceiling (uid_t owner, NsLimitKind kind, const NsLimits *l, NsError *err);
 
+/* A job of SB ended: an `oom` event for each kill its cgroup counted
+ * since the last look. */
+void resources_note_oom (Sandbox *sb);
+
 /* `stats`: the five keys, zeros while SB is not running. */
 void resources_show_stats (Sandbox *sb, GString *out);

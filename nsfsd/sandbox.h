@@ -61,6 +61,7 @@ typedef struct Sandbox {
 	 * with SIGKILL. */
 	SupConn *unreachable;
 	bool adopting;         /* the first hello's answer tells the state */
+	uint64_t oom_seen;     /* oom_kills of its cgroup already told (events) */
 
 	/* The write queue (writes.c), under its own lock. */
 	GQueue *ops;

@@ -5,6 +5,8 @@
  * thread's other sandboxes behind a lock that readers take too. */
 #include "sandbox_private.h"
 
+#include "events.h"
+#include "resources.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,8 +77,11 @@ sandbox_on_exit (Sandbox *sb, unsigned id, const char *status)
 	if (id >= 1 && id <= sb->jobs->len)
 		ended = job_end_locked (sb, sb->jobs->pdata[id - 1], status, have_time ? &st.st_mtim : NULL);
 	g_mutex_unlock (&sb->lock);
-	if (ended)
+	if (ended) {
+		events_emit (sb->serial, sb->name, "job %u %s", id, status);
+		resources_note_oom (sb);
 		sandbox_job_ended (sb, id);
+	}
 }
 
 /* A job's exit record, written by its supervisor when it was reaped;
@@ -281,5 +286,7 @@ sandbox_exec_end (Sandbox *sb, unsigned id, int r, char **reply)
 		sandbox_touch_locked (sb);
 	}
 	g_mutex_unlock (&sb->lock);
+	if (r == 0 && !taken_in)
+		events_emit (sb->serial, sb->name, "job %u started", id);
 	return taken_in;
 }

@@ -5,6 +5,7 @@
 #include "network.h"
 #include "sandbox_private.h"
 
+#include "events.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +166,10 @@ sandbox_on_state (Sandbox *sb, const char *state, const char *arg)
 	}
 	sandbox_touch_locked (sb);
 	g_mutex_unlock (&sb->lock);
+	if (strcmp (state, "running") == 0)
+		events_emit (sb->serial, sb->name, "state running");
+	else if (strcmp (state, "stopped") == 0)
+		events_emit (sb->serial, sb->name, "state stopped %s", arg);
 	if (strcmp (state, "stopped") == 0 && arg[0] && strcmp (arg, "stopped on request") != 0) {
 		NsError err;
 		ns_error (&err, EIO, "sandbox stopped: %s", arg);
@@ -352,6 +357,7 @@ destroy_finish (Destroy *d)
 	sandbox_refresh_jobs (sb, false);
 	detach_pins (sb);
 	sandbox_remove_tree (sb->dir);
+	events_emit (sb->serial, sb->name, "removed");
 	sandbox_unregister (sb);
 	network_release_if_unused ();
 	d->done (d->data, 0, NULL);

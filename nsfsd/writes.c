@@ -3,6 +3,7 @@
  * must hear from its supervisor is resumed by the answer, on the event
  * thread, and the op after it starts there too. */
 #include "writes.h"
+#include "events.h"
 
 #include <errno.h>
 #include <string.h>
@@ -153,6 +154,9 @@ op_end (Op *op, int r)
 
 	if (r == 0 && op->pub.spec && op->pub.spec->truncate_empties && op->kind != OP_RMDIR)
 		sb->emptiable_stores++;
+	/* A configuration file was written (exec starts a job instead). */
+	if (r == 0 && op->kind != OP_RMDIR && op->pub.spec && op->pub.spec->read != READ_JOB_ID)
+		events_emit (sb->serial, sb->name, "changed %s", op->pub.spec->name);
 	if (op->kind == OP_WRITE && r < 0)
 		put_back (op);
 	if (op->kind == OP_FLUSH && r == 0 && op->before) {
