@@ -120,6 +120,49 @@ sup_job_child (void *data)
 	job_fail (report_fd, errno, "exec: %s: %s", js->argv[0], strerror (errno));
 }
 
+/* `stdin pipe`: the job's stdin is the read end of a FIFO in its
+ * directory, which nsfsd writes to (jobs/<id>/stdin).  KEEPER gets a
+ * write end of our own, so the job reads nothing, not end of file, until
+ * nsfsd has opened its own (stdin-open). */
+static int
+open_stdin_fifo (int jobdir, int *keeper, NsError *err)
+{
+	_cleanup_close_ int rd = -1;
+
+	if (mkfifoat (jobdir, "stdin", 0600) < 0 && errno != EEXIST)
+		return ns_error (err, errno, "exec: stdin: mkfifo: %s", strerror (errno));
+	rd = openat (jobdir, "stdin", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (rd < 0)
+		return ns_error (err, errno, "exec: stdin: open: %s", strerror (errno));
+	*keeper = openat (jobdir, "stdin", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (*keeper < 0 || fcntl (rd, F_SETFL, 0) < 0)
+		return ns_error (err, errno, "exec: stdin: open: %s", strerror (errno));
+	return g_steal_fd (&rd);
+}
+
+void
+sup_job_free (gpointer data)
+{
+	SupJob *job = data;
+
+	ns_close_fdp (&job->stdin_keeper);
+	g_free (job);
+}
+
+void
+sup_job_stdin_opened (Supervisor *s, unsigned id)
+{
+	GHashTableIter it;
+	gpointer value;
+
+	g_hash_table_iter_init (&it, s->jobs);
+	while (g_hash_table_iter_next (&it, NULL, &value)) {
+		SupJob *job = value;
+		if (job->id == id)
+			ns_close_fdp (&job->stdin_keeper);
+	}
+}
+
 static int
 open_output (int jobdir, const char *name, NsError *err)
 {
@@ -143,7 +186,7 @@ static void
 remove_job_dir (Supervisor *s, const char *name)
 {
 	_cleanup_close_ int fd = openat (s->dirfd, name, O_DIRECTORY | O_CLOEXEC);
-	static const char *const files[] = { "stdout", "stderr", "cmd", "pid", "status" };
+	static const char *const files[] = { "stdout", "stderr", "cmd", "pid", "status", "stdin" };
 
 	if (fd >= 0)
 		for (size_t i = 0; i < G_N_ELEMENTS (files); i++)
@@ -339,6 +382,7 @@ sup_exec_job (Supervisor *s, unsigned id, const char *shown, char *const *argv, 
 	char name[32];
 	_cleanup_close_ int jobdir = -1;
 	JobStart js = { .s = s, .argv = argv, .null_fd = -1, .out_fd = -1, .err_fd = -1 };
+	_cleanup_close_ int keeper = -1;
 	g_auto (GStrv) envp = NULL;
 	int report[2] = { -1, -1 };
 	SupExec *ex;
@@ -358,7 +402,14 @@ sup_exec_job (Supervisor *s, unsigned id, const char *shown, char *const *argv, 
 		r = -err->code;
 		goto undo;
 	}
-	js.null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (s->cfg->stdin_mode.mode == NS_STDIN_PIPE)
+		js.null_fd = open_stdin_fifo (jobdir, &keeper, err);
+	else
+		js.null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (js.null_fd < 0 && s->cfg->stdin_mode.mode == NS_STDIN_PIPE) {
+		r = -err->code;
+		goto undo;
+	}
 	if (js.null_fd < 0 || pipe2 (report, O_CLOEXEC) < 0 || fcntl (report[0], F_SETFL, O_NONBLOCK) < 0) {
 		r = ns_error (err, errno, "exec: %s", strerror (errno));
 		goto undo;
@@ -385,6 +436,7 @@ sup_exec_job (Supervisor *s, unsigned id, const char *shown, char *const *argv, 
 	job = g_new0 (SupJob, 1);
 	job->id = id;
 	job->pid = pid;
+	job->stdin_keeper = g_steal_fd (&keeper);
 	ex = g_new0 (SupExec, 1);
 	*ex = (SupExec) { .s = s, .job = job, .report_fd = report[0], .shown = g_strdup (shown), .done = done, .data = data };
 	job->exec = ex;

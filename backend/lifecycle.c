@@ -93,7 +93,7 @@ sup_lifecycle_init (const char *dir)
 	sup.init_pidfd = -1;
 	sup_cgroups_init (&sup.cg);
 	sup.state = SUP_CREATED;
-	sup.jobs = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
+	sup.jobs = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, sup_job_free);
 	stop_signalled = g_hash_table_new (g_direct_hash, g_direct_equal);
 }
 

@@ -239,7 +239,15 @@ handle_job_settings (SupRequest *req)
 		g_free (sup.cfg->cwd);
 		sup.cfg->cwd = g_strdup (cfg->cwd);
 		sup.cfg->user = cfg->user;
+		sup.cfg->stdin_mode = cfg->stdin_mode;
 	}
+	sup_request_ok (req, NULL);
+}
+
+static void
+handle_stdin_open (SupRequest *req)
+{
+	sup_job_stdin_opened (&sup, (unsigned) g_ascii_strtoull (req->msg[1], NULL, 10));
 	sup_request_ok (req, NULL);
 }
 
@@ -477,6 +485,7 @@ const SupVerb sup_verbs[] = {
 	{ "caps", handle_caps, WAITS },
 	{ "limits", handle_limits, WAITS },
 	{ "job-settings", handle_job_settings, WAITS },
+	{ "stdin-open", handle_stdin_open, 0 },
 	{ "destroy", sup_handle_destroy, 0 },
 };
 const size_t sup_n_verbs = G_N_ELEMENTS (sup_verbs);

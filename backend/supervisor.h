@@ -25,6 +25,10 @@ typedef struct {
 	unsigned id;
 	pid_t pid;
 	SupExec *exec;      /* until its execve's report is in */
+	/* `stdin pipe`: a write end of the job's stdin FIFO held until nsfsd
+	 * opens one of its own (stdin-open), so the job does not read end of
+	 * file before anyone could write; -1 once let go. */
+	int stdin_keeper;
 } SupJob;
 
 /* The running sandbox's cgroup in each hierarchy (cgroups.c). */
@@ -166,6 +170,9 @@ int sup_exec_job (Supervisor *s, unsigned id, const char *shown, char *const *ar
                   NsError *err);
 /* A child ended: write its record; returns true if it was a job. */
 bool sup_job_reaped (Supervisor *s, pid_t pid, int wstatus, unsigned *id, char **status);
+void sup_job_free (gpointer job);
+/* nsfsd opened job ID's stdin: the job may see end of file from now on. */
+void sup_job_stdin_opened (Supervisor *s, unsigned id);
 void sup_signal_jobs (Supervisor *s, int signo);
 void sup_record_orphaned_jobs (Supervisor *s);
 

@@ -165,3 +165,61 @@ ns_user_format (const NsJobUser *u)
 		return g_strdup_printf ("%u:%u", u->uid, u->gid);
 	return g_strdup_printf ("%u", u->uid);
 }
+
+static bool
+parse_dimension (const char *s, unsigned *out)
+{
+	uint32_t v;
+
+	if (!parse_id (s, &v) || v == 0 || v > 65535)
+		return false;
+	*out = v;
+	return true;
+}
+
+int
+ns_stdin_parse (const char *text, size_t len, NsStdin *out, NsError *err)
+{
+	g_autofree char *line = NULL;
+	g_auto (GStrv) words = NULL;
+	NsStdin in = { NS_STDIN_NULL, NS_TTY_ROWS_DEFAULT, NS_TTY_COLS_DEFAULT };
+	guint n;
+	int r;
+
+	if ((r = one_line ("stdin", text, len, &line, err)) < 0)
+		return r;
+	words = g_strsplit_set (g_strstrip (line), " \t", -1);
+	{
+		/* Blanks between words, however many. */
+		char **w = words, **o = words;
+		for (; *w; w++)
+			if (**w)
+				*o++ = *w;
+			else
+				g_free (*w);
+		*o = NULL;
+	}
+	n = g_strv_length (words);
+	if (n == 1 && strcmp (words[0], "null") == 0)
+		in.mode = NS_STDIN_NULL;
+	else if (n == 1 && strcmp (words[0], "pipe") == 0)
+		in.mode = NS_STDIN_PIPE;
+	else if ((n == 1 || n == 3) && strcmp (words[0], "tty") == 0) {
+		in.mode = NS_STDIN_TTY;
+		if (n == 3 && (!parse_dimension (words[1], &in.rows) || !parse_dimension (words[2], &in.cols)))
+			return ns_error (err, EINVAL, "stdin: tty ROWS COLS, numbers from 1 to 65535");
+	} else
+		return ns_error (err, EINVAL, "stdin: '%.64s' is not null, pipe or tty [ROWS COLS]", line);
+	*out = in;
+	return 0;
+}
+
+char *
+ns_stdin_format (const NsStdin *in)
+{
+	switch (in->mode) {
+	case NS_STDIN_PIPE: return g_strdup ("pipe");
+	case NS_STDIN_TTY: return g_strdup_printf ("tty %u %u", in->rows, in->cols);
+	default: return g_strdup ("null");
+	}
+}

@@ -36,3 +36,17 @@ typedef struct {
 int ns_user_parse (const char *text, size_t len, NsJobUser *out, NsError *err);
 /* "UID", "UID:GID", or "" when not set. */
 char *ns_user_format (const NsJobUser *u);
+
+typedef enum { NS_STDIN_NULL, NS_STDIN_PIPE, NS_STDIN_TTY } NsStdinMode;
+
+typedef struct {
+	NsStdinMode mode;
+	unsigned rows, cols;    /* tty: the terminal's first size */
+} NsStdin;
+
+#define NS_TTY_ROWS_DEFAULT 24
+#define NS_TTY_COLS_DEFAULT 80
+
+/* null | pipe | tty [ROWS COLS] (1 to 65535 each). */
+int ns_stdin_parse (const char *text, size_t len, NsStdin *out, NsError *err);
+char *ns_stdin_format (const NsStdin *in);

@@ -25,6 +25,7 @@ const NsProtoVerb ns_proto_verbs[] = {
 	REQUEST ("caps", 1, 1, true, "TEXT", "", 0),
 	REQUEST ("limits", 3, 3, true, "MEMORY_MAX PIDS_MAX CPU_MAX", "", 0),
 	REQUEST ("job-settings", 0, 0, true, "", "", 0),
+	REQUEST ("stdin-open", 1, 1, true, "ID", "", 0),
 	REQUEST ("destroy", 0, 0, true, "", "", 0),
 	EVENT ("exit", 2, 2, "ID STATUS"),
 	EVENT ("state", 2, 2, "running INITPID | stopped REASON"),

@@ -25,6 +25,7 @@ ns_config_new (const char *name, uint32_t uid, uint32_t gid)
 	ns_limits_default (&c->limits);
 	c->env = g_strdup ("");
 	c->cwd = g_strdup ("");
+	c->stdin_mode = (NsStdin) { NS_STDIN_NULL, NS_TTY_ROWS_DEFAULT, NS_TTY_COLS_DEFAULT };
 	c->caps = ns_caps_all ();
 	c->max_output = NS_DEFAULT_MAX_OUTPUT;
 	return c;
@@ -98,6 +99,10 @@ save_job_settings (GKeyFile *kf, const NsSandboxConfig *c)
 		g_key_file_set_string (kf, GROUP, "cwd", c->cwd);
 	if (user[0])
 		g_key_file_set_string (kf, GROUP, "user", user);
+	if (c->stdin_mode.mode != NS_STDIN_NULL) {
+		g_autofree char *in = ns_stdin_format (&c->stdin_mode);
+		g_key_file_set_string (kf, GROUP, "stdin", in);
+	}
 }
 
 static void
@@ -302,6 +307,13 @@ load_job_settings (GKeyFile *kf, NsSandboxConfig *c, const char *path, NsError *
 	}
 	if (user && (r = ns_user_parse (user, strlen (user), &c->user, err)) < 0)
 		return r;
+	{
+		g_autofree char *in = NULL;
+		if ((r = load_text (kf, "stdin", &in, path, err)) < 0)
+			return r;
+		if (in && (r = ns_stdin_parse (in, strlen (in), &c->stdin_mode, err)) < 0)
+			return r;
+	}
 	return 0;
 }
 

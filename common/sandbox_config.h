@@ -39,6 +39,7 @@ typedef struct {
 	char *env;                 /* `env` normalized: KEY=VALUE lines; "" : none */
 	char *cwd;                 /* "" : / */
 	NsJobUser user;
+	NsStdin stdin_mode;        /* `stdin` */
 	uint64_t caps;             /* capabilities jobs keep (bit per CAP_*) */
 	uint64_t max_output;       /* bytes of output kept per job and stream */
 } NsSandboxConfig;

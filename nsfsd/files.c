@@ -797,6 +797,30 @@ store_user (WriteOp *op)
 	return save_job_settings (op, c);
 }
 
+static void
+show_stdin (Sandbox *sb, Job *job, GString *out)
+{
+	g_autofree char *t = ns_stdin_format (&sb->cfg->stdin_mode);
+	g_string_append_printf (out, "%s\n", t);
+}
+
+static int
+store_stdin (WriteOp *op)
+{
+	NsSandboxConfig *c;
+	NsStdin in;
+	int r;
+
+	if ((r = ns_stdin_parse (op->buf, op->len, &in, &op->err)) < 0)
+		return r;
+	/* Refused rather than taken and not done. */
+	if (in.mode == NS_STDIN_TTY)
+		return ns_error (&op->err, EOPNOTSUPP, "stdin: tty is not built yet (null and pipe are)");
+	c = sandbox_copy_config (op->sb);
+	c->stdin_mode = in;
+	return save_job_settings (op, c);
+}
+
 static int
 restore_env (Sandbox *sb, const char *text, size_t len, NsError *err)
 {
@@ -957,6 +981,27 @@ show_job_status (Sandbox *sb, Job *job, GString *out)
 	g_string_append_printf (out, "%s\n", job->status ? job->status : "running");
 }
 
+/* --- jobs/<id>/stdin ------------------------------------------------------ */
+
+static void
+show_nothing (Sandbox *sb, Job *job, GString *out)
+{
+}
+
+/* Never called: writes to it bypass the queue (ops.c); a row with a
+ * store is what makes it writable. */
+static int
+store_job_stdin (WriteOp *op)
+{
+	return ns_error (&op->err, EIO, "stdin: written through the wrong path");
+}
+
+bool
+job_node_visible (const Job *job, unsigned node)
+{
+	return node != JOB_NODE_STDIN || job->stdin_pipe;
+}
+
 /* --- the tables --------------------------------------------------------- */
 
 #define NS_ROW(i, n, f) \
@@ -986,6 +1031,7 @@ const NodeSpec sandbox_nodes[SB_NODE_COUNT] = {
 	[SB_NODE_ENV] = { "env", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_env, store_env,
 	                  .truncate_empties = true, .restore = restore_env },
 	[SB_NODE_EVENTS] = { "events", SB_NODE_DIR, S_IFREG | 0444, READ_EVENTS },
+	[SB_NODE_STDIN] = { "stdin", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_stdin, store_stdin },
 	[SB_NODE_CWD] = { "cwd", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_cwd, store_cwd },
 	[SB_NODE_USER] = { "user", SB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_user, store_user,
 	                   .truncate_empties = true, .restore = restore_user },
@@ -1018,6 +1064,9 @@ const NodeSpec job_nodes[JOB_NODE_COUNT] = {
 	[JOB_NODE_WAIT] = { "wait", JOB_NODE_DIR, S_IFREG | 0444, READ_WAIT, show_job_status },
 	[JOB_NODE_STDOUT] = { "stdout", JOB_NODE_DIR, S_IFREG | 0400, READ_OUTPUT, .output = "stdout" },
 	[JOB_NODE_STDERR] = { "stderr", JOB_NODE_DIR, S_IFREG | 0400, READ_OUTPUT, .output = "stderr" },
+	/* Written by the FUSE write itself (job_stdin.c), not the sandbox's
+	 * queue of writes: a full pipe must not hold up its configuration. */
+	[JOB_NODE_STDIN] = { "stdin", JOB_NODE_DIR, S_IFREG | 0200, READ_SNAPSHOT, show_nothing, store_job_stdin },
 };
 
 bool

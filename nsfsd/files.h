@@ -69,6 +69,7 @@ enum {
 	SB_NODE_CWD,
 	SB_NODE_USER,
 	SB_NODE_EVENTS,
+	SB_NODE_STDIN,
 	SB_NODE_EXEC,
 	SB_NODE_STATUS,
 	SB_NODE_ERROR,
@@ -88,6 +89,7 @@ enum {
 	JOB_NODE_WAIT,
 	JOB_NODE_STDOUT,
 	JOB_NODE_STDERR,
+	JOB_NODE_STDIN,
 	JOB_NODE_COUNT,
 };
 
@@ -99,6 +101,8 @@ extern const NodeSpec job_nodes[JOB_NODE_COUNT];
 /* Whether a sandbox row exists right now (links and ns/ rows come and
  * go with the sandbox's state); sb->lock held. */
 bool sandbox_node_visible (Sandbox *sb, unsigned node);
+/* Whether a job row exists for JOB (stdin only with `stdin pipe`). */
+bool job_node_visible (const Job *job, unsigned node);
 
 /* Per-open state (fi->fh); counted, since a write in flight outlives
  * an interrupted writer's close. */
@@ -127,6 +131,7 @@ struct FileHandle {
 	 * job (under sb->lock); a newer poll replaces it. */
 	void *pollhandle;
 	struct EventReader *events;  /* READ_EVENTS */
+	struct JobStdin *stdin_pipe; /* jobs/<id>/stdin (job_stdin.c) */
 };
 
 /* Largest single write accepted (EFBIG beyond). */

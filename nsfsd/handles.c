@@ -2,6 +2,7 @@
  * kernel's page cache, and freeing what the kernel never released. */
 #include "handles.h"
 #include "events.h"
+#include "job_stdin.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -152,6 +153,11 @@ handles_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fh->job_id = n.job_id;
 	fh->flags = fi->flags;
 	fh->output_fd = -1;
+	if (fh->job_id && fh->spec == &job_nodes[JOB_NODE_STDIN] && (r = job_stdin_open (fh)) != 0) {
+		file_handle_unref (fh);
+		fuse_reply_err (req, r);
+		return;
+	}
 	/* Events from this open on: its own reader. */
 	if (fh->spec->read == READ_EVENTS)
 		fh->events = events_open (fh->sb->serial, opener);
@@ -189,6 +195,7 @@ handles_release (FileHandle *fh)
 {
 	wait_forget_pollhandle (fh);
 	events_close (g_steal_pointer (&fh->events));
+	job_stdin_release (fh);
 	file_handle_unref (fh);
 }
 

@@ -52,8 +52,10 @@ list_dir (const Node *dir, fuse_ino_t self)
 	}
 	g_mutex_lock (&dir->sb->lock);
 	if (dir->job_id) {
-		for (unsigned i = 1; i < JOB_NODE_COUNT; i++)
-			add_entry (a, job_nodes[i].name, ino_make (dir->sb->serial, dir->job_id, i), job_nodes[i].mode, i + 2);
+		Job *job = sandbox_job_locked (dir->sb, dir->job_id);
+		for (unsigned i = 1; i < JOB_NODE_COUNT && job; i++)
+			if (job_node_visible (job, i))
+				add_entry (a, job_nodes[i].name, ino_make (dir->sb->serial, dir->job_id, i), job_nodes[i].mode, i + 2);
 	} else if (dir->node == SB_NODE_JOBS) {
 		for (guint i = 0; i < dir->sb->jobs->len; i++) {
 			Job *job = dir->sb->jobs->pdata[i];

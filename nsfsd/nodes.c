@@ -38,7 +38,8 @@ node_resolve (fuse_ino_t ino, Node *n)
 	n->job_id = ino_job (ino);
 	g_mutex_lock (&n->sb->lock);
 	if (n->job_id) {
-		if (n->node >= JOB_NODE_COUNT || !sandbox_job_locked (n->sb, n->job_id))
+		Job *job = n->node < JOB_NODE_COUNT ? sandbox_job_locked (n->sb, n->job_id) : NULL;
+		if (!job || !job_node_visible (job, n->node))
 			goto gone;
 		n->spec = &job_nodes[n->node];
 	} else {
@@ -100,6 +101,14 @@ node_lookup_child (const Node *dir, const char *name, Node *out)
 	if (dir->job_id) {
 		for (unsigned i = 1; i < JOB_NODE_COUNT; i++) {
 			if (strcmp (job_nodes[i].name, name) == 0) {
+				Job *job;
+				bool visible;
+				g_mutex_lock (&dir->sb->lock);
+				job = sandbox_job_locked (dir->sb, dir->job_id);
+				visible = job && job_node_visible (job, i);
+				g_mutex_unlock (&dir->sb->lock);
+				if (!visible)
+					return -ENOENT;
 				*out = (Node) { sandbox_ref (dir->sb), &job_nodes[i], i, dir->job_id };
 				return 0;
 			}

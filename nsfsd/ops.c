@@ -4,6 +4,7 @@
  * `wait` reads) are answered later, never by a thread that waits. */
 #include "ops.h"
 #include "events.h"
+#include "job_stdin.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -253,6 +254,11 @@ nsfs_write (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t 
 
 	if (!fh->spec->store) {
 		fuse_reply_err (req, EBADF);
+		return;
+	}
+	/* A job's stdin is a pipe, not a value: its own path. */
+	if (fh->job_id && fh->spec == &job_nodes[JOB_NODE_STDIN]) {
+		job_stdin_write (req, fh, buf, size);
 		return;
 	}
 	/* Each write(2) is one whole message, whatever its offset. */

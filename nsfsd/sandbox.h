@@ -28,6 +28,7 @@ typedef struct {
 	struct timespec start_time;
 	struct timespec end_time; /* once status is set: its files' mtime */
 	GPtrArray *pollhandles;  /* struct fuse_pollhandle*, woken at exit */
+	bool stdin_pipe;     /* started with `stdin pipe`: has jobs/<id>/stdin */
 } Job;
 
 typedef struct Sandbox {

@@ -186,6 +186,10 @@ job_from_records (Sandbox *sb, unsigned id)
 	if (stat (cmd_path, &st) == 0)
 		job->start_time = st.st_mtim;
 	job->status = read_exit_record (sb, id, &job->end_time);
+	{
+		g_autofree char *fifo = sandbox_job_path (sb, id, "stdin");
+		job->stdin_pipe = lstat (fifo, &st) == 0 && S_ISFIFO (st.st_mode);
+	}
 	return job;
 }
 
@@ -233,6 +237,7 @@ sandbox_exec_begin (Sandbox *sb, const char *cmdline, unsigned *out_id, NsError 
 	job->pending = true;
 	job->cmd = ns_cmdline_strip (g_strdup (cmdline));
 	job->pollhandles = sandbox_pollhandles_new ();
+	job->stdin_pipe = sb->cfg->stdin_mode.mode == NS_STDIN_PIPE;
 	clock_gettime (CLOCK_REALTIME, &job->start_time);
 	g_ptr_array_add (sb->jobs, job);
 	g_mutex_unlock (&sb->lock);

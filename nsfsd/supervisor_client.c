@@ -110,6 +110,16 @@ supclient_kill (SupConn *c)
 		kill (c->pid, SIGKILL);
 }
 
+GSource *
+supclient_watch_fd (int fd, GIOCondition cond, GUnixFDSourceFunc fn, gpointer data, GDestroyNotify notify)
+{
+	GSource *src = g_unix_fd_source_new (fd, cond);
+
+	g_source_set_callback (src, (GSourceFunc) (void (*) (void)) fn, data, notify);
+	g_source_attach (src, event_ctx);
+	return src;
+}
+
 static GSource *
 attach_timeout (unsigned ms, GSourceFunc fn, gpointer data, GDestroyNotify notify)
 {

@@ -9,6 +9,8 @@
 #include "error.h"
 #include "sandbox.h"
 
+#include <glib-unix.h>
+
 /* How long a request waits for its supervisor's answer (ETIMEDOUT). */
 #define SUPCLIENT_DEFAULT_TIMEOUT_SECONDS 30
 void supclient_init (unsigned request_timeout_seconds);
@@ -35,6 +37,9 @@ void supclient_watch (SupConn *c);
  * later, from the event thread or from supclient_close's caller, after
  * at most TIMEOUT_MS (ETIMEDOUT).  Returns -errno with ERR when nothing
  * was sent (FN is not called).  Never blocks. */
+/* Call FN on the event thread when FD shows COND (until FN returns
+ * G_SOURCE_REMOVE); NOTIFY gets DATA when the watch goes. */
+GSource *supclient_watch_fd (int fd, GIOCondition cond, GUnixFDSourceFunc fn, gpointer data, GDestroyNotify notify);
 int supclient_call (SupConn *c, char *const *fields, unsigned timeout_ms, SupReplyFn fn, gpointer data,
                     NsError *err);
 

@@ -24,7 +24,20 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 		return 0;
 	size--;
 	fuzz_poison_error (&err);
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
+	case 3: {
+		NsStdin in = { NS_STDIN_NULL, 7, 7 }, again;
+		g_autofree char *back = NULL;
+		r = ns_stdin_parse (text, size, &in, &err);
+		if (r < 0) {
+			fuzz_check_error (r, &err, codes, "stdin: ");
+			FUZZ_CHECK (in.rows == 7);
+			return 0;
+		}
+		back = ns_stdin_format (&in);
+		FUZZ_CHECK (ns_stdin_parse (back, strlen (back), &again, NULL) == 0 && again.mode == in.mode);
+		break;
+	}
 	case 0: {
 		char *out = NULL;
 		g_autofree char *again = NULL;

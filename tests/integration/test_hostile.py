@@ -33,7 +33,7 @@ from users import test_users  # noqa: F401 - the fixture
 pytestmark = needs_root
 
 SEED = int(os.environ.get("NSFS_HOSTILE_SEED", "20240601"))
-WRITABLE = ("ctl", "uid_map", "gid_map", "hostname", "rootfs", "caps", "mounts", "net", "ports", "memory.max", "pids.max", "cpu.max", "env", "cwd", "user")
+WRITABLE = ("ctl", "uid_map", "gid_map", "hostname", "rootfs", "caps", "mounts", "net", "ports", "memory.max", "pids.max", "cpu.max", "env", "cwd", "user", "stdin")
 NS_TYPES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
 # What a rejected write may fail with (INTERFACE §5), plus what the kernel
 # says of a program or path that cannot be (a name over 255 bytes, a
@@ -111,6 +111,7 @@ VALID = {
         re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", line) for line in t.splitlines()) and (t == "" or t.endswith("\n")),
     "cwd": lambda t: t.startswith("/") and t.endswith("\n") and t.count("\n") == 1,
     "user": lambda t: re.fullmatch(r"(\d+(:\d+)?\n)?", t) is not None,
+    "stdin": lambda t: t in ("null\n", "pipe\n"),
     "ports": lambda t: t.count("\n") <= 64 and all(
         re.fullmatch(r"(tcp|udp) \d+ \d+", line) for line in t.splitlines()) and (t == "" or t.endswith("\n")),
 }
@@ -438,6 +439,7 @@ def test_writes_at_odd_offsets(nsfs, arena, test_users):
         "cpu.max": ["50000 100000", "max 100000\n"],
         "env": ["LANG=C", "A=1\nB=2\n"],
         "cwd": ["/tmp", "/var\n"],
+        "stdin": ["pipe", "null\n"],
     }
     invalid = [b"\0", b"not valid at all", b"\xff\xfe", b"0 0 0 0", b"a" * 65537]
     offsets = (1, 4095, 1 << 40)

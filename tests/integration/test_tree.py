@@ -16,8 +16,8 @@ import resources
 from resources import fuse_mounted
 from nsfs_util import TIMEOUT, expect_errno, needs_root, timed, wait_until
 
-CONFIG_FILES = ("ctl", "uid_map", "gid_map", "hostname", "rootfs", "caps", "mounts", "net", "ports", "memory.max", "pids.max", "cpu.max", "env", "cwd", "user")
-BASE_ENTRIES = {"ctl", "uid_map", "gid_map", "hostname", "rootfs", "caps", "mounts", "net", "ports", "memory.max", "pids.max", "cpu.max", "stats", "events", "env", "cwd", "user", "exec", "status", "error", "ns", "jobs"}
+CONFIG_FILES = ("ctl", "uid_map", "gid_map", "hostname", "rootfs", "caps", "mounts", "net", "ports", "memory.max", "pids.max", "cpu.max", "env", "cwd", "user", "stdin")
+BASE_ENTRIES = {"ctl", "uid_map", "gid_map", "hostname", "rootfs", "caps", "mounts", "net", "ports", "memory.max", "pids.max", "cpu.max", "stats", "events", "stdin", "env", "cwd", "user", "exec", "status", "error", "ns", "jobs"}
 JOB_ENTRIES = {"cmd", "pid", "status", "wait", "stdout", "stderr"}
 NS_TYPES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
 

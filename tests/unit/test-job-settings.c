@@ -102,6 +102,32 @@ test_user (void)
 	g_assert_cmpuint (u.uid, ==, 9);
 }
 
+static void
+test_stdin (void)
+{
+	NsStdin in = { NS_STDIN_PIPE, 1, 1 };
+	g_autofree char *a = NULL, *b = NULL;
+	NsError err;
+
+	g_assert_cmpint (ns_stdin_parse ("null\n", 5, &in, &err), ==, 0);
+	g_assert_cmpint (in.mode, ==, NS_STDIN_NULL);
+	g_assert_cmpint (ns_stdin_parse ("pipe", 4, &in, &err), ==, 0);
+	g_assert_cmpint (in.mode, ==, NS_STDIN_PIPE);
+	a = ns_stdin_format (&in);
+	g_assert_cmpstr (a, ==, "pipe");
+	g_assert_cmpint (ns_stdin_parse ("tty  40 120\n", 12, &in, &err), ==, 0);
+	g_assert_true (in.mode == NS_STDIN_TTY && in.rows == 40 && in.cols == 120);
+	b = ns_stdin_format (&in);
+	g_assert_cmpstr (b, ==, "tty 40 120");
+	g_assert_cmpint (ns_stdin_parse ("tty", 3, &in, &err), ==, 0);
+	g_assert_true (in.rows == 24 && in.cols == 80);
+	assert_ns_error (ns_stdin_parse ("tty 40", 6, &in, &err), &err, EINVAL, "not null, pipe or tty");
+	assert_ns_error (ns_stdin_parse ("tty 0 80", 8, &in, &err), &err, EINVAL, "from 1 to 65535");
+	assert_ns_error (ns_stdin_parse ("file", 4, &in, &err), &err, EINVAL, "not null, pipe or tty");
+	assert_ns_error (ns_stdin_parse ("", 0, &in, &err), &err, EINVAL, "not null, pipe or tty");
+	g_assert_true (in.mode == NS_STDIN_TTY && in.rows == 24);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -110,5 +136,6 @@ main (int argc, char **argv)
 	g_test_add_func ("/job-settings/env-merge", test_env_merge);
 	g_test_add_func ("/job-settings/cwd", test_cwd);
 	g_test_add_func ("/job-settings/user", test_user);
+	g_test_add_func ("/job-settings/stdin", test_stdin);
 	return g_test_run ();
 }

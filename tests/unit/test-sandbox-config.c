@@ -95,6 +95,7 @@ assert_configs_equal (const NsSandboxConfig *a, const NsSandboxConfig *b)
 	g_assert_cmpstr (a->env, ==, b->env);
 	g_assert_cmpstr (a->cwd, ==, b->cwd);
 	g_assert_true (memcmp (&a->user, &b->user, sizeof a->user) == 0);
+	g_assert_true (memcmp (&a->stdin_mode, &b->stdin_mode, sizeof a->stdin_mode) == 0);
 }
 
 static void
@@ -225,6 +226,7 @@ test_roundtrip_full (Fixture *f, gconstpointer data)
 	g_free (c->cwd);
 	c->cwd = g_strdup ("/srv/w ork");
 	c->user = (NsJobUser) { true, 1000, true, 100 };
+	c->stdin_mode = (NsStdin) { NS_STDIN_PIPE, 24, 80 };
 
 	g_assert_cmpint (ns_config_save (c, f->path, NULL), ==, 0);
 	g_assert_cmpint (ns_config_load (f->path, &back, NULL), ==, 0);
