@@ -201,6 +201,55 @@ class Bench:
                           runs=self.args.runs * 5)
         os.rmdir(sb)
 
+    def case_stdin(self):
+        """Bytes through jobs/<id>/stdin into `cat > /dev/null`, against a
+        pipe into the same cat."""
+        size = max(self.args.output_bytes // 4, 1 << 20)
+        sb = self.mnt / self.name("i")
+        os.mkdir(sb)
+        write(sb / "stdin", "pipe\n")
+        chunk = b"x" * (1 << 20)
+        a, b = [], []
+        for _ in range(max(3, self.args.runs // 20)):
+            jid = self.start_job(sb, "sh -c 'cat > /dev/null'")
+            t = now()
+            fd = os.open(sb / "jobs" / str(jid) / "stdin", os.O_WRONLY)
+            for _ in range(size >> 20):
+                os.write(fd, chunk)
+            os.close(fd)
+            read(sb / "jobs" / str(jid) / "wait")
+            a.append(now() - t)
+            t = now()
+            p = subprocess.Popen(["sh", "-c", "cat > /dev/null"], stdin=subprocess.PIPE)
+            for _ in range(size >> 20):
+                p.stdin.write(chunk)
+            p.stdin.close()
+            p.wait()
+            b.append(now() - t)
+        os.rmdir(sb)
+        self.results["stdin throughput"] = {"nsfs": a, "anchor": b, "bytes": size}
+
+    def case_event_latency(self):
+        """From an exec of `true` to a blocked `events` reader seeing its
+        end, against the same to a blocked `wait` reader (the job start is
+        in both)."""
+        sb, pid = self.warm_sandbox()
+        a, b = [], []
+        for i in range(max(10, self.args.runs // 2)):
+            fd = os.open(sb / "events", os.O_RDONLY)
+            t = now()
+            self.start_job(sb, "true")
+            while b"exited" not in os.read(fd, 4096):
+                pass
+            a.append(now() - t)
+            os.close(fd)
+            t = now()
+            jid = self.start_job(sb, "true")
+            read(sb / "jobs" / str(jid) / "wait")
+            b.append(now() - t)
+        os.rmdir(sb)
+        self.results["event latency"] = {"nsfs": a, "anchor": b}
+
     def veth_nsfs(self):
         self.cold_nsfs(net="veth\n")
 
@@ -513,6 +562,8 @@ TARGETS = {
     "veth sandbox": ("<=", 1.3, "median time vs the same cold sandbox without veth"),
     "limits sandbox": ("<=", 1.1, "median time, memory.max + pids.max + cpu.max set vs none"),
     "stats vs status": ("<=", 1.5, "median read time of stats vs status of a running sandbox"),
+    "stdin throughput": (">=", 0.5, "bytes through jobs/<id>/stdin into cat vs a pipe into cat"),
+    "event latency": ("<=", 1.5, "a job's end to a blocked events reader vs to a blocked wait reader"),
     "veth vs by hand": ("<=", 0.5, "median time vs ip netns add/link/addr/route/exec as a script"),
     "veth starts, last vs first": ("<=", 1.2, "median of the last 10 of 50 cold veth starts vs the first 10"),
     "veth throughput": (">=", 0.9, "TCP sandbox to sandbox over the bridge vs two netns on a plain veth pair"),
@@ -529,7 +580,7 @@ def summarize(results):
     for key, r in results.items():
         a, b = stats(r["nsfs"]), stats(r["anchor"])
         op, target, what = TARGETS[key]
-        if key in ("output", "veth throughput"):
+        if key in ("output", "veth throughput", "stdin throughput"):
             ratio = b["median"] / a["median"]  # throughput ratio = inverse time ratio
         elif key in ("under load", "status beside wedged"):
             ratio = a["p99"] / b["p99"]
@@ -601,7 +652,7 @@ def main():
     p.add_argument("--output-bytes", type=int, default=1 << 30)
     p.add_argument("--rest-count", type=int, default=1000)
     p.add_argument("--load-seconds", type=float, default=60)
-    p.add_argument("--cases", default="cold,cold_shell,job,floor,rootfs,overlay,binds,veth,veth_by_hand,veth_growth,veth_throughput,limits,stats,"
+    p.add_argument("--cases", default="cold,cold_shell,job,floor,rootfs,overlay,binds,veth,veth_by_hand,veth_growth,veth_throughput,limits,stats,stdin,event_latency,"
                    "output,rest,load,wedged")
     args = p.parse_args()
     cases = args.cases.split(",")
