@@ -254,11 +254,21 @@ def snapshot(nsfsd_pid: Optional[int], state_dir, paths: Iterable = ()) -> Snaps
         sandbox_procs=len(family),
         zombies=zombies,
         mounts=count_mounts(mount_roots),
-        state_files=count_files(state_dir),
+        state_files=_settled_state_files(state_dir),
         nsfsd_fds=_fd_count(nsfsd_pid),
         nsfsd_rss_kb=_rss_kb(nsfsd_pid),
         pids=tuple(sorted(family)),
     )
+
+
+def _settled_state_files(state_dir) -> int:
+    """Files under the state dir once nsfsd's trash thread is done with
+    what rmdir moved there (it deletes in the background, briefly)."""
+    trash = os.path.join(state_dir, "trash")
+    deadline = time.monotonic() + 5
+    while os.path.isdir(trash) and os.listdir(trash) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return count_files(state_dir)
 
 
 def settled_leaks(before: Snapshot, nsfsd_pid: Optional[int], state_dir, paths: Iterable = (),
