@@ -13,8 +13,9 @@
 /* A write waiting for room in the pipe. */
 typedef struct {
 	fuse_req_t req;
-	GBytes *data;
-	size_t done;
+	GBytes *data;           /* what is left to write */
+	size_t done;            /* of DATA, written */
+	size_t before;          /* written before DATA was copied */
 } PendingWrite;
 
 /* Per open (fh->stdin_pipe). */
@@ -38,8 +39,8 @@ static void
 answer (PendingWrite *w, int err)
 {
 	/* What went in counts, as for a pipe; nothing at all is the error. */
-	if (w->done || !err)
-		fuse_reply_write (w->req, w->done);
+	if (w->done + w->before || !err)
+		fuse_reply_write (w->req, w->done + w->before);
 	else
 		fuse_reply_err (w->req, err);
 	g_bytes_unref (w->data);
@@ -185,10 +186,38 @@ job_stdin_write (fuse_req_t req, FileHandle *fh, const char *buf, size_t size)
 		fuse_reply_err (req, EPIPE);
 		return;
 	}
-	w = g_new0 (PendingWrite, 1);
-	w->req = req;
-	w->data = g_bytes_new (buf, size);
 	g_mutex_lock (&stdin_lock);
+	/* Straight from the request's buffer when nothing waits before it:
+	 * a copy only of what does not fit (every copy showed in the bench). */
+	if (g_queue_is_empty (&in->pending)) {
+		size_t written = 0;
+		int e = 0;
+		while (written < size) {
+			ssize_t n = write (in->fd, buf + written, size - written);
+			if (n > 0) {
+				written += (size_t) n;
+			} else if (errno != EINTR) {
+				e = errno;
+				break;
+			}
+		}
+		if (written == size || e != EAGAIN) {
+			g_mutex_unlock (&stdin_lock);
+			if (written)
+				fuse_reply_write (req, written);
+			else
+				fuse_reply_err (req, e);
+			return;
+		}
+		w = g_new0 (PendingWrite, 1);
+		w->req = req;
+		w->data = g_bytes_new (buf + written, size - written);
+		w->before = written;
+	} else {
+		w = g_new0 (PendingWrite, 1);
+		w->req = req;
+		w->data = g_bytes_new (buf, size);
+	}
 	if (!waiting)
 		waiting = g_hash_table_new (g_direct_hash, g_direct_equal);
 	g_queue_push_tail (&in->pending, w);
