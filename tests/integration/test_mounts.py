@@ -30,17 +30,18 @@ def run_ok(nsfs, sb, cmd):
 
 # Where a test's mounts could show on the host if they leaked: the paths
 # the tests name as destinations, and the temporary trees they make.
-WATCHED = ("/mnt", "/tmp", "/src", "/data", "/opt", "/escape", "/escape2", "/escape3", "/nonexistent-nsfs-dir",
+WATCHED = ("/", "/mnt", "/tmp", "/src", "/data", "/opt", "/escape", "/escape2", "/escape3", "/nonexistent-nsfs-dir",
            "/etc/resolv.conf", "/tmp/nsfs-mounts-")
 
 
-def host_mount_points() -> set:
+def host_mount_points() -> list:
     """The host's mount points where this module's mounts could leak to
-    (not the whole table: other tests' nsfsd mount and unmount meanwhile)."""
+    (not the whole table: other tests' nsfsd mount and unmount meanwhile),
+    each as often as it is mounted on (one stacked on / shows as a second
+    "/")."""
     with open("/proc/self/mountinfo") as f:
-        points = {line.split()[4] for line in f}
-    return {p for p in points if p in WATCHED or any(p.startswith(w) for w in WATCHED if w.endswith("-"))
-            or p.startswith("/tmp/nsfs-mounts-")}
+        points = [line.split()[4] for line in f]
+    return sorted(p for p in points if p in WATCHED or p.startswith("/tmp/nsfs-mounts-"))
 
 
 @pytest.fixture
