@@ -16,6 +16,7 @@ typedef struct {
 	char *const *envp;      /* the job's environment (defaults and `env`) */
 	const char *cwd;        /* `cwd`, "" for / */
 	NsJobUser user;         /* `user` */
+	bool tty;               /* fds 0-2 are a terminal to make the controlling one */
 } JobStart;
 
 /* The child's side: join the sandbox, take the owner's ids, execvp; on

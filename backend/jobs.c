@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -88,6 +89,9 @@ sup_job_child (void *data)
 		job_fail (report_fd, errno, "exec: enter the sandbox's cgroup: %s", strerror (errno));
 	reset_signals ();
 	setsid ();
+	/* Its controlling terminal from its first instruction. */
+	if (js->tty && ioctl (js->null_fd, TIOCSCTTY, 0) < 0)
+		job_fail (report_fd, errno, "exec: tty: make it the controlling terminal: %s", strerror (errno));
 	prctl (PR_SET_PDEATHSIG, SIGKILL);
 	if (dup2 (js->null_fd, 0) < 0 || dup2 (js->out_fd, 1) < 0 || dup2 (js->err_fd, 2) < 0)
 		job_fail (report_fd, errno, "exec: redirect output: %s", strerror (errno));
@@ -150,7 +154,21 @@ sup_job_free (gpointer data)
 	SupJob *job = data;
 
 	ns_close_fdp (&job->stdin_keeper);
+	sup_tty_free (job->tty);
 	g_free (job);
+}
+
+SupJob *
+sup_job_by_id (Supervisor *s, unsigned id)
+{
+	GHashTableIter it;
+	gpointer value;
+
+	g_hash_table_iter_init (&it, s->jobs);
+	while (g_hash_table_iter_next (&it, NULL, &value))
+		if (((SupJob *) value)->id == id)
+			return value;
+	return NULL;
 }
 
 void
@@ -386,7 +404,7 @@ sup_exec_job (Supervisor *s, unsigned id, const char *shown, char *const *argv, 
 	char name[32];
 	_cleanup_close_ int jobdir = -1;
 	JobStart js = { .s = s, .argv = argv, .null_fd = -1, .out_fd = -1, .err_fd = -1 };
-	_cleanup_close_ int keeper = -1;
+	_cleanup_close_ int keeper = -1, master = -1, log_fd = -1, tty_input = -1, tty_keeper = -1;
 	g_auto (GStrv) envp = NULL;
 	int report[2] = { -1, -1 };
 	SupExec *ex;
@@ -406,7 +424,22 @@ sup_exec_job (Supervisor *s, unsigned id, const char *shown, char *const *argv, 
 		r = -err->code;
 		goto undo;
 	}
-	if (s->cfg->stdin_mode.mode == NS_STDIN_PIPE)
+	if (s->cfg->stdin_mode.mode == NS_STDIN_TTY) {
+		/* The terminal is the job's stdin, stdout and stderr; we keep
+		 * its stdout file for what the terminal shows. */
+		if ((r = sup_tty_open (s, &s->cfg->stdin_mode, &master, &js.null_fd, err)) < 0)
+			goto undo;
+		log_fd = g_steal_fd (&js.out_fd);
+		ns_close_fdp (&js.err_fd);
+		/* jobs/<id>/stdin writes to the terminal, through a FIFO. */
+		if ((tty_input = open_stdin_fifo (jobdir, &tty_keeper, err)) < 0) {
+			r = -err->code;
+			goto undo;
+		}
+		js.out_fd = dup (js.null_fd);
+		js.err_fd = dup (js.null_fd);
+		js.tty = true;
+	} else if (s->cfg->stdin_mode.mode == NS_STDIN_PIPE)
 		js.null_fd = open_stdin_fifo (jobdir, &keeper, err);
 	else
 		js.null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -441,6 +474,13 @@ sup_exec_job (Supervisor *s, unsigned id, const char *shown, char *const *argv, 
 	job->id = id;
 	job->pid = pid;
 	job->stdin_keeper = g_steal_fd (&keeper);
+	if (master >= 0) {
+		NsError tty_err = { 0 };
+		job->tty = sup_tty_attach (s, id, g_steal_fd (&master), log_fd, g_steal_fd (&tty_input),
+		                           g_steal_fd (&tty_keeper), &tty_err);
+		if (!job->tty)
+			g_warning ("job %u: %s", id, tty_err.msg);
+	}
 	ex = g_new0 (SupExec, 1);
 	*ex = (SupExec) { .s = s, .job = job, .report_fd = report[0], .shown = g_strdup (shown), .done = done, .data = data };
 	job->exec = ex;

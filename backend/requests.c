@@ -245,6 +245,24 @@ handle_job_settings (SupRequest *req)
 }
 
 static void
+handle_winsize (SupRequest *req)
+{
+	SupJob *job = sup_job_by_id (&sup, (unsigned) g_ascii_strtoull (req->msg[1], NULL, 10));
+	NsError err = { 0 };
+
+	if (!job || !job->tty) {
+		sup_request_errno (req, ENOENT, "winsize: job %s has no terminal (any more)", req->msg[1]);
+		return;
+	}
+	if (sup_tty_resize (job->tty, (unsigned) g_ascii_strtoull (req->msg[2], NULL, 10),
+	                    (unsigned) g_ascii_strtoull (req->msg[3], NULL, 10), &err) < 0) {
+		sup_request_err (req, &err);
+		return;
+	}
+	sup_request_ok (req, NULL);
+}
+
+static void
 handle_stdin_open (SupRequest *req)
 {
 	sup_job_stdin_opened (&sup, (unsigned) g_ascii_strtoull (req->msg[1], NULL, 10));
@@ -486,6 +504,7 @@ const SupVerb sup_verbs[] = {
 	{ "limits", handle_limits, WAITS },
 	{ "job-settings", handle_job_settings, WAITS },
 	{ "stdin-open", handle_stdin_open, 0 },
+	{ "winsize", handle_winsize, WAITS },
 	{ "destroy", sup_handle_destroy, 0 },
 };
 const size_t sup_n_verbs = G_N_ELEMENTS (sup_verbs);

@@ -38,6 +38,32 @@ mount_proc (const char *where, NsError *err)
 	return 0;
 }
 
+/* A devpts of the sandbox's own (newinstance) at DEV/pts, its ptmx at
+ * DEV/ptmx, for `stdin tty` jobs: their terminals are the sandbox's, and
+ * none of the host's shows inside.  A sandbox that cannot have one (a
+ * kernel or policy that refuses the mount) still starts; a tty job then
+ * fails to start. */
+static void
+mount_devpts (const char *dev, bool link_ptmx)
+{
+	g_autofree char *pts = g_build_filename (dev, "pts", NULL);
+	g_autofree char *ptmx = g_build_filename (dev, "ptmx", NULL);
+	g_autofree char *pts_ptmx = g_build_filename (pts, "ptmx", NULL);
+
+	if (mkdir (pts, 0755) < 0 && errno != EEXIST)
+		return;
+	if (mount ("devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") < 0)
+		return;
+	if (link_ptmx) {
+		if (symlink ("pts/ptmx", ptmx) < 0)
+			return;
+	} else {
+		/* The host's /dev/ptmx is a device node of its own devpts:
+		 * the new instance's goes over it. */
+		mount (pts_ptmx, ptmx, NULL, MS_BIND, NULL);
+	}
+}
+
 static int
 populate_dev (const char *dev, NsError *err)
 {
@@ -59,6 +85,7 @@ populate_dev (const char *dev, NsError *err)
 		if (symlink (dev_links[i].target, path) < 0)
 			return ns_error (err, errno, "symlink %s: %s", path, strerror (errno));
 	}
+	mount_devpts (dev, true);
 	return 0;
 }
 
@@ -164,6 +191,7 @@ sup_setup_mounts (const NsSandboxConfig *cfg, const NsMountList *mounts, int ove
 	if (!cfg->rootfs[0]) {
 		if ((r = apply_mount_lines ("/", mounts, -1, err)) < 0)
 			return r;
+		mount_devpts ("/dev", false);
 		return fresh_proc ? mount_proc ("/proc", err) : 0;
 	}
 

@@ -48,6 +48,7 @@ typedef struct {
 	gid_t groups[SUP_MAX_GROUPS];
 	uint32_t n_argv, n_env;
 	NsJobUser user;
+	bool tty;
 } SpawnRequest;
 
 /* What comes back: 'P' from the child, with its pid, before anything
@@ -175,7 +176,7 @@ spawner_serve (Supervisor *s, int sock)
 		s->cfg->caps = req.caps;
 		sc.js = (JobStart) { .s = s, .argv = (char *const *) argv->pdata, .null_fd = fds[0], .out_fd = fds[1],
 		                     .err_fd = fds[2], .report_fd = fds[3], .n_groups = MIN (req.n_groups, SUP_MAX_GROUPS),
-		                     .envp = (char *const *) envp->pdata, .cwd = cwd, .user = req.user };
+		                     .envp = (char *const *) envp->pdata, .cwd = cwd, .user = req.user, .tty = req.tty };
 		memcpy (sc.js.groups, req.groups, sizeof req.groups);
 		/* The child shares our memory and we wait, until its execve:
 		 * the job is the supervisor's child (CLONE_PARENT). */
@@ -295,7 +296,7 @@ send_request (Supervisor *s, const JobStart *js)
 	} control;
 	int fds[SPAWNER_FDS] = { js->null_fd, js->out_fd, js->err_fd, js->report_fd };
 	g_autoptr (GByteArray) body = g_byte_array_new ();
-	SpawnRequest req = { .caps = s->cfg->caps, .n_groups = (uint32_t) js->n_groups, .user = js->user };
+	SpawnRequest req = { .caps = s->cfg->caps, .n_groups = (uint32_t) js->n_groups, .user = js->user, .tty = js->tty };
 	struct iovec iov;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
 	                      .msg_controllen = sizeof control };

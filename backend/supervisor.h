@@ -21,10 +21,14 @@ typedef struct SupExec SupExec;
 /* A start whose init has not said ready yet (spawn.c). */
 typedef struct SupStart SupStart;
 
+/* A `stdin tty` job's terminal (job_tty.c). */
+typedef struct SupTty SupTty;
+
 typedef struct {
 	unsigned id;
 	pid_t pid;
 	SupExec *exec;      /* until its execve's report is in */
+	SupTty *tty;        /* `stdin tty`: its terminal's master and console */
 	/* `stdin pipe`: a write end of the job's stdin FIFO held until nsfsd
 	 * opens one of its own (stdin-open), so the job does not read end of
 	 * file before anyone could write; -1 once let go. */
@@ -115,6 +119,19 @@ char *sup_pinned_text (void);
  * DONE gets the detached mount (which it then owns) or the error. */
 typedef void (*SupOverlayDone) (int mount_fd, const NsError *err, gpointer data);
 int sup_overlay_mount (Supervisor *s, const NsSandboxConfig *cfg, SupOverlayDone done, gpointer data, NsError *err);
+
+/* job_tty.c: `stdin tty`.  Open a terminal of the sandbox's devpts, of
+ * IN's size; hold its master for job ID (its output appended to LOG_FD,
+ * its console socket made); resize it; let it go. */
+int sup_tty_open (Supervisor *s, const NsStdin *in, int *master, int *slave, NsError *err);
+SupTty *sup_tty_attach (Supervisor *s, unsigned id, int master, int log_fd, int input_fd, int input_keeper,
+                        NsError *err);
+int sup_tty_resize (SupTty *t, unsigned rows, unsigned cols, NsError *err);
+void sup_tty_free (SupTty *t);
+/* Where job ID's console socket is: <state>.consoles/<name>-<id>.sock. */
+char *sup_console_dir (const char *sandbox_dir);
+char *sup_console_path (const char *sandbox_dir, const char *name, unsigned id);
+SupJob *sup_job_by_id (Supervisor *s, unsigned id);
 
 /* cgroups.c: the sandbox's cgroup.  Made (with the limits of CFG) before
  * the init is let go, and the init placed in it; jobs enter it first

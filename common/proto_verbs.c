@@ -26,6 +26,7 @@ const NsProtoVerb ns_proto_verbs[] = {
 	REQUEST ("limits", 3, 3, true, "MEMORY_MAX PIDS_MAX CPU_MAX", "", 0),
 	REQUEST ("job-settings", 0, 0, true, "", "", 0),
 	REQUEST ("stdin-open", 1, 1, true, "ID", "", 0),
+	REQUEST ("winsize", 3, 3, true, "ID ROWS COLS", "", 0),
 	REQUEST ("destroy", 0, 0, true, "", "", 0),
 	EVENT ("exit", 2, 2, "ID STATUS"),
 	EVENT ("state", 2, 2, "running INITPID | stopped REASON"),

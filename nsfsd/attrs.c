@@ -135,7 +135,7 @@ stat_node (const Node *n, struct stat *st)
 			for (guint i = 0; i < sb->jobs->len; i++)
 				st->st_nlink += !((Job *) sb->jobs->pdata[i])->pending;
 	} else if (S_ISLNK (st->st_mode)) {
-		g_autofree char *target = n->spec->link (sb, n->node);
+		g_autofree char *target = node_link_target (sb, n->spec, n->node, n->job_id);
 		st->st_size = target ? (off_t) strlen (target) : 0;
 	} else if (S_ISREG (st->st_mode)) {
 		switch (n->spec->read) {

@@ -813,9 +813,6 @@ store_stdin (WriteOp *op)
 
 	if ((r = ns_stdin_parse (op->buf, op->len, &in, &op->err)) < 0)
 		return r;
-	/* Refused rather than taken and not done. */
-	if (in.mode == NS_STDIN_TTY)
-		return ns_error (&op->err, EOPNOTSUPP, "stdin: tty is not built yet (null and pipe are)");
 	c = sandbox_copy_config (op->sb);
 	c->stdin_mode = in;
 	return save_job_settings (op, c);
@@ -999,7 +996,76 @@ store_job_stdin (WriteOp *op)
 bool
 job_node_visible (const Job *job, unsigned node)
 {
-	return node != JOB_NODE_STDIN || job->stdin_pipe;
+	switch (node) {
+	case JOB_NODE_STDIN: return job->stdin_pipe || job->tty;
+	case JOB_NODE_WINSIZE:
+	case JOB_NODE_CONSOLE: return job->tty;
+	default: return true;
+	}
+}
+
+static void
+show_winsize (Sandbox *sb, Job *job, GString *out)
+{
+	g_string_append_printf (out, "%u %u\n", job->rows, job->cols);
+}
+
+typedef struct {
+	unsigned id, rows, cols;
+} Resize;
+
+static int
+winsize_told (WriteOp *op, int r, char **reply)
+{
+	Resize *rs = op->state;
+	Job *job;
+
+	if (r < 0)
+		return r;
+	g_mutex_lock (&op->sb->lock);
+	job = sandbox_job_locked (op->sb, rs->id);
+	if (job) {
+		job->rows = rs->rows;
+		job->cols = rs->cols;
+	}
+	g_mutex_unlock (&op->sb->lock);
+	return 0;
+}
+
+/* ROWS COLS: the terminal's new size; the job gets SIGWINCH. */
+static int
+store_winsize (WriteOp *op)
+{
+	g_autofree char *line = g_strconcat ("tty ", op->buf, NULL);
+	Resize *rs = g_new0 (Resize, 1);
+	char id[16], rows[16], cols[16];
+	NsStdin in;
+	int r;
+
+	op->state = rs;
+	op->state_free = g_free;
+	if ((r = ns_stdin_parse (line, strlen (line), &in, &op->err)) < 0 || !strchr (g_strstrip (op->buf), ' '))
+		return ns_error (&op->err, EINVAL, "winsize: ROWS COLS, numbers from 1 to 65535");
+	*rs = (Resize) { op->fh->job_id, in.rows, in.cols };
+	snprintf (id, sizeof id, "%u", rs->id);
+	snprintf (rows, sizeof rows, "%u", in.rows);
+	snprintf (cols, sizeof cols, "%u", in.cols);
+	return op_call (op, (char *[]) { "winsize", id, rows, cols, NULL }, winsize_told);
+}
+
+/* Job rows' links need the job: only console is one. */
+static char *
+link_console (Sandbox *sb, unsigned node)
+{
+	return NULL;
+}
+
+char *
+node_link_target (Sandbox *sb, const NodeSpec *spec, unsigned node, unsigned job_id)
+{
+	if (job_id && spec == &job_nodes[JOB_NODE_CONSOLE])
+		return sandbox_console_path (sb, job_id);
+	return spec->link (sb, node);
 }
 
 /* --- the tables --------------------------------------------------------- */
@@ -1067,6 +1133,8 @@ const NodeSpec job_nodes[JOB_NODE_COUNT] = {
 	/* Written by the FUSE write itself (job_stdin.c), not the sandbox's
 	 * queue of writes: a full pipe must not hold up its configuration. */
 	[JOB_NODE_STDIN] = { "stdin", JOB_NODE_DIR, S_IFREG | 0200, READ_SNAPSHOT, show_nothing, store_job_stdin },
+	[JOB_NODE_WINSIZE] = { "winsize", JOB_NODE_DIR, S_IFREG | 0644, READ_SNAPSHOT, show_winsize, store_winsize },
+	[JOB_NODE_CONSOLE] = { "console", JOB_NODE_DIR, S_IFLNK | 0777, .link = link_console },
 };
 
 bool

@@ -90,6 +90,8 @@ enum {
 	JOB_NODE_STDOUT,
 	JOB_NODE_STDERR,
 	JOB_NODE_STDIN,
+	JOB_NODE_WINSIZE,
+	JOB_NODE_CONSOLE,
 	JOB_NODE_COUNT,
 };
 
@@ -101,6 +103,8 @@ extern const NodeSpec job_nodes[JOB_NODE_COUNT];
 /* Whether a sandbox row exists right now (links and ns/ rows come and
  * go with the sandbox's state); sb->lock held. */
 bool sandbox_node_visible (Sandbox *sb, unsigned node);
+/* Where the link row SPEC points (sb->lock held). */
+char *node_link_target (Sandbox *sb, const NodeSpec *spec, unsigned node, unsigned job_id);
 /* Whether a job row exists for JOB (stdin only with `stdin pipe`). */
 bool job_node_visible (const Job *job, unsigned node);
 

@@ -81,7 +81,7 @@ nsfs_readlink (fuse_req_t req, fuse_ino_t ino)
 		r = -EINVAL;
 	if (r == 0) {
 		g_mutex_lock (&n.sb->lock);
-		target = n.spec->link (n.sb, n.node);
+		target = node_link_target (n.sb, n.spec, n.node, n.job_id);
 		g_mutex_unlock (&n.sb->lock);
 		if (!target)
 			r = -ENOENT;

@@ -29,6 +29,8 @@ typedef struct {
 	struct timespec end_time; /* once status is set: its files' mtime */
 	GPtrArray *pollhandles;  /* struct fuse_pollhandle*, woken at exit */
 	bool stdin_pipe;     /* started with `stdin pipe`: has jobs/<id>/stdin */
+	bool tty;            /* started with `stdin tty`: stdin, winsize, console */
+	unsigned rows, cols; /* its terminal's size, as last set */
 } Job;
 
 typedef struct Sandbox {
@@ -158,6 +160,9 @@ void sandbox_on_supervisor_lost (Sandbox *sb);
 
 /* Paths of a job's files in the state dir; caller frees. */
 char *sandbox_job_path (Sandbox *sb, unsigned id, const char *file);
+/* The console socket of job ID (`stdin tty`): <state>.consoles/<name>-<id>.sock,
+ * as the supervisor makes it. */
+char *sandbox_console_path (Sandbox *sb, unsigned id);
 
 /* Job i (1-based) if it exists and is visible; call with sb->lock held. */
 Job *sandbox_job_locked (Sandbox *sb, unsigned id);

@@ -188,9 +188,24 @@ job_from_records (Sandbox *sb, unsigned id)
 	job->status = read_exit_record (sb, id, &job->end_time);
 	{
 		g_autofree char *fifo = sandbox_job_path (sb, id, "stdin");
+		g_autofree char *console = sandbox_console_path (sb, id);
 		job->stdin_pipe = lstat (fifo, &st) == 0 && S_ISFIFO (st.st_mode);
+		/* A terminal job's console is there while it runs; its size
+		 * was not kept. */
+		job->tty = lstat (console, &st) == 0 && S_ISSOCK (st.st_mode);
+		job->rows = NS_TTY_ROWS_DEFAULT;
+		job->cols = NS_TTY_COLS_DEFAULT;
 	}
 	return job;
+}
+
+char *
+sandbox_console_path (Sandbox *sb, unsigned id)
+{
+	g_autofree char *sandboxes = g_path_get_dirname (sb->dir);
+	g_autofree char *state = g_path_get_dirname (sandboxes);
+
+	return g_strdup_printf ("%s.consoles/%s-%u.sock", state, sb->name, id);
 }
 
 void
@@ -238,6 +253,9 @@ sandbox_exec_begin (Sandbox *sb, const char *cmdline, unsigned *out_id, NsError 
 	job->cmd = ns_cmdline_strip (g_strdup (cmdline));
 	job->pollhandles = sandbox_pollhandles_new ();
 	job->stdin_pipe = sb->cfg->stdin_mode.mode == NS_STDIN_PIPE;
+	job->tty = sb->cfg->stdin_mode.mode == NS_STDIN_TTY;
+	job->rows = sb->cfg->stdin_mode.rows;
+	job->cols = sb->cfg->stdin_mode.cols;
 	clock_gettime (CLOCK_REALTIME, &job->start_time);
 	g_ptr_array_add (sb->jobs, job);
 	g_mutex_unlock (&sb->lock);

@@ -111,7 +111,7 @@ VALID = {
         re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", line) for line in t.splitlines()) and (t == "" or t.endswith("\n")),
     "cwd": lambda t: t.startswith("/") and t.endswith("\n") and t.count("\n") == 1,
     "user": lambda t: re.fullmatch(r"(\d+(:\d+)?\n)?", t) is not None,
-    "stdin": lambda t: t in ("null\n", "pipe\n"),
+    "stdin": lambda t: t in ("null\n", "pipe\n") or re.fullmatch(r"tty \d+ \d+\n", t) is not None,
     "ports": lambda t: t.count("\n") <= 64 and all(
         re.fullmatch(r"(tcp|udp) \d+ \d+", line) for line in t.splitlines()) and (t == "" or t.endswith("\n")),
 }

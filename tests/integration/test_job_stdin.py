@@ -25,9 +25,10 @@ def test_stdin_file(nsfs, web):
     expect_errno(errno.EINVAL, nsfs.write, web / "stdin", "file")
     assert nsfs.read(web / "stdin") == "pipe\n"
     assert nsfs.error(web).startswith("stdin: ")
-    # Not built yet: refused, never taken and ignored.
-    expect_errno(errno.EOPNOTSUPP, nsfs.write, web / "stdin", "tty 40 120")
-    assert nsfs.read(web / "stdin") == "pipe\n"
+    nsfs.write(web / "stdin", "tty 40 120")
+    assert nsfs.read(web / "stdin") == "tty 40 120\n"
+    expect_errno(errno.EINVAL, nsfs.write, web / "stdin", "tty 0 80")
+    assert nsfs.read(web / "stdin") == "tty 40 120\n"
 
 
 def test_the_issues_sort(nsfs, web):
