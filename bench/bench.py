@@ -229,6 +229,30 @@ class Bench:
         os.rmdir(sb)
         self.results["stdin throughput"] = {"nsfs": a, "anchor": b, "bytes": size}
 
+    def case_tty(self):
+        """`yes | head -c N` on a tty job, its stdout read back, against
+        the same through `script -q` (a terminal and a typescript file)."""
+        size = max(self.args.output_bytes // 64, 1 << 20)  # a terminal moves ~5 MB/s here: 16 MiB by default
+        sb = self.mnt / self.name("t")
+        os.mkdir(sb)
+        write(sb / "stdin", "tty\n")
+        typescript = Path(self.args.tmpfs) / "typescript"
+        a, b = [], []
+        for _ in range(max(3, self.args.runs // 20)):
+            t = now()
+            jid = self.start_job(sb, f"sh -c 'yes | head -c {size}'")
+            read(sb / "jobs" / str(jid) / "wait")
+            with open(sb / "jobs" / str(jid) / "stdout", "rb") as f:
+                while f.read(1 << 20):
+                    pass
+            a.append(now() - t)
+            t = now()
+            subprocess.run(["script", "-q", "-c", f"yes | head -c {size}", str(typescript)],
+                           stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL, check=True)
+            b.append(now() - t)
+        os.rmdir(sb)
+        self.results["tty output"] = {"nsfs": a, "anchor": b, "bytes": size}
+
     def case_event_latency(self):
         """From an exec of `true` to a blocked `events` reader seeing its
         end, against the same to a blocked `wait` reader (the job start is
@@ -563,6 +587,7 @@ TARGETS = {
     "limits sandbox": ("<=", 1.1, "median time, memory.max + pids.max + cpu.max set vs none"),
     "stats vs status": ("<=", 1.5, "median read time of stats vs status of a running sandbox"),
     "stdin throughput": (">=", 0.5, "bytes through jobs/<id>/stdin into cat vs a pipe into cat"),
+    "tty output": (">=", 0.5, "yes | head -c N on a tty job, stdout read, vs the same through script -q"),
     "event latency": ("<=", 1.5, "a job's end to a blocked events reader vs to a blocked wait reader"),
     "veth vs by hand": ("<=", 0.5, "median time vs ip netns add/link/addr/route/exec as a script"),
     "veth starts, last vs first": ("<=", 1.2, "median of the last 10 of 50 cold veth starts vs the first 10"),
@@ -580,7 +605,7 @@ def summarize(results):
     for key, r in results.items():
         a, b = stats(r["nsfs"]), stats(r["anchor"])
         op, target, what = TARGETS[key]
-        if key in ("output", "veth throughput", "stdin throughput"):
+        if key in ("output", "veth throughput", "stdin throughput", "tty output"):
             ratio = b["median"] / a["median"]  # throughput ratio = inverse time ratio
         elif key in ("under load", "status beside wedged"):
             ratio = a["p99"] / b["p99"]
@@ -652,7 +677,7 @@ def main():
     p.add_argument("--output-bytes", type=int, default=1 << 30)
     p.add_argument("--rest-count", type=int, default=1000)
     p.add_argument("--load-seconds", type=float, default=60)
-    p.add_argument("--cases", default="cold,cold_shell,job,floor,rootfs,overlay,binds,veth,veth_by_hand,veth_growth,veth_throughput,limits,stats,stdin,event_latency,"
+    p.add_argument("--cases", default="cold,cold_shell,job,floor,rootfs,overlay,binds,veth,veth_by_hand,veth_growth,veth_throughput,limits,stats,stdin,tty,event_latency,"
                    "output,rest,load,wedged")
     args = p.parse_args()
     cases = args.cases.split(",")
