@@ -174,15 +174,10 @@ sup_job_by_id (Supervisor *s, unsigned id)
 void
 sup_job_stdin_opened (Supervisor *s, unsigned id)
 {
-	GHashTableIter it;
-	gpointer value;
+	SupJob *job = sup_job_by_id (s, id);
 
-	g_hash_table_iter_init (&it, s->jobs);
-	while (g_hash_table_iter_next (&it, NULL, &value)) {
-		SupJob *job = value;
-		if (job->id == id)
-			ns_close_fdp (&job->stdin_keeper);
-	}
+	if (job)
+		ns_close_fdp (&job->stdin_keeper);
 }
 
 static int
@@ -260,19 +255,6 @@ job_has_pid_record (Supervisor *s, unsigned id)
 
 	snprintf (path, sizeof path, "jobs/%u/pid", id);
 	return fstatat (s->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
-static SupJob *
-job_with_id (Supervisor *s, unsigned id)
-{
-	GHashTableIter it;
-	gpointer value;
-
-	g_hash_table_iter_init (&it, s->jobs);
-	while (g_hash_table_iter_next (&it, NULL, &value))
-		if (((SupJob *) value)->id == id)
-			return value;
-	return NULL;
 }
 
 /* A job whose execve's report is not in yet. */
@@ -381,7 +363,7 @@ make_job_dir (Supervisor *s, unsigned id, const char *name, NsError *err)
 	int r = mkdirat (s->dirfd, name, 0700);
 
 	if (r < 0 && errno == EEXIST) {
-		running = job_with_id (s, id);
+		running = sup_job_by_id (s, id);
 		if (running && running->exec && !running->exec->revealed) {
 			write_start_records (s, id, running->exec->shown, running->pid);
 			running->exec->revealed = true;

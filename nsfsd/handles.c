@@ -86,6 +86,23 @@ output_is_final (FileHandle *fh)
 	return ended;
 }
 
+/* An open of SPEC (of SB, which it takes, or none) by OPENER. */
+static FileHandle *
+file_handle_new (uid_t opener, Sandbox *sb, const NodeSpec *spec, unsigned job_id, int flags)
+{
+	FileHandle *fh = g_new0 (FileHandle, 1);
+
+	fh->refcount = 1;
+	fh->opener = opener;
+	g_mutex_init (&fh->lock);
+	fh->sb = sb;
+	fh->spec = spec;
+	fh->job_id = job_id;
+	fh->flags = flags;
+	fh->output_fd = -1;
+	return fh;
+}
+
 /* /.events: a reader of every sandbox's events, belonging to none. */
 static void
 open_top_events (fuse_req_t req, struct fuse_file_info *fi, const NodeSpec *spec, uid_t opener)
@@ -102,13 +119,7 @@ open_top_events (fuse_req_t req, struct fuse_file_info *fi, const NodeSpec *spec
 		fuse_reply_err (req, -r);
 		return;
 	}
-	fh = g_new0 (FileHandle, 1);
-	fh->refcount = 1;
-	fh->opener = opener;
-	g_mutex_init (&fh->lock);
-	fh->spec = spec;
-	fh->flags = fi->flags;
-	fh->output_fd = -1;
+	fh = file_handle_new (opener, NULL, spec, 0, fi->flags);
 	fh->events = events_open (0, opener);
 	fi->noflush = 1;
 	fi->direct_io = 1;
@@ -144,15 +155,7 @@ handles_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err (req, -r);
 		return;
 	}
-	fh = g_new0 (FileHandle, 1);
-	fh->refcount = 1;
-	fh->opener = opener;
-	g_mutex_init (&fh->lock);
-	fh->sb = g_steal_pointer (&n.sb);
-	fh->spec = n.spec;
-	fh->job_id = n.job_id;
-	fh->flags = fi->flags;
-	fh->output_fd = -1;
+	fh = file_handle_new (opener, g_steal_pointer (&n.sb), n.spec, n.job_id, fi->flags);
 	if (fh->job_id && fh->spec == &job_nodes[JOB_NODE_STDIN] && (r = job_stdin_open (fh)) != 0) {
 		file_handle_unref (fh);
 		fuse_reply_err (req, r);

@@ -151,7 +151,7 @@ def test_rootfs_that_is_the_hosts_root(nsfs, web, path):
     nsfs.write(web / "rootfs", path)
     assert nsfs.read(web / "rootfs") == f"{path}\n"
     assert run_ok(nsfs, web, f"cat {marker}") == "host\n"
-    assert set(run_ok(nsfs, web, "ls /dev").split()) == set(DEVICES) | {"fd", "stdin", "stdout", "stderr"}
+    assert set(run_ok(nsfs, web, "ls /dev").split()) == set(DEVICES) | {"fd", "stdin", "stdout", "stderr", "pts", "ptmx"}
     pids = sorted(int(n) for n in run_ok(nsfs, web, "ls /proc").split() if n.isdigit())
     assert pids and pids[0] == 1 and len(pids) < 10, pids
     assert len(os.listdir("/dev")) > len(DEVICES) + 4, "the host lost its /dev"
