@@ -13,7 +13,9 @@ struct EventReader {
 	uint32_t serial;            /* 0: every sandbox */
 	uid_t uid;
 	GQueue lines;               /* char *, each ending in a newline */
-	bool overflowed;            /* lines were dropped since the last read */
+	/* The queue was full: an `overflow` line ends it, and lines are
+	 * dropped until the reader has read that far. */
+	bool overflowed;
 	fuse_req_t waiting;         /* a blocked read, or NULL */
 	size_t want;
 	struct fuse_pollhandle *ph; /* the last poll's handle */
@@ -61,10 +63,6 @@ take_lines (EventReader *r, size_t size)
 {
 	GString *out = g_string_new (NULL);
 
-	if (r->overflowed) {
-		g_string_append (out, "overflow\n");
-		r->overflowed = false;
-	}
 	while (!g_queue_is_empty (&r->lines)) {
 		char *line = g_queue_peek_head (&r->lines);
 		size_t len = strlen (line);
@@ -72,6 +70,9 @@ take_lines (EventReader *r, size_t size)
 			break;
 		g_string_append (out, line);
 		g_free (g_queue_pop_head (&r->lines));
+		/* Past the overflow line: lines are kept again. */
+		if (g_queue_is_empty (&r->lines))
+			r->overflowed = false;
 	}
 	if (out->len > size)
 		g_string_truncate (out, size);
@@ -81,7 +82,7 @@ take_lines (EventReader *r, size_t size)
 static bool
 has_lines (EventReader *r)
 {
-	return r->overflowed || !g_queue_is_empty (&r->lines);
+	return !g_queue_is_empty (&r->lines);
 }
 
 static void
@@ -193,13 +194,17 @@ events_emit (uint32_t serial, const char *name, const char *fmt, ...)
 		EventReader *r = readers->pdata[i];
 		if (r->serial && r->serial != serial)
 			continue;
-		if (g_queue_get_length (&r->lines) >= EVENTS_QUEUE_MAX) {
-			/* Behind by a full queue: this line is lost, and the reader
-			 * is told so once, where it was. */
-			r->overflowed = true;
+		if (r->overflowed)
 			continue;
+		if (g_queue_get_length (&r->lines) >= EVENTS_QUEUE_MAX) {
+			/* Behind by a full queue: this line and those after it until
+			 * the reader catches up are lost, and it is told so once,
+			 * where they were. */
+			g_queue_push_tail (&r->lines, g_strdup ("overflow\n"));
+			r->overflowed = true;
+		} else {
+			g_queue_push_tail (&r->lines, r->serial ? g_strdup_printf ("%s\n", line) : g_strdup (prefixed));
 		}
-		g_queue_push_tail (&r->lines, r->serial ? g_strdup_printf ("%s\n", line) : g_strdup (prefixed));
 		if (r->waiting) {
 			Answer a = { r->waiting, take_lines (r, r->want), r->uid };
 			r->waiting = NULL;
