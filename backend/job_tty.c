@@ -163,6 +163,20 @@ on_accept (int fd, GIOCondition cond, gpointer data)
 	c->watch = sup_loop_add_fd (cfd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_client, c);
 }
 
+/* What the terminal showed: into the log, and to every client. */
+static void
+relay (SupTty *t, const char *buf, size_t n)
+{
+	if (write (t->log_fd, buf, n) < 0)
+		g_message ("tty: log: %s", g_strerror (errno));
+	for (guint i = t->clients->len; i > 0; i--) {
+		Client *c = t->clients->pdata[i - 1];
+		g_byte_array_append (c->out, (const guint8 *) buf, (guint) n);
+		if (!client_flush (c) || c->out->len > CLIENT_BUFFER_MAX)
+			client_drop (c);
+	}
+}
+
 static void
 on_output (int fd, GIOCondition cond, gpointer data)
 {
@@ -177,14 +191,7 @@ on_output (int fd, GIOCondition cond, gpointer data)
 		sup_loop_remove (&t->watch);
 		return;
 	}
-	if (write (t->log_fd, buf, (size_t) n) < 0)
-		g_message ("tty: log: %s", g_strerror (errno));
-	for (guint i = t->clients->len; i > 0; i--) {
-		Client *c = t->clients->pdata[i - 1];
-		g_byte_array_append (c->out, (const guint8 *) buf, (guint) n);
-		if (!client_flush (c) || c->out->len > CLIENT_BUFFER_MAX)
-			client_drop (c);
-	}
+	relay (t, buf, (size_t) n);
 }
 
 static void
@@ -259,14 +266,16 @@ sup_tty_free (SupTty *t)
 {
 	if (!t)
 		return;
-	/* What the job printed last is still in the master: into the log. */
+	/* What the job printed last may still be in the master (its end
+	 * can be seen before its last output): to the log and the clients,
+	 * who get what is queued for them as far as their sockets take it. */
 	if (t->watch && t->master >= 0)
 		for (int i = 0; i < 64; i++) {
 			char buf[65536];
 			ssize_t n = read (t->master, buf, sizeof buf);
 			if (n <= 0)
 				break;
-			(void) !write (t->log_fd, buf, (size_t) n);
+			relay (t, buf, (size_t) n);
 		}
 	sup_loop_remove (&t->watch);
 	sup_loop_remove (&t->listen_watch);
