@@ -22,6 +22,7 @@
 #include "cgroup_layout.h"
 #include "cleanup.h"
 #include "loop.h"
+#include "names.h"
 
 /* Groups of an ended sandbox whose last processes are not reaped yet:
  * the loop reaps them between tries. */
@@ -59,9 +60,8 @@ read_layout (NsCgroupLayout *layout)
 char *
 sup_cgroup_instance (const char *sandbox_dir)
 {
-	/* <state>/sandboxes/<name>: the state dir names the nsfsd. */
-	g_autofree char *sandboxes = g_path_get_dirname (sandbox_dir);
-	g_autofree char *state = g_path_get_dirname (sandboxes);
+	/* The state dir names the nsfsd. */
+	g_autofree char *state = ns_state_dir_of (sandbox_dir);
 
 	return g_strdup_printf ("%08x", g_str_hash (state));
 }

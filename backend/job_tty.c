@@ -19,6 +19,7 @@
 
 #include "cleanup.h"
 #include "loop.h"
+#include "names.h"
 
 #ifndef TIOCGPTPEER
 #define TIOCGPTPEER _IO ('T', 0x41)
@@ -47,25 +48,6 @@ struct SupTty {
 	int input_fd, input_keeper;
 	guint input_watch;
 };
-
-char *
-sup_console_dir (const char *sandbox_dir)
-{
-	/* <state>/sandboxes/<name> -> <state>.consoles: beside the state dir
-	 * (which is root's alone), traversable, not listable. */
-	g_autofree char *sandboxes = g_path_get_dirname (sandbox_dir);
-	g_autofree char *state = g_path_get_dirname (sandboxes);
-
-	return g_strconcat (state, ".consoles", NULL);
-}
-
-char *
-sup_console_path (const char *sandbox_dir, const char *name, unsigned id)
-{
-	g_autofree char *dir = sup_console_dir (sandbox_dir);
-
-	return g_strdup_printf ("%s/%s-%u.sock", dir, name, id);
-}
 
 int
 sup_tty_open (Supervisor *s, const NsStdin *in, int *master, int *slave, NsError *err)
@@ -208,7 +190,7 @@ on_input (int fd, GIOCondition cond, gpointer data)
 SupTty *
 sup_tty_attach (Supervisor *s, unsigned id, int master, int log_fd, int input_fd, int input_keeper, NsError *err)
 {
-	g_autofree char *dir = sup_console_dir (s->dir);
+	g_autofree char *dir = ns_console_dir (s->dir);
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	SupTty *t = g_new0 (SupTty, 1);
 
@@ -222,7 +204,7 @@ sup_tty_attach (Supervisor *s, unsigned id, int master, int log_fd, int input_fd
 		t->input_watch = sup_loop_add_fd (input_fd, G_IO_IN, on_input, t);
 	}
 	t->clients = g_ptr_array_new ();
-	t->socket_path = sup_console_path (s->dir, s->cfg->name, id);
+	t->socket_path = ns_console_path (s->dir, s->cfg->name, id);
 	fcntl (master, F_SETFL, O_NONBLOCK);
 	if (strlen (t->socket_path) >= sizeof addr.sun_path) {
 		ns_error (err, ENAMETOOLONG, "exec: tty: the console's path is too long: %s", t->socket_path);

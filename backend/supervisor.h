@@ -128,9 +128,6 @@ SupTty *sup_tty_attach (Supervisor *s, unsigned id, int master, int log_fd, int 
                         NsError *err);
 int sup_tty_resize (SupTty *t, unsigned rows, unsigned cols, NsError *err);
 void sup_tty_free (SupTty *t);
-/* Where job ID's console socket is: <state>.consoles/<name>-<id>.sock. */
-char *sup_console_dir (const char *sandbox_dir);
-char *sup_console_path (const char *sandbox_dir, const char *name, unsigned id);
 SupJob *sup_job_by_id (Supervisor *s, unsigned id);
 
 /* cgroups.c: the sandbox's cgroup.  Made (with the limits of CFG) before

@@ -6,22 +6,7 @@
 
 #include <glib.h>
 
-/* TEXT as one line: its trailing newline dropped; EINVAL for NUL bytes or
- * a second line. */
-static int
-one_line (const char *what, const char *text, size_t len, char **out, NsError *err)
-{
-	if (memchr (text, '\0', len))
-		return ns_error (err, EINVAL, "%s: contains a NUL byte", what);
-	*out = g_strndup (text, len);
-	if (len && (*out)[len - 1] == '\n')
-		(*out)[len - 1] = '\0';
-	if (strchr (*out, '\n')) {
-		g_clear_pointer (out, g_free);
-		return ns_error (err, EINVAL, "%s: one line only", what);
-	}
-	return 0;
-}
+#include "names.h"
 
 static bool
 valid_key (const char *k, size_t n)
@@ -97,7 +82,7 @@ ns_cwd_parse (const char *text, size_t len, char **out, NsError *err)
 	g_autofree char *line = NULL;
 	int r;
 
-	if ((r = one_line ("cwd", text, len, &line, err)) < 0)
+	if ((r = ns_value_line (text, len, "cwd", &line, err)) < 0)
 		return r;
 	g_strstrip (line);
 	if (line[0] && line[0] != '/')
@@ -136,7 +121,7 @@ ns_user_parse (const char *text, size_t len, NsJobUser *out, NsError *err)
 	char *colon;
 	int r;
 
-	if ((r = one_line ("user", text, len, &line, err)) < 0)
+	if ((r = ns_value_line (text, len, "user", &line, err)) < 0)
 		return r;
 	g_strstrip (line);
 	if (!line[0]) {
@@ -186,7 +171,7 @@ ns_stdin_parse (const char *text, size_t len, NsStdin *out, NsError *err)
 	guint n;
 	int r;
 
-	if ((r = one_line ("stdin", text, len, &line, err)) < 0)
+	if ((r = ns_value_line (text, len, "stdin", &line, err)) < 0)
 		return r;
 	words = g_strsplit_set (g_strstrip (line), " \t", -1);
 	{

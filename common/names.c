@@ -73,3 +73,27 @@ ns_rootfs_path_check (const char *path, NsError *err)
 		return ns_error (err, EINVAL, "rootfs: '%.64s' is not an absolute path", path);
 	return 0;
 }
+
+char *
+ns_state_dir_of (const char *sandbox_dir)
+{
+	g_autofree char *sandboxes = g_path_get_dirname (sandbox_dir);
+
+	return g_path_get_dirname (sandboxes);
+}
+
+char *
+ns_console_dir (const char *sandbox_dir)
+{
+	g_autofree char *state = ns_state_dir_of (sandbox_dir);
+
+	return g_strconcat (state, ".consoles", NULL);
+}
+
+char *
+ns_console_path (const char *sandbox_dir, const char *name, unsigned id)
+{
+	g_autofree char *dir = ns_console_dir (sandbox_dir);
+
+	return g_strdup_printf ("%s/%s-%u.sock", dir, name, id);
+}

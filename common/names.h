@@ -19,6 +19,14 @@ bool ns_name_valid (const char *name, size_t len);
  * (a value is one line), with WHAT naming the file in the message. */
 int ns_value_line (const char *buf, size_t len, const char *what, char **out, NsError *err);
 
+/* Paths nsfsd and the supervisor both derive from a sandbox's state
+ * directory, <state>/sandboxes/<name>: <state> itself; the directory of
+ * console sockets beside it (<state>.consoles, since <state> is root's
+ * alone); and job ID's console socket there, <name>-<id>.sock. */
+char *ns_state_dir_of (const char *sandbox_dir);
+char *ns_console_dir (const char *sandbox_dir);
+char *ns_console_path (const char *sandbox_dir, const char *name, unsigned id);
+
 /* 1..64 of letters, digits, '-' and '.'. */
 int ns_hostname_check (const char *hostname, NsError *err);
 

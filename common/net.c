@@ -6,6 +6,7 @@
 
 #include <glib.h>
 
+#include "names.h"
 #include "words.h"
 
 /* Decimal digits only, no sign, no leading zero but "0" itself, at most
@@ -84,14 +85,8 @@ ns_net_parse (const char *text, size_t len, NsNetSpec *out, NsError *err)
 	size_t n;
 	int r;
 
-	if (memchr (text, '\0', len))
-		return ns_error (err, EINVAL, "net: contains a NUL byte");
-	copy = g_strndup (text, len);
-	/* One line: a trailing newline, no other. */
-	if (len && copy[len - 1] == '\n')
-		copy[len - 1] = '\0';
-	if (strchr (copy, '\n'))
-		return ns_error (err, EINVAL, "net: one line only (none, veth or veth ADDR/PREFIX)");
+	if ((r = ns_value_line (text, len, "net", &copy, err)) < 0)
+		return r;
 	words = ns_words_split (copy, &n);
 	if (n == 1 && strcmp (words[0], "none") == 0) {
 		*out = spec;

@@ -5,6 +5,7 @@
 
 #include <glib.h>
 
+#include "names.h"
 #include "words.h"
 
 void
@@ -19,14 +20,10 @@ static int
 words_of (const char *what, const char *text, size_t len, char ***words, size_t *n, NsError *err)
 {
 	g_autofree char *copy = NULL;
+	int r;
 
-	if (memchr (text, '\0', len))
-		return ns_error (err, EINVAL, "%s: contains a NUL byte", what);
-	copy = g_strndup (text, len);
-	if (len && copy[len - 1] == '\n')
-		copy[len - 1] = '\0';
-	if (strchr (copy, '\n'))
-		return ns_error (err, EINVAL, "%s: one line only", what);
+	if ((r = ns_value_line (text, len, what, &copy, err)) < 0)
+		return r;
 	*words = ns_words_split (copy, n);
 	return 0;
 }

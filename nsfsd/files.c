@@ -761,21 +761,12 @@ store_cwd (WriteOp *op)
 	return save_job_settings (op, c);
 }
 
-/* ID is one of the inside ids MAP gives the sandbox. */
-static bool
-mapped_inside (const NsIdMap *map, uint32_t id)
-{
-	for (size_t i = 0; i < map->n; i++)
-		if (id >= map->extent[i].inside && (uint64_t) id < (uint64_t) map->extent[i].inside + map->extent[i].count)
-			return true;
-	return false;
-}
-
 static int
 store_user (WriteOp *op)
 {
 	NsSandboxConfig *c = sandbox_copy_config (op->sb);
 	NsIdMap scratch;
+	uint32_t outside;
 	NsJobUser u;
 	int r;
 
@@ -785,9 +776,9 @@ store_user (WriteOp *op)
 	}
 	if (u.set && !(c->ns & CLONE_NEWUSER) && c->owner_uid != 0)
 		r = ns_error (&op->err, EPERM, "user: without a user namespace only root's sandboxes may run jobs as others");
-	else if (u.set && (c->ns & CLONE_NEWUSER) && !mapped_inside (ns_config_uid_map (c, &scratch), u.uid))
+	else if (u.set && (c->ns & CLONE_NEWUSER) && !ns_idmap_to_outside (ns_config_uid_map (c, &scratch), u.uid, &outside))
 		r = ns_error (&op->err, EINVAL, "user: uid %u is not mapped in the sandbox's user namespace (uid_map)", u.uid);
-	else if (u.set && u.gid_set && (c->ns & CLONE_NEWUSER) && !mapped_inside (ns_config_gid_map (c, &scratch), u.gid))
+	else if (u.set && u.gid_set && (c->ns & CLONE_NEWUSER) && !ns_idmap_to_outside (ns_config_gid_map (c, &scratch), u.gid, &outside))
 		r = ns_error (&op->err, EINVAL, "user: gid %u is not mapped in the sandbox's user namespace (gid_map)", u.gid);
 	if (r < 0) {
 		ns_config_free (c);

@@ -1,6 +1,7 @@
 #include "resources.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -192,11 +193,12 @@ typedef struct {
 	bool v1[NS_CG_COUNT];
 } Groups;
 
-/* The supervisor's record of the running sandbox's groups. */
+/* The supervisor's record of the groups of the sandbox whose state
+ * directory is DIR. */
 static void
-read_record (Sandbox *sb, Groups *g)
+read_record_in (const char *dir, Groups *g)
 {
-	g_autofree char *path = g_build_filename (sb->dir, "cgroups", NULL);
+	g_autofree char *path = g_build_filename (dir, "cgroups", NULL);
 	g_autofree char *text = NULL;
 	g_auto (GStrv) lines = NULL;
 
@@ -213,6 +215,40 @@ read_record (Sandbox *sb, Groups *g)
 				g->dir[h] = g_strdup (f[2]);
 				g->v1[h] = strcmp (f[1], "1") == 0;
 			}
+	}
+}
+
+static void
+read_record (Sandbox *sb, Groups *g)
+{
+	read_record_in (sb->dir, g);
+}
+
+void
+resources_remove_recorded_groups (const char *sandbox_dir)
+{
+	Groups g;
+
+	read_record_in (sandbox_dir, &g);
+	for (int h = 0; h < NS_CG_COUNT; h++) {
+		g_autofree char *procs = NULL;
+
+		/* Only nsfs's own groups, whatever the record says. */
+		if (!g.dir[h] || !strstr (g.dir[h], "/nsfs/"))
+			goto next;
+		procs = g_build_filename (g.dir[h], "cgroup.procs", NULL);
+		for (int tries = 0; tries < 200 && rmdir (g.dir[h]) < 0 && errno == EBUSY; tries++) {
+			g_autofree char *pids = NULL;
+			g_auto (GStrv) p = NULL;
+			if (g_file_get_contents (procs, &pids, NULL, NULL)) {
+				p = g_strsplit (pids, "\n", -1);
+				for (char **q = p; *q && **q; q++)
+					kill ((pid_t) g_ascii_strtoll (*q, NULL, 10), SIGKILL);
+			}
+			g_usleep (10 * 1000);
+		}
+next:
+		g_free (g.dir[h]);
 	}
 }
 

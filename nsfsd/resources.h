@@ -32,6 +32,11 @@ int resources_check_supported (NsLimitKind kind, const NsLimits *l, NsError *err
 /* Whether OWNER may set L: EPERM over a ceiling (root has none). */
 int resources_check_ceiling (uid_t owner, NsLimitKind kind, const NsLimits *l, NsError *err);
 
+/* The groups recorded in SANDBOX_DIR (a sandbox whose supervisor was
+ * killed left them): what is in them is killed, and they go.  May wait
+ * (up to 2 s): for the trash thread. */
+void resources_remove_recorded_groups (const char *sandbox_dir);
+
 /* A job of SB ended: an `oom` event for each kill its cgroup counted
  * since the last look. */
 void resources_note_oom (Sandbox *sb);

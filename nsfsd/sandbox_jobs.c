@@ -6,6 +6,7 @@
 #include "sandbox_private.h"
 
 #include "events.h"
+#include "names.h"
 #include "resources.h"
 #include <errno.h>
 #include <stdio.h>
@@ -202,10 +203,7 @@ job_from_records (Sandbox *sb, unsigned id)
 char *
 sandbox_console_path (Sandbox *sb, unsigned id)
 {
-	g_autofree char *sandboxes = g_path_get_dirname (sb->dir);
-	g_autofree char *state = g_path_get_dirname (sandboxes);
-
-	return g_strdup_printf ("%s.consoles/%s-%u.sock", state, sb->name, id);
+	return ns_console_path (sb->dir, sb->name, id);
 }
 
 void

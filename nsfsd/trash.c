@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,6 +10,7 @@
 
 #include <glib.h>
 
+#include "resources.h"
 #include "threads.h"
 
 static char *trash_dir;
@@ -41,44 +41,10 @@ remove_tree (const char *dir)
 	g_warning ("cannot remove all of %s", dir);
 }
 
-/* The sandbox's cgroups, as its supervisor recorded them ("HIER V DIR"
- * lines in <dir>/cgroups): a supervisor that was killed left them.  What
- * is still in them is the sandbox's and goes; the groups then go too. */
-static void
-remove_recorded_cgroups (const char *dir)
-{
-	g_autofree char *record = g_build_filename (dir, "cgroups", NULL);
-	g_autofree char *text = NULL;
-	g_auto (GStrv) lines = NULL;
-
-	if (!g_file_get_contents (record, &text, NULL, NULL))
-		return;
-	lines = g_strsplit (text, "\n", -1);
-	for (char **l = lines; *l; l++) {
-		g_auto (GStrv) f = g_strsplit (*l, " ", 3);
-		g_autofree char *procs = NULL;
-		int tries;
-
-		if (g_strv_length (f) != 3 || !strstr (f[2], "/nsfs/"))
-			continue;
-		procs = g_build_filename (f[2], "cgroup.procs", NULL);
-		for (tries = 0; tries < 200 && rmdir (f[2]) < 0 && errno == EBUSY; tries++) {
-			g_autofree char *pids = NULL;
-			g_auto (GStrv) p = NULL;
-			if (g_file_get_contents (procs, &pids, NULL, NULL)) {
-				p = g_strsplit (pids, "\n", -1);
-				for (char **q = p; *q && **q; q++)
-					kill ((pid_t) g_ascii_strtoll (*q, NULL, 10), SIGKILL);
-			}
-			g_usleep (10 * 1000);
-		}
-	}
-}
-
 static void
 remove_in_thread (gpointer path, gpointer unused)
 {
-	remove_recorded_cgroups (path);
+	resources_remove_recorded_groups (path);
 	remove_tree (path);
 	g_free (path);
 }

@@ -71,7 +71,7 @@ test_cwd (void)
 	g_assert_cmpint (ns_cwd_parse ("\n", 1, &b, &err), ==, 0);
 	g_assert_cmpstr (b, ==, "");
 	assert_ns_error (ns_cwd_parse ("tmp", 3, &untouched, &err), &err, EINVAL, "not an absolute path");
-	assert_ns_error (ns_cwd_parse ("/a\n/b", 5, &untouched, &err), &err, EINVAL, "one line only");
+	assert_ns_error (ns_cwd_parse ("/a\n/b", 5, &untouched, &err), &err, EINVAL, "must be a single line");
 	assert_ns_error (ns_cwd_parse ("/a\0", 3, &untouched, &err), &err, EINVAL, "NUL");
 	g_assert_cmpstr (untouched, ==, "x");
 }

@@ -60,7 +60,7 @@ test_net (void)
 	net_bad ("veth 10.0.0.1/016", "from 8 to 30");
 	net_bad ("veth 10.0.0.0/24", "network's or broadcast");
 	net_bad ("veth 10.0.0.255/24", "network's or broadcast");
-	net_bad ("veth\nveth", "one line only");
+	net_bad ("veth\nveth", "must be a single line");
 	{
 		NsNetSpec spec;
 		NsError err;

@@ -46,7 +46,7 @@ test_memory (void)
 	memory_bad ("18446744073709551616", "is not bytes");
 	memory_bad ("17179869184g", "too large");
 	memory_bad ("4611686018427387904", "too large");
-	memory_bad ("1\n2", "one line only");
+	memory_bad ("1\n2", "must be a single line");
 	memory_bad ("MAX", "is not bytes");
 }
 
