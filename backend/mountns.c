@@ -16,24 +16,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-
-/* Mount points in mountinfo escape space, tab, newline and backslash as
- * octal; undo that in place. */
-static void
-unescape_mountinfo (char *s)
-{
-	char *out = s;
-
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*out++ = (char) ((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 4;
-		} else {
-			*out++ = *s++;
-		}
-	}
-	*out = '\0';
-}
+#include "mountinfo.h"
 
 /* A sandbox's mount namespace starts as a copy of the supervisor's.  A
  * copy of an nsfs mount would keep the FUSE connection alive after the
@@ -59,7 +42,7 @@ sup_detach_nsfs_mounts (void)
 		f = g_strsplit (lines[i], " ", 6);
 		if (g_strv_length (f) < 5)
 			continue;
-		unescape_mountinfo (f[4]);
+		ns_mountinfo_unescape (f[4]);
 		umount2 (f[4], MNT_DETACH);
 	}
 }

@@ -4,29 +4,14 @@
 
 #include <glib.h>
 
+#include "mountinfo.h"
+
 static const char *const names[NS_CG_COUNT] = { "memory", "pids", "cpu", "cpuacct", "unified" };
 
 const char *
 ns_cgroup_hier_name (NsCgroupHier h)
 {
 	return names[h];
-}
-
-/* Mount points escape space, tab, newline and backslash as octal. */
-static char *
-unescape (const char *s)
-{
-	GString *out = g_string_new (NULL);
-
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			g_string_append_c (out, (char) ((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0')));
-			s += 4;
-		} else {
-			g_string_append_c (out, *s++);
-		}
-	}
-	return g_string_free (out, FALSE);
 }
 
 static bool
@@ -65,7 +50,8 @@ set_dir (NsCgroupLayout *layout, NsCgroupHier h, const char *root, const char *m
 
 	if (layout->dir[h] || !own || strcmp (root, "/") != 0)
 		return;
-	m = unescape (mnt);
+	m = g_strdup (mnt);
+	ns_mountinfo_unescape (m);
 	layout->dir[h] = strcmp (own, "/") == 0 ? g_strdup (m) : g_strconcat (m, own, NULL);
 	layout->v1[h] = v1;
 }

@@ -67,6 +67,18 @@ test_legacy_and_joined_controllers (void)
 }
 
 static void
+test_escaped_mount_point (void)
+{
+	NsCgroupLayout l;
+
+	/* mountinfo escapes a blank in a mount point as \040. */
+	ns_cgroup_layout_parse ("35 31 0:32 / /sys/fs/cgroup/my\\040mem rw - cgroup cgroup rw,memory\n",
+	                        "2:memory:/a\n", &l);
+	g_assert_cmpstr (l.dir[NS_CG_MEMORY], ==, "/sys/fs/cgroup/my mem/a");
+	ns_cgroup_layout_clear (&l);
+}
+
+static void
 test_nothing (void)
 {
 	NsCgroupLayout l;
@@ -86,6 +98,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/cgroup-layout/hybrid", test_hybrid);
 	g_test_add_func ("/cgroup-layout/unified", test_unified);
 	g_test_add_func ("/cgroup-layout/legacy-and-joined-controllers", test_legacy_and_joined_controllers);
+	g_test_add_func ("/cgroup-layout/escaped-mount-point", test_escaped_mount_point);
 	g_test_add_func ("/cgroup-layout/nothing", test_nothing);
 	return g_test_run ();
 }
