@@ -183,8 +183,16 @@ events_emit (uint32_t serial, const char *name, const char *fmt, ...)
 	g_autoptr (GArray) answers = g_array_new (FALSE, FALSE, sizeof (Answer));
 	g_autoptr (GPtrArray) wake = g_ptr_array_new ();
 	g_autofree char *line = NULL, *prefixed = NULL;
+	bool anyone;
 	va_list ap;
 
+	/* Every write and every job's end tells: nothing to format when
+	 * nobody reads. */
+	g_mutex_lock (&events_lock);
+	anyone = readers && readers->len;
+	g_mutex_unlock (&events_lock);
+	if (!anyone)
+		return;
 	va_start (ap, fmt);
 	line = g_strdup_vprintf (fmt, ap);
 	va_end (ap);

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
-#include <nftables/libnftables.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -210,16 +209,9 @@ static bool
 table_exists (void)
 {
 	g_autofree char *cmd = g_strdup_printf ("list table ip %s", NETWORK_NFT_TABLE);
-	struct nft_ctx *nft = nft_ctx_new (NFT_CTX_DEFAULT);
-	int r;
 
-	if (!nft)
-		return false;
-	nft_ctx_buffer_output (nft);
-	nft_ctx_buffer_error (nft);
-	r = nft_run_cmd_from_buffer (nft, cmd);
-	nft_ctx_free (nft);
-	return r == 0;
+	/* ns_nft_run keeps the listing to itself. */
+	return ns_nft_run (cmd, NULL) == 0;
 }
 
 /* The table: masquerade for the pool, the forwards (maps a supervisor
