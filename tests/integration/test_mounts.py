@@ -330,14 +330,20 @@ def test_overlay_nothing_on_the_host(nsfs, web, rootfs_copy):
 # -- an unprivileged owner --------------------------------------------------
 
 
-def test_owner_binds_its_own_directory(nsfs, test_users, shared_dir):
-    a = test_users.a
+def owner_box_binding_its_dir(nsfs, a, shared_dir):
+    """A's sandbox `box` with its own directory `mine` bound on /mnt."""
     mine = shared_dir / "mine"
     mine.mkdir()
     os.chown(mine, a.uid, a.gid)
     box = nsfs.mnt / "box"
     as_user(a, user_mkdir, box)
     as_user(a, write_file, box / "mounts", f"bind {mine} /mnt\n")
+    return box, mine
+
+
+def test_owner_binds_its_own_directory(nsfs, test_users, shared_dir):
+    a = test_users.a
+    box, mine = owner_box_binding_its_dir(nsfs, a, shared_dir)
     jid = as_user(a, exec_job, box, "sh -c 'touch /mnt/made && id -u'")
     wait_until(lambda: read_file(box / "jobs" / str(jid) / "status") != b"running\n", what="the job")
     assert as_user(a, read_file, box / "jobs" / str(jid) / "status") == b"exited 0\n"
@@ -362,12 +368,7 @@ def test_owner_cannot_bind_what_it_cannot_reach(nsfs, test_users, shared_dir):
 
 def test_owner_loses_access_before_start(nsfs, test_users, shared_dir):
     a = test_users.a
-    mine = shared_dir / "mine"
-    mine.mkdir()
-    os.chown(mine, a.uid, a.gid)
-    box = nsfs.mnt / "box"
-    as_user(a, user_mkdir, box)
-    as_user(a, write_file, box / "mounts", f"bind {mine} /mnt\n")
+    box, _ = owner_box_binding_its_dir(nsfs, a, shared_dir)
     os.chmod(shared_dir, 0o700)
     try:
         assert errno_as(a, write_file, box / "ctl", "start\n") == errno.EACCES
