@@ -854,7 +854,10 @@ def test_state_files_are_replaced_atomically(nsfs):
             t.join(TIMEOUT)
         assert not any(t.is_alive() for t in threads), "a config write hung after nsfsd was killed"
         assert track["bad"] == [], f"round {rnd}: a reader saw a partial config file: {track['bad']}"
-        assert track["error"] is None or track["error"].errno in (errno.ENOTCONN, errno.ECONNABORTED), \
+        # EIO too: when the kill lands while a worker is copying the request
+        # out of /dev/fuse, the copy fails and the kernel ends that request
+        # with EIO (fs/fuse/dev.c, fuse_dev_do_read), not ECONNABORTED.
+        assert track["error"] is None or track["error"].errno in (errno.ENOTCONN, errno.ECONNABORTED, errno.EIO), \
             f"round {rnd}: a config write failed with {track['error']} when nsfsd was killed"
         assert track["reads"] > 10, f"round {rnd}: only {track['reads']} reads of the config file"
 
