@@ -22,6 +22,7 @@
 #include "config.h"
 #include "loop.h"
 #include "proto.h"
+#include "title.h"
 
 /* Leave nsfsd's session so its terminal and signals are not ours; we
  * stay its child (it reaps us) until it exits, then we are an orphan. */
@@ -101,20 +102,18 @@ main (int argc, char **argv)
 		{ "title-room", required_argument, NULL, 'T' },
 		{ 0 },
 	};
-	const char *dir = NULL;
-	g_autofree char *zygote_dir = NULL;
-	char *title = argv[0] + strlen (argv[0]) + 1;
-	size_t title_len = 0;
+	g_autofree char *dir = NULL;
 	bool zygote = false;
 	int first_client = -1, c;
 	g_autofree char *pidtext = NULL;
 	NsError err = { 0 };
 
-	for (int i = 1; i < argc; i++)
-		title_len = MAX (title_len, (size_t) (argv[i] + strlen (argv[i]) + 1 - title));
+	/* Before getopt_long permutes argv: the strings lie in order. */
+	sup_title_init (argc, argv);
 	while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'D': dir = optarg; break;
+		/* A copy: the title is written over the arguments. */
+		case 'D': g_free (dir); dir = g_strdup (optarg); break;
 		case 'F': first_client = atoi (optarg); break;
 		case 'Z': zygote = true; break;
 		case 'T': break; /* room for sup_zygote_serve's retitle */
@@ -134,13 +133,15 @@ main (int argc, char **argv)
 	if (setup_process () < 0)
 		return 1;
 	if (zygote) {
-		if (sup_zygote_serve (&sup, first_client, title, title_len, &zygote_dir, &first_client) != 0)
+		sup_title_set ("nsfs-zygote");
+		if (sup_zygote_serve (&sup, first_client, &dir, &first_client) != 0)
 			return 0;
-		dir = zygote_dir;
 		redirect_stdio (dir);
 	}
 	/* Only the zygote watches the host's mounts. */
 	ns_close_fdp (&sup.host_mounts_fd);
+	sup_title_name_sandbox (dir);
+	sup_title_set ("nsfs-supervisor");
 	sup_lifecycle_init (dir);
 	sup.dirfd = open (dir, O_DIRECTORY | O_CLOEXEC);
 	if (sup.dirfd < 0) {

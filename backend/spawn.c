@@ -21,6 +21,7 @@
 #include "loop.h"
 #include "nstypes.h"
 #include "report.h"
+#include "title.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -226,6 +227,7 @@ init_child (const SupStart *st, int null_fd, int go_fd, int report_fd)
 	if (dup2 (null_fd, 0) < 0 || dup2 (null_fd, 1) < 0 || dup2 (null_fd, 2) < 0)
 		_exit (1);
 	close_inherited_fds (keep, G_N_ELEMENTS (keep));
+	sup_title_set ("nsfs-init");
 	prctl (PR_SET_PDEATHSIG, SIGKILL);
 	/* getppid() is 0 across a pid namespace; a supervisor that died
 	 * before PDEATHSIG was armed shows as EOF on the go pipe instead. */

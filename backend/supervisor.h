@@ -226,9 +226,8 @@ int sup_check_paths_as_owner (const NsSandboxConfig *cfg, char *const *paths, si
 
 /* zygote.c: serve `spawn` requests on SOCK until nsfsd goes (returns 1).
  * Returns 0 in each copy it makes, with the sandbox's DIR and the socket
- * of its FIRST_CLIENT, for the copy to go on as that supervisor; TITLE is
- * the argument area the copy rewrites to name DIR. */
-int sup_zygote_serve (Supervisor *s, int sock, char *title, size_t title_len, char **dir, int *first_client);
+ * of its FIRST_CLIENT, for the copy to go on as that supervisor. */
+int sup_zygote_serve (Supervisor *s, int sock, char **dir, int *first_client);
 
 /* clients.c: answer FD's request with ERR (`err CODE MESSAGE`), untagged
  * (the zygote's socket). */

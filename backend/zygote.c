@@ -25,22 +25,6 @@
 #include "cleanup.h"
 #include "proto.h"
 
-/* Say which sandbox this copy serves where ps(1) and the tests look: in
- * the argument area nsfsd reserved when it started the zygote (prctl's
- * PR_SET_MM would need CAP_SYS_RESOURCE). */
-static void
-retitle (char *area, size_t len, const char *dir)
-{
-	static const char flag[] = "--dir";
-	size_t dlen = strlen (dir);
-
-	if (!area || sizeof flag + dlen + 1 > len)
-		return;
-	memset (area, 0, len);
-	memcpy (area, flag, sizeof flag);
-	memcpy (area + sizeof flag, dir, dlen);
-}
-
 /* fork(2) copies no page table entry of a file mapping without an
  * anonymous page: the child faults each page of code in as it first runs
  * it, and a fault costs far more on these machines than copying an entry
@@ -102,7 +86,7 @@ clone_as_nsfsd_child (void)
 }
 
 int
-sup_zygote_serve (Supervisor *s, int sock, char *title_area, size_t title_len, char **dir, int *first_client)
+sup_zygote_serve (Supervisor *s, int sock, char **dir, int *first_client)
 {
 	/* Out of nsfsd's session, like every supervisor: its terminal's
 	 * signals must not end the zygote. */
@@ -135,7 +119,6 @@ sup_zygote_serve (Supervisor *s, int sock, char *title_area, size_t title_len, c
 		pid = clone_as_nsfsd_child ();
 		if (pid == 0) {
 			close (sock);
-			retitle (title_area, title_len, req[1]);
 			*dir = g_strdup (req[1]);
 			*first_client = fd;
 			return 0;

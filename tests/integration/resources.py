@@ -93,11 +93,6 @@ def _proc_table() -> Dict[int, tuple]:
     return table
 
 
-def _cmdline(pid: int) -> str:
-    text = _read(f"/proc/{pid}/cmdline")
-    return (text or "").replace("\0", " ")
-
-
 def _exe_name(pid: int) -> str:
     try:
         return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
@@ -105,10 +100,25 @@ def _exe_name(pid: int) -> str:
         return ""
 
 
+def _holds_a_file_under(pid: int, prefix: str) -> bool:
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(prefix):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def supervisor_pids(state_dir, table: Optional[Dict[int, tuple]] = None) -> Set[int]:
     """Live supervisors of STATE_DIR: the pids recorded in its
-    supervisor.pid files, and any process whose command line names a
-    directory inside it (a supervisor whose record was already removed)."""
+    supervisor.pid files, and any nsfs-supervisor process holding a
+    descriptor of a directory inside it (a supervisor whose record was
+    already removed: its title names only its sandbox)."""
     state_dir = os.path.realpath(str(state_dir))
     if table is None:
         table = _proc_table()
@@ -119,11 +129,11 @@ def supervisor_pids(state_dir, table: Optional[Dict[int, tuple]] = None) -> Set[
         if text and text.strip().isdigit():
             pid = int(text.strip())
             # A stale record may name a pid reused by something unrelated:
-            # take it only if it still is a supervisor (or names our dir).
-            if pid in table and (needle in _cmdline(pid) or _exe_name(pid).startswith("nsfs-supervisor")):
+            # take it only if it still is a supervisor.
+            if pid in table and _exe_name(pid).startswith("nsfs-supervisor"):
                 pids.add(pid)
     for pid in table:
-        if needle in _cmdline(pid):
+        if _exe_name(pid).startswith("nsfs-supervisor") and _holds_a_file_under(pid, needle):
             pids.add(pid)
     return pids
 

@@ -51,7 +51,7 @@ def zygotes(nsfsd_pid):
             continue
         pid = int(entry)
         try:
-            if parent_of(pid) == nsfsd_pid and "--zygote" in cmdline(pid) and process_state(pid) != "Z":
+            if parent_of(pid) == nsfsd_pid and cmdline(pid) == ["nsfs-zygote"] and process_state(pid) != "Z":
                 found.append(pid)
         except (FileNotFoundError, ProcessLookupError, AssertionError):
             continue
@@ -87,10 +87,8 @@ def test_supervisor_is_a_copy_of_the_zygote_and_nsfsds_child(nsfs, zygote_on):
     sup = supervisor_pid(nsfs, "a")
     assert parent_of(sup) == nsfs.pid, "the supervisor is not nsfsd's child (CLONE_PARENT)"
     assert os.path.realpath(f"/proc/{sup}/exe") == os.path.realpath(f"/proc/{zygote}/exe")
-    # Named by its sandbox, where ps(1) and the teardown look.
-    args = cmdline(sup)
-    assert args[1:3] == ["--dir", str(nsfs.state / "sandboxes" / "a")], args
-    assert "--zygote" not in args
+    # Named by its sandbox, where ps(1) looks.
+    assert cmdline(sup) == ["nsfs-supervisor a"]
     assert zygotes(nsfs.pid) == [zygote], "a copy of the zygote took its place"
 
 
@@ -127,7 +125,7 @@ def test_a_killed_zygote_is_replaced(nsfs, zygote_on):
     assert process_state(zygote) is None, "nsfsd did not reap the dead zygote"
     run_one(nsfs, "later")
     sup = supervisor_pid(nsfs, "later")
-    assert cmdline(sup)[1:3] == ["--dir", str(nsfs.state / "sandboxes" / "later")]
+    assert cmdline(sup) == ["nsfs-supervisor later"]
     os.rmdir(sb)
 
 
@@ -136,7 +134,7 @@ def test_without_a_zygote_supervisors_are_executed(nsfs, zygote_off):
     sb = run_one(nsfs, "plain")
     sup = supervisor_pid(nsfs, "plain")
     assert parent_of(sup) == nsfs.pid
-    assert cmdline(sup)[1:] == ["--dir", str(nsfs.state / "sandboxes" / "plain"), "--fd", "3"]
+    assert cmdline(sup) == ["nsfs-supervisor plain"]
     os.rmdir(sb)
     wait_until(lambda: not pid_alive(sup), what="the supervisor's end")
 
@@ -170,7 +168,7 @@ def test_a_zygote_that_cannot_start_is_not_used(nsfs, monkeypatch):
     assert zygotes(nsfs.pid) == []
     sup = supervisor_pid(nsfs, "plain")
     assert parent_of(sup) == nsfs.pid
-    assert cmdline(sup)[-2:] == ["--fd", "3"], cmdline(sup)
+    assert cmdline(sup) == ["nsfs-supervisor plain"]
     os.rmdir(sb)
 
 
