@@ -49,7 +49,9 @@ adopt_one (const char *name)
 	}
 	sb = sandbox_new (name, cfg);
 	if (stat (cfg_path, &st) == 0)
-		sb->mtime = sb->ctime = st.st_mtim;
+		/* No file's own time is recorded: the config record's (the last
+		 * change to any of them) is never older than the real one. */
+		sandbox_set_times (sb, &st.st_mtim);
 	if (g_file_get_contents (err_path, &sb->error, NULL, NULL))
 		g_strchomp (sb->error);
 	sandbox_load_jobs (sb);

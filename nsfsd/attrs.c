@@ -81,7 +81,8 @@ stat_root (struct stat *st)
 	st->st_mode = S_IFDIR | 01777;
 	/* Real link counts: find(1) may trust them to skip leaf directories. */
 	st->st_nlink = 2 + sandbox_count ();
-	st->st_atim = st->st_mtim = st->st_ctim = mount_time;
+	sandbox_registry_changed_at (&st->st_mtim);
+	st->st_atim = st->st_ctim = st->st_mtim;
 }
 
 /* Fill ST for N; sb->lock must not be held. */
@@ -114,8 +115,12 @@ stat_node (const Node *n, struct stat *st)
 	g_mutex_lock (&sb->lock);
 	st->st_uid = sb->cfg->owner_uid;
 	st->st_gid = sb->cfg->owner_gid;
-	st->st_ctim = sb->ctime;
+	/* ctime is never older than mtime: nsfsd changes no attribute
+	 * without the contents, so the two move together. */
 	st->st_mtim = sb->mtime;
+	if (!n->job_id && sandbox_node_is_config (n->spec))
+		st->st_mtim = sb->file_mtime[n->node];
+	st->st_ctim = st->st_mtim;
 	if (n->job_id) {
 		job = sandbox_job_locked (sb, n->job_id);
 		if (!job) {

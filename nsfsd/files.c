@@ -1111,6 +1111,15 @@ const NodeSpec sandbox_nodes[SB_NODE_COUNT] = {
 	NS_ROW (7, "uts", CLONE_NEWUTS),
 };
 
+G_STATIC_ASSERT (SB_NODE_COUNT <= SANDBOX_FILES_MAX);
+
+bool
+sandbox_node_is_config (const NodeSpec *spec)
+{
+	return spec >= sandbox_nodes && spec < sandbox_nodes + SB_NODE_COUNT && spec->store &&
+	       spec->read == READ_SNAPSHOT && spec != &sandbox_nodes[SB_NODE_CTL];
+}
+
 const NodeSpec top_events_node = { .name = ".events", .parent = -1, .mode = S_IFREG | 0444, .read = READ_EVENTS };
 
 const NodeSpec job_nodes[JOB_NODE_COUNT] = {

@@ -27,6 +27,7 @@
 #include "network.h"
 #include "resources.h"
 #include "statedir.h"
+#include "trace.h"
 #include "trash.h"
 #include "supervisor_spawn.h"
 #include "supervisor_client.h"
@@ -389,8 +390,10 @@ main (int argc, char **argv)
 	fuse_opt_add_arg (&args, "-o");
 	fuse_opt_add_arg (&args, geteuid () == 0 ? "fsname=nsfs,subtype=nsfsd,default_permissions,allow_other"
 	                                         : "fsname=nsfs,subtype=nsfsd,default_permissions");
+	/* libfuse's own -d shows opcodes and inode numbers; ours names the
+	 * path and the outcome of each request (trace.c). */
 	if (o.debug)
-		fuse_opt_add_arg (&args, "-d");
+		trace_enable ();
 	sandbox_registry_init ();
 	sandbox_set_limits (&o.limits);
 	network_init (&o.net);

@@ -23,6 +23,7 @@
 #include "output.h"
 #include "reads.h"
 #include "sandbox.h"
+#include "trace.h"
 #include "wait.h"
 #include "writes.h"
 
@@ -38,6 +39,7 @@ nsfs_lookup (fuse_req_t req, fuse_ino_t parent, const char *name)
 	Node dir, child = { 0 };
 	int r = node_resolve (parent, &dir);
 
+	trace_request (req, "lookup", parent, name);
 	if (r == 0)
 		r = node_lookup_child (&dir, name, &child);
 	node_clear (&dir);
@@ -55,18 +57,21 @@ nsfs_getattr (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	Node n;
 	int r = node_resolve (ino, &n);
 
+	trace_request (req, "getattr", ino, NULL);
 	reply_attr_of (req, &n, r);
 }
 
 static void
 nsfs_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
+	trace_request (req, "readdir", ino, NULL);
 	listing_reply (req, ino, size, off, false);
 }
 
 static void
 nsfs_readdirplus (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
+	trace_request (req, "readdirplus", ino, NULL);
 	listing_reply (req, ino, size, off, true);
 }
 
@@ -77,6 +82,7 @@ nsfs_readlink (fuse_req_t req, fuse_ino_t ino)
 	Node n;
 	int r = node_resolve (ino, &n);
 
+	trace_request (req, "readlink", ino, NULL);
 	if (r == 0 && (!n.sb || !S_ISLNK (n.spec->mode)))
 		r = -EINVAL;
 	if (r == 0) {
@@ -104,6 +110,7 @@ nsfs_mkdir (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	Node n;
 	int r;
 
+	trace_request (req, "mkdir", parent, name);
 	if (parent != INO_ROOT) {
 		fuse_reply_err (req, EPERM);
 		return;
@@ -131,6 +138,7 @@ nsfs_rmdir (fuse_req_t req, fuse_ino_t parent, const char *name)
 	const struct fuse_ctx *ctx = fuse_req_ctx (req);
 	g_autoptr (Sandbox) sb = NULL;
 
+	trace_request (req, "rmdir", parent, name);
 	if (parent != INO_ROOT) {
 		fuse_reply_err (req, EPERM);
 		return;
@@ -148,20 +156,23 @@ nsfs_rmdir (fuse_req_t req, fuse_ino_t parent, const char *name)
 }
 
 static void
-nsfs_eperm_entry (fuse_req_t req, fuse_ino_t parent, const char *name)
+nsfs_unlink (fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	trace_request (req, "unlink", parent, name);
 	fuse_reply_err (req, EPERM);
 }
 
 static void
 nsfs_mknod (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
+	trace_request (req, "mknod", parent, name);
 	fuse_reply_err (req, EPERM);
 }
 
 static void
 nsfs_symlink (fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
+	trace_request (req, "symlink", parent, name);
 	fuse_reply_err (req, EPERM);
 }
 
@@ -169,18 +180,21 @@ static void
 nsfs_rename (fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname,
              unsigned int flags)
 {
+	trace_request2 (req, "rename", parent, name, newparent, newname);
 	fuse_reply_err (req, EPERM);
 }
 
 static void
 nsfs_link (fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
+	trace_request2 (req, "link", ino, NULL, newparent, newname);
 	fuse_reply_err (req, EPERM);
 }
 
 static void
 nsfs_create (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
 {
+	trace_request (req, "create", parent, name);
 	fuse_reply_err (req, EPERM);
 }
 
@@ -195,18 +209,21 @@ handle_of (struct fuse_file_info *fi)
 static void
 nsfs_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	trace_request (req, (fi->flags & O_ACCMODE) == O_RDONLY ? "open for reading" : "open for writing", ino, NULL);
 	handles_open (req, ino, fi);
 }
 
 static void
 nsfs_flush (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	trace_request (req, "flush", ino, NULL);
 	writes_flush (req, handle_of (fi));
 }
 
 static void
 nsfs_release (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	trace_request (req, "release", ino, NULL);
 	handles_release (handle_of (fi));
 	fuse_reply_err (req, 0);
 }
@@ -216,6 +233,7 @@ nsfs_poll (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fus
 {
 	FileHandle *fh = handle_of (fi);
 
+	trace_request (req, "poll", ino, NULL);
 	if (fh->spec->read == READ_EVENTS)
 		events_poll (req, fh->events, ph);
 	else
@@ -227,6 +245,7 @@ nsfs_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_f
 {
 	FileHandle *fh = handle_of (fi);
 
+	trace_request (req, "read", ino, NULL);
 	switch (fh->spec->read) {
 	case READ_SNAPSHOT:
 		read_snapshot (req, fh, size, off);
@@ -252,6 +271,7 @@ nsfs_write (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t 
 {
 	FileHandle *fh = handle_of (fi);
 
+	trace_request (req, "write", ino, NULL);
 	if (!fh->spec->store) {
 		fuse_reply_err (req, EBADF);
 		return;
@@ -273,6 +293,7 @@ nsfs_setattr (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, str
 	Node n;
 	int r = node_resolve (ino, &n);
 
+	trace_request (req, "setattr", ino, NULL);
 	if (r == 0 && (to_set & ~(FUSE_SET_ATTR_SIZE | times)))
 		r = -EPERM;
 	/* truncate(2) to size 0 of a writable file is accepted; it stores
@@ -316,7 +337,7 @@ const struct fuse_lowlevel_ops nsfs_ops = {
 	.readlink = nsfs_readlink,
 	.mknod = nsfs_mknod,
 	.mkdir = nsfs_mkdir,
-	.unlink = nsfs_eperm_entry,
+	.unlink = nsfs_unlink,
 	.rmdir = nsfs_rmdir,
 	.symlink = nsfs_symlink,
 	.rename = nsfs_rename,

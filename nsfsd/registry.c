@@ -13,6 +13,7 @@
 static GMutex registry_lock;
 static GHashTable *by_name;    /* name -> Sandbox* (the registry's reference) */
 static GHashTable *by_serial;  /* serial -> Sandbox* (borrowed) */
+static struct timespec changed_at; /* the root's mtime: last mkdir or rmdir */
 static GHashTable *reserved;   /* names being created -> owner uid */
 static uint32_t next_serial = 1;
 static SandboxLimits limits = SANDBOX_DEFAULT_LIMITS;
@@ -52,6 +53,7 @@ sandbox_registry_init (void)
 	by_name = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) sandbox_unref);
 	by_serial = g_hash_table_new (g_direct_hash, g_direct_equal);
 	reserved = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+	clock_gettime (CLOCK_REALTIME, &changed_at);
 }
 
 void
@@ -80,6 +82,7 @@ register_locked (Sandbox *sb)
 	sb->serial = next_serial++;
 	g_hash_table_insert (by_name, sb->name, sb);
 	g_hash_table_insert (by_serial, GUINT_TO_POINTER (sb->serial), sb);
+	clock_gettime (CLOCK_REALTIME, &changed_at);
 }
 
 void
@@ -97,7 +100,16 @@ sandbox_unregister (Sandbox *sb)
 	if (by_name && g_hash_table_lookup (by_name, sb->name) == sb) {
 		g_hash_table_remove (by_serial, GUINT_TO_POINTER (sb->serial));
 		g_hash_table_remove (by_name, sb->name);
+		clock_gettime (CLOCK_REALTIME, &changed_at);
 	}
+	g_mutex_unlock (&registry_lock);
+}
+
+void
+sandbox_registry_changed_at (struct timespec *when)
+{
+	g_mutex_lock (&registry_lock);
+	*when = changed_at;
 	g_mutex_unlock (&registry_lock);
 }
 

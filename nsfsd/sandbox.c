@@ -67,6 +67,7 @@ Sandbox *
 sandbox_new (const char *name, NsSandboxConfig *cfg)
 {
 	Sandbox *sb = g_new0 (Sandbox, 1);
+	struct timespec now;
 
 	sb->refcount = 1;
 	sb->name = g_strdup (name);
@@ -77,9 +78,24 @@ sandbox_new (const char *name, NsSandboxConfig *cfg)
 	sb->jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) sandbox_job_free);
 	sb->ops = g_queue_new ();
 	g_mutex_init (&sb->lock);
-	clock_gettime (CLOCK_REALTIME, &sb->ctime);
-	sb->mtime = sb->ctime;
+	clock_gettime (CLOCK_REALTIME, &now);
+	sandbox_set_times (sb, &now);
 	return sb;
+}
+
+void
+sandbox_set_times (Sandbox *sb, const struct timespec *when)
+{
+	sb->mtime = *when;
+	for (size_t i = 0; i < G_N_ELEMENTS (sb->file_mtime); i++)
+		sb->file_mtime[i] = *when;
+}
+
+void
+sandbox_file_changed_locked (Sandbox *sb, unsigned node)
+{
+	if (node < G_N_ELEMENTS (sb->file_mtime))
+		clock_gettime (CLOCK_REALTIME, &sb->file_mtime[node]);
 }
 
 void

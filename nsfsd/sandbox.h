@@ -13,6 +13,9 @@
 #include "error.h"
 #include "sandbox_config.h"
 
+/* Room for every row of files.h's sandbox table (checked there). */
+#define SANDBOX_FILES_MAX 48
+
 typedef struct SupConn SupConn;
 /* supervisor_client.h */
 typedef void (*SupReplyFn) (gpointer data, int r, char **reply, const NsError *err);
@@ -40,7 +43,11 @@ typedef struct Sandbox {
 	char *dir;             /* <state>/sandboxes/<name> */
 	uid_t owner;           /* cfg->owner_uid, which never changes: read
 	                        * without the lock (cfg itself is replaced) */
-	struct timespec ctime, mtime;
+	struct timespec mtime;
+	/* When each configuration file last took a write (indexed by node,
+	 * files.h): its mtime, which a job start or a state change leaves
+	 * alone, so `find -newer` and `make` see only real changes. */
+	struct timespec file_mtime[SANDBOX_FILES_MAX];
 
 	/* Writes run one at a time, in order, none of them holding a thread
 	 * while it waits (writes.c); the running one alone touches this.
@@ -96,6 +103,8 @@ void sandbox_registry_shutdown (void);
 Sandbox *sandbox_lookup (const char *name);        /* new ref or NULL */
 Sandbox *sandbox_by_serial (uint32_t serial);      /* new ref or NULL */
 guint sandbox_count (void);
+/* When a sandbox last appeared or went: the mount root's mtime. */
+void sandbox_registry_changed_at (struct timespec *when);
 /* Names of all sandboxes with their serials, for readdir. */
 GPtrArray *sandbox_list (void);                    /* Sandbox* refs; free with g_ptr_array_unref */
 
@@ -134,6 +143,13 @@ int sandbox_exec_begin (Sandbox *sb, const char *cmdline, unsigned *id, NsError 
  * answer was lost: it is taken in, and the exec should be asked again
  * with a fresh id. */
 bool sandbox_exec_end (Sandbox *sb, unsigned id, int r, char **reply);
+
+/* Every time of SB (its own and each file's) set to WHEN: at creation,
+ * and when it is adopted from the state dir. */
+void sandbox_set_times (Sandbox *sb, const struct timespec *when);
+/* The configuration file at NODE (files.h) took a write: its mtime moves;
+ * call with sb->lock held. */
+void sandbox_file_changed_locked (Sandbox *sb, unsigned node);
 
 /* A copy of the current configuration, to change and commit. */
 NsSandboxConfig *sandbox_copy_config (Sandbox *sb);

@@ -155,8 +155,14 @@ op_end (Op *op, int r)
 	if (r == 0 && op->pub.spec && op->pub.spec->truncate_empties && op->kind != OP_RMDIR)
 		sb->emptiable_stores++;
 	/* A configuration file was written (exec starts a job instead). */
-	if (r == 0 && op->kind != OP_RMDIR && op->pub.spec && op->pub.spec->read != READ_JOB_ID)
+	if (r == 0 && op->kind != OP_RMDIR && op->pub.spec && op->pub.spec->read != READ_JOB_ID) {
+		if (sandbox_node_is_config (op->pub.spec)) {
+			g_mutex_lock (&sb->lock);
+			sandbox_file_changed_locked (sb, (unsigned) (op->pub.spec - sandbox_nodes));
+			g_mutex_unlock (&sb->lock);
+		}
 		events_emit (sb->serial, sb->name, "changed %s", op->pub.spec->name);
+	}
 	if (op->kind == OP_WRITE && r < 0)
 		put_back (op);
 	if (op->kind == OP_FLUSH && r == 0 && op->before) {
