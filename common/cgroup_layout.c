@@ -41,6 +41,22 @@ own_path (char **lines, const char *want, bool unified)
 	return NULL;
 }
 
+/* On cgroup2, a delegated group's processes wait in the leaf `nsfsd`
+ * (nsfsd's resources.c moves itself there, and its supervisors are born
+ * there): the group nsfs works in is the one above it, for nsfsd and
+ * its supervisors alike. */
+static char *
+unified_own_path (char **cg)
+{
+	const char *own = own_path (cg, NULL, true);
+
+	if (own && g_str_has_suffix (own, "/nsfsd") && strlen (own) > strlen ("/nsfsd"))
+		return g_strndup (own, strlen (own) - strlen ("/nsfsd"));
+	if (own && strcmp (own, "/nsfsd") == 0)
+		return g_strdup ("/");
+	return g_strdup (own);
+}
+
 /* The mount of a hierarchy must show its root (field 4 "/"): a bind of a
  * subtree (a container's view) is not where our own path starts. */
 static void
@@ -74,7 +90,8 @@ ns_cgroup_layout_parse (const char *mountinfo, const char *self_cgroup, NsCgroup
 		if (g_strv_length (f) < 5 || g_strv_length (tail) < 3)
 			continue;
 		if (strcmp (tail[0], "cgroup2") == 0) {
-			set_dir (layout, NS_CG_UNIFIED, f[3], f[4], own_path (cg, NULL, true), false);
+			g_autofree char *own = unified_own_path (cg);
+			set_dir (layout, NS_CG_UNIFIED, f[3], f[4], own, false);
 		} else if (strcmp (tail[0], "cgroup") == 0) {
 			g_autofree char *opts = g_strstrip (g_strdup (tail[2]));
 			for (int h = NS_CG_MEMORY; h <= NS_CG_CPUACCT; h++)

@@ -17,7 +17,8 @@ typedef enum {
 
 typedef struct {
 	/* Each hierarchy's directory for this process, "" where there is
-	 * none: <mount point><own path>, e.g. /sys/fs/cgroup/memory/a/b. */
+	 * none: <mount point><own path>, e.g. /sys/fs/cgroup/memory/a/b; on
+	 * cgroup2, the parent of a leaf named `nsfsd` (resources.c). */
 	char *dir[NS_CG_COUNT];
 	/* Whether each controller is on cgroup v1 (its own hierarchy) or on
 	 * the unified one (enabled in it or not, it is the v2 file names). */

@@ -16,10 +16,12 @@
 #include <unistd.h>
 
 #include <glib.h>
+#include <systemd/sd-daemon.h>
 
 #include "config.h"
 #include "handles.h"
 #include "ops.h"
+#include "preflight.h"
 #include "proto.h"
 #include "quota.h"
 #include "sandbox.h"
@@ -373,18 +375,27 @@ main (int argc, char **argv)
 	signal (SIGPIPE, SIG_IGN);
 	take_back_stop_signals ();
 
+	if (!preflight_fuse_device ())
+		return 1;
 	if (statedir_init (o.state_dir, &err) < 0) {
-		fprintf (stderr, "nsfsd: %s\n", err.msg);
+		preflight_say_state_dir_unusable (o.state_dir, err.code, err.msg);
 		return 1;
 	}
 	if ((lock_fd = lock_state_dir (o.state_dir)) < 0)
 		return 1;
 	clean_stale_mount (o.mountpoint);
 	if (g_mkdir_with_parents (o.mountpoint, 0755) < 0) {
-		fprintf (stderr, "nsfsd: cannot create %s: %s\n", o.mountpoint, strerror (errno));
+		fprintf (stderr, "nsfsd: cannot create the mountpoint %s: %s\n", o.mountpoint, strerror (errno));
 		return 1;
 	}
-	mountpoint = g_canonicalize_filename (o.mountpoint, NULL);
+	mountpoint = realpath (o.mountpoint, NULL);
+	if (!mountpoint) {
+		fprintf (stderr, "nsfsd: %s: %s\n", o.mountpoint, strerror (errno));
+		return 1;
+	}
+	if (!preflight_mountpoint_free (mountpoint))
+		return 1;
+	preflight_warn (o.state_dir);
 
 	fuse_opt_add_arg (&args, argv[0]);
 	fuse_opt_add_arg (&args, "-o");
@@ -436,6 +447,9 @@ main (int argc, char **argv)
 	/* A predecessor's bridge and table, if no sandbox needs them now. */
 	network_release_if_unused ();
 
+	/* Under systemd (Type=notify), the unit is up once the mount serves
+	 * and the running sandboxes are taken back; a no-op elsewhere. */
+	sd_notifyf (0, "READY=1\nSTATUS=serving %s", mountpoint);
 	loop_cfg = fuse_loop_cfg_create ();
 	fuse_loop_cfg_set_clone_fd (loop_cfg, 0);
 	fuse_loop_cfg_set_max_threads (loop_cfg, 64);
@@ -444,6 +458,7 @@ main (int argc, char **argv)
 	r = r == 0 || r == SIGTERM || r == SIGINT || r == SIGHUP ? 0 : 1;
 	fuse_loop_cfg_destroy (loop_cfg);
 
+	sd_notify (0, "STOPPING=1");
 	ops_cancel_waiters ();
 	events_cancel_all ();
 	/* Writes still waiting on supervisors are answered here (rmdirs

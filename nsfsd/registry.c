@@ -183,7 +183,7 @@ create_fresh (const char *name, uid_t uid, gid_t gid, NsError *err)
 	/* A non-root owner's jobs would escape its own login limits through
 	 * root's daemon: they start from nsfsd's defaults (a finite pids.max). */
 	if (uid != 0)
-		sb->cfg->limits = resources_options ()->user_default;
+		resources_user_default (&sb->cfg->limits);
 	if (mkdir (sb->dir, 0700) < 0) {
 		ns_error (err, errno == EEXIST ? EEXIST : errno, "cannot create %s: %s", sb->dir, strerror (errno));
 		sandbox_unref (sb);

@@ -23,21 +23,6 @@ static const NsCgroupHier hier_of[] = {
 
 static const char *const limit_names[] = { "memory.max", "pids.max", "cpu.max" };
 
-/* On the unified hierarchy a controller serves nsfs's groups only if
- * nsfs's group enables it for its children. */
-static bool
-enabled_below (const char *dir, const char *controller)
-{
-	g_autofree char *path = g_build_filename (dir, "cgroup.subtree_control", NULL);
-	g_autofree char *text = NULL;
-	g_auto (GStrv) words = NULL;
-
-	if (!g_file_get_contents (path, &text, NULL, NULL))
-		return false;
-	words = g_strsplit_set (g_strstrip (text), " ", -1);
-	return g_strv_contains ((const char *const *) words, controller);
-}
-
 bool
 resources_parse_controllers (const char *text, ResourceOptions *o)
 {
@@ -57,6 +42,55 @@ resources_parse_controllers (const char *text, ResourceOptions *o)
 	return true;
 }
 
+static bool
+has_word (const char *dir, const char *file, const char *word)
+{
+	g_autofree char *path = g_build_filename (dir, file, NULL);
+	g_autofree char *text = NULL;
+	g_auto (GStrv) words = NULL;
+
+	if (!g_file_get_contents (path, &text, NULL, NULL))
+		return false;
+	words = g_strsplit_set (g_strstrip (text), " ", -1);
+	return g_strv_contains ((const char *const *) words, word);
+}
+
+/* systemd's Delegate=yes (or any cgroup2 delegation) starts nsfsd in the
+ * root of its subtree, with the controllers available there but not
+ * passed on; a group with processes in it cannot pass them on (cgroup2's
+ * rule of no internal processes).  So nsfsd moves itself, and with it
+ * every supervisor it will start, into a leaf `<own>/nsfsd`, then passes
+ * on what the limits use.  Elsewhere (the controllers passed on already,
+ * or none available: cgroup v1, no delegation) nothing moves. */
+static void
+leave_delegated_root (const char *own, const char *const *controllers, const bool *wanted)
+{
+	g_autofree char *leaf = g_build_filename (own, "nsfsd", NULL);
+	g_autofree char *procs = g_build_filename (leaf, "cgroup.procs", NULL);
+	g_autofree char *control = g_build_filename (own, "cgroup.subtree_control", NULL);
+	g_autofree char *pid = g_strdup_printf ("%d", (int) getpid ());
+	g_autoptr (GError) gerr = NULL;
+	bool needed = false;
+
+	for (int k = NS_LIMIT_MEMORY; k <= NS_LIMIT_CPU; k++)
+		needed |= wanted[k] && has_word (own, "cgroup.controllers", controllers[k]) &&
+		          !has_word (own, "cgroup.subtree_control", controllers[k]);
+	if (!needed)
+		return;
+	if ((mkdir (leaf, 0755) < 0 && errno != EEXIST) || !g_file_set_contents (procs, pid, -1, &gerr)) {
+		g_message ("cannot move nsfsd into %s, so its group cannot pass controllers on: %s", leaf,
+		           gerr ? gerr->message : g_strerror (errno));
+		return;
+	}
+	for (int k = NS_LIMIT_MEMORY; k <= NS_LIMIT_CPU; k++) {
+		g_autofree char *plus = g_strdup_printf ("+%s", controllers[k]);
+		g_autoptr (GError) e = NULL;
+		if (wanted[k] && has_word (own, "cgroup.controllers", controllers[k]) &&
+		    !g_file_set_contents (control, plus, -1, &e))
+			g_message ("cannot pass %s on in %s: %s", controllers[k], own, e->message);
+	}
+}
+
 void
 resources_init (const ResourceOptions *o)
 {
@@ -67,12 +101,16 @@ resources_init (const ResourceOptions *o)
 	g_file_get_contents ("/proc/self/mountinfo", &mountinfo, NULL, NULL);
 	g_file_get_contents ("/proc/self/cgroup", &self, NULL, NULL);
 	ns_cgroup_layout_parse (mountinfo ? mountinfo : "", self ? self : "", &layout);
+	if (layout.dir[NS_CG_UNIFIED] && !layout.v1[NS_CG_UNIFIED] && geteuid () == 0)
+		leave_delegated_root (layout.dir[NS_CG_UNIFIED], controller, o->offered);
 	for (int h = 0; h < NS_CG_COUNT; h++) {
 		if (!layout.dir[h])
 			continue;
 		base[h] = g_build_filename (layout.dir[h], "nsfs", NULL);
 		if (mkdir (base[h], 0755) < 0 && errno != EEXIST) {
-			g_message ("no cgroup for nsfs in %s: %s", layout.dir[h], g_strerror (errno));
+			/* A non-root nsfsd has none, and says so once (preflight.c). */
+			if (geteuid () == 0)
+				g_message ("no cgroup for nsfs in %s: %s", layout.dir[h], g_strerror (errno));
 			g_clear_pointer (&base[h], g_free);
 		}
 	}
@@ -91,8 +129,14 @@ resources_init (const ResourceOptions *o)
 			g_autofree char *plus = g_strdup_printf ("+%s", controller[k]);
 			g_file_set_contents (path, plus, -1, NULL);
 		}
-		supported[k] = enabled_below (base[h], controller[k]);
+		/* On the unified hierarchy a controller serves nsfs's groups
+		 * only if nsfs's group passes it on. */
+		supported[k] = has_word (base[h], "cgroup.subtree_control", controller[k]);
 	}
+	for (int k = NS_LIMIT_MEMORY; k <= NS_LIMIT_CPU; k++)
+		if (opts.offered[k] && !supported[k] && geteuid () == 0)
+			g_message ("no %s controller for nsfs's cgroups: %s can only be max, and non-root owners' default "
+			           "and ceiling of it are not enforced", controller[k], limit_names[k]);
 }
 
 void
@@ -122,6 +166,26 @@ const ResourceOptions *
 resources_options (void)
 {
 	return &opts;
+}
+
+void
+resources_user_default (NsLimits *out)
+{
+	NsLimits none;
+
+	ns_limits_default (&none);
+	*out = opts.user_default;
+	/* A default nsfs cannot enforce would make every sandbox fail to
+	 * start (a non-root nsfsd has no cgroup at all): it is not applied,
+	 * and resources_init said so. */
+	if (!supported[NS_LIMIT_MEMORY])
+		out->memory_max = none.memory_max;
+	if (!supported[NS_LIMIT_PIDS])
+		out->pids_max = none.pids_max;
+	if (!supported[NS_LIMIT_CPU]) {
+		out->cpu_quota = none.cpu_quota;
+		out->cpu_period = none.cpu_period;
+	}
 }
 
 int

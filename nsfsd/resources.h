@@ -26,6 +26,9 @@ void resources_init (const ResourceOptions *o);
 /* At clean exit: nsfs's groups that are empty go. */
 void resources_shutdown (void);
 const ResourceOptions *resources_options (void);
+/* The limits a non-root owner's new sandbox starts with: the
+ * --user-*-max defaults, for the controllers nsfs has. */
+void resources_user_default (NsLimits *out);
 
 /* Whether KIND can be limited here: EOPNOTSUPP (and ERR) if not. */
 int resources_check_supported (NsLimitKind kind, const NsLimits *l, NsError *err);

@@ -48,6 +48,29 @@ test_unified (void)
 	ns_cgroup_layout_clear (&l);
 }
 
+/* Under Delegate=yes nsfsd waits in the leaf `nsfsd` of its unit's group,
+ * and its supervisors with it: all of them must work in the unit's group,
+ * not in the leaf (which has processes, so it could pass nothing on). */
+static void
+test_delegated_leaf (void)
+{
+	static const char *const cases[][2] = {
+		{ "0::/system.slice/nsfsd.service/nsfsd\n", "/sys/fs/cgroup/system.slice/nsfsd.service" },
+		{ "0::/system.slice/nsfsd.service\n", "/sys/fs/cgroup/system.slice/nsfsd.service" },
+		{ "0::/nsfsd\n", "/sys/fs/cgroup" },
+		{ "0::/a/not-nsfsd\n", "/sys/fs/cgroup/a/not-nsfsd" },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS (cases); i++) {
+		NsCgroupLayout l;
+		ns_cgroup_layout_parse ("30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n",
+		                        cases[i][0], &l);
+		g_assert_cmpstr (l.dir[NS_CG_UNIFIED], ==, cases[i][1]);
+		g_assert_cmpstr (l.dir[NS_CG_MEMORY], ==, cases[i][1]);
+		ns_cgroup_layout_clear (&l);
+	}
+}
+
 static void
 test_legacy_and_joined_controllers (void)
 {
@@ -97,6 +120,7 @@ main (int argc, char **argv)
 	g_test_init (&argc, &argv, NULL);
 	g_test_add_func ("/cgroup-layout/hybrid", test_hybrid);
 	g_test_add_func ("/cgroup-layout/unified", test_unified);
+	g_test_add_func ("/cgroup-layout/delegated-leaf", test_delegated_leaf);
 	g_test_add_func ("/cgroup-layout/legacy-and-joined-controllers", test_legacy_and_joined_controllers);
 	g_test_add_func ("/cgroup-layout/escaped-mount-point", test_escaped_mount_point);
 	g_test_add_func ("/cgroup-layout/nothing", test_nothing);
