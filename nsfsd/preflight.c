@@ -102,8 +102,9 @@ preflight_warn (const char *state_dir)
 		                 "which makes starting them slower (a tmpfs such as /run on systemd hosts is best)\n",
 		         state_dir);
 	if (geteuid () != 0)
-		fprintf (stderr, "nsfsd: running as uid %u, not root: the mount is yours alone; every sandbox has a "
-		                 "user namespace mapping your id (and ranges /etc/subuid gives you); no cgroup limits "
-		                 "and no veth networks (docs/reference.md, \"Running nsfsd as a user\")\n",
+		fprintf (stderr, "nsfsd: running as uid %u, not root: the mount is yours alone and sandboxes can be "
+		                 "made, configured and listed, but no job or start can run (its supervisor cannot enter "
+		                 "the sandbox's pid namespace), and there are no cgroup limits or veth networks; run "
+		                 "nsfsd as root, which serves every local user in user namespaces of their own\n",
 		         (unsigned) geteuid ());
 }

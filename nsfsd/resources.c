@@ -107,7 +107,9 @@ resources_init (const ResourceOptions *o)
 		if (!layout.dir[h])
 			continue;
 		base[h] = g_build_filename (layout.dir[h], "nsfs", NULL);
-		if (mkdir (base[h], 0755) < 0 && errno != EEXIST) {
+		/* One that exists may be another nsfsd's (root's, for a non-root
+		 * nsfsd): ours only if we may make groups in it. */
+		if ((mkdir (base[h], 0755) < 0 && errno != EEXIST) || access (base[h], W_OK) < 0) {
 			/* A non-root nsfsd has none, and says so once (preflight.c). */
 			if (geteuid () == 0)
 				g_message ("no cgroup for nsfs in %s: %s", layout.dir[h], g_strerror (errno));
