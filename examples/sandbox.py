@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
-"""Drive an nsfs sandbox from Python with plain file calls, no library.
+"""Drive a sandbox from Python with plain file calls, no library: create
+it, configure it, run two jobs and read their output and exit codes,
+handle a refused write by reading `error`, and clean up.
 
-Usage: sandbox.py [MOUNTPOINT]   (default /mnt/ns; nsfsd must be running)
+    examples/sandbox.py [MOUNTPOINT]        (default /mnt/ns)
+
+The same steps as sandbox.sh and sandbox.js, with the same output.
 """
 import os
-import select
 import sys
 
 MNT = sys.argv[1] if len(sys.argv) > 1 else "/mnt/ns"
 
 
 def write(path, text):
-    """One value, one write(2): nsfs treats each write as a whole message."""
+    """One value in one write(2): nsfs takes each write as a whole value."""
     fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
     try:
         os.write(fd, text.encode())
@@ -25,7 +28,8 @@ def read(path):
 
 
 def run(box, cmdline):
-    """Start a job and return its id, read back from the same open file."""
+    """Start a job; the open file that took the command line reads back
+    the new job's id."""
     fd = os.open(os.path.join(box, "exec"), os.O_RDWR)
     try:
         os.write(fd, cmdline.encode())
@@ -34,31 +38,24 @@ def run(box, cmdline):
         os.close(fd)
 
 
-def wait(box, job):
-    """Block until the job ends, with poll() on its wait file."""
-    fd = os.open(os.path.join(box, "jobs", str(job), "wait"), os.O_RDONLY)
-    try:
-        p = select.poll()
-        p.register(fd, select.POLLIN)
-        p.poll()
-        return os.read(fd, 64).decode().strip()
-    finally:
-        os.close(fd)
-
-
 def main():
-    box = os.path.join(MNT, "py-%d" % os.getpid())
+    box = os.path.join(MNT, f"py-{os.getpid()}")
     os.mkdir(box)
     try:
-        write(os.path.join(box, "hostname"), "pybox")
-        job = run(box, "sh -c 'echo hello from $(hostname); exit 3'")
-        print("job", job, "->", wait(box, job))
-        print("stdout:", read(os.path.join(box, "jobs", str(job), "stdout")), end="")
-        print(read(os.path.join(box, "status")), end="")
+        print("created", os.path.basename(box))
+        write(os.path.join(box, "hostname"), "demo")
+        job = run(box, 'sh -c "echo hello from $(hostname)"')
+        jobdir = os.path.join(box, "jobs", str(job))
+        print(f"job {job}: {read(os.path.join(jobdir, 'wait')).strip()}")  # blocks until it ends
+        print("stdout:", read(os.path.join(jobdir, "stdout")).strip())
+        job = run(box, 'sh -c "echo oops >&2; exit 3"')
+        jobdir = os.path.join(box, "jobs", str(job))
+        print(f"job {job}: {read(os.path.join(jobdir, 'wait')).strip()}")
+        print("stderr:", read(os.path.join(jobdir, "stderr")).strip())
         try:
             run(box, "no-such-program")
         except FileNotFoundError:
-            print("refused:", read(os.path.join(box, "error")), end="")
+            print("refused:", read(os.path.join(box, "error")).strip())
     finally:
         os.rmdir(box)
 

@@ -26,8 +26,10 @@ echo 'sh -c "for i in 1 2 3; do echo tick $i; sleep 1; done"' > "$box/exec"
 timeout 5 tail -f "$box/last/stdout" || true
 cat "$box/status"
 
-# Stock tools work on the namespace links.
-nsenter --uts="$box/ns/uts" hostname
+# Stock tools work on the namespace links.  The user namespace first, with
+# your own credentials kept: that is what lets a non-root owner in (root
+# may leave out both options).
+nsenter --preserve-credentials --user="$box/ns/user" --uts="$box/ns/uts" hostname
 
 echo stop > "$box/ctl"
 cat "$box/status"

@@ -676,6 +676,15 @@ def relaunch(nsfs):
 
 
 @pytest.fixture
+def user_dir():
+    """A directory every user can reach (pytest's tmp_path is root's alone)."""
+    d = Path(tempfile.mkdtemp(prefix="nsfs-user-", dir="/tmp"))
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
 def web(nsfs):
     """A fresh sandbox called `web`."""
     return nsfs.sandbox("web")

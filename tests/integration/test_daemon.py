@@ -7,12 +7,10 @@ non-root nsfsd, which must still run jobs."""
 
 import os
 import re
-import shutil
 import signal
 import socket
 import stat
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -179,15 +177,6 @@ def test_notify_socket_hears_ready_once_the_mount_serves_and_stopping_at_the_end
 
 
 # ------------------------------------------------------------ messages for a machine not ready
-
-
-@pytest.fixture
-def user_dir():
-    """A directory any user can reach (pytest's tmp_path is root's alone)."""
-    d = Path(tempfile.mkdtemp(prefix="nsfs-user-", dir="/tmp"))
-    os.chmod(d, 0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture
