@@ -13,6 +13,7 @@ struct EventReader {
 	uint32_t serial;            /* 0: every sandbox */
 	uid_t uid;
 	GQueue lines;               /* char *, each ending in a newline */
+	size_t head_read;           /* bytes of the first line read already */
 	/* The queue was full: an `overflow` line ends it, and lines are
 	 * dropped until the reader has read that far. */
 	bool overflowed;
@@ -56,26 +57,33 @@ events_close (EventReader *r)
 	g_free (r);
 }
 
-/* Whole lines, as many as fit in SIZE (at least one, cut if it alone is
- * larger); under events_lock, R has some. */
+/* Whole lines, as many as fit in SIZE; a line larger than SIZE alone is
+ * given in pieces, the next read going on where this one stopped (a
+ * shell's `read` asks for one byte at a time).  Under events_lock, R has
+ * some. */
 static GString *
 take_lines (EventReader *r, size_t size)
 {
 	GString *out = g_string_new (NULL);
 
 	while (!g_queue_is_empty (&r->lines)) {
-		char *line = g_queue_peek_head (&r->lines);
-		size_t len = strlen (line);
+		const char *rest = (const char *) g_queue_peek_head (&r->lines) + r->head_read;
+		size_t len = strlen (rest);
 		if (out->len && out->len + len > size)
 			break;
-		g_string_append (out, line);
+		if (len > size - out->len) {
+			size_t n = size - out->len;
+			g_string_append_len (out, rest, (gssize) n);
+			r->head_read += n;
+			break;
+		}
+		g_string_append (out, rest);
 		g_free (g_queue_pop_head (&r->lines));
+		r->head_read = 0;
 		/* Past the overflow line: lines are kept again. */
 		if (g_queue_is_empty (&r->lines))
 			r->overflowed = false;
 	}
-	if (out->len > size)
-		g_string_truncate (out, size);
 	return out;
 }
 

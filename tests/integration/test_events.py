@@ -21,8 +21,9 @@ class Reader:
     """One open of an events file, read line by line in a thread (each
     read blocks in nsfsd until there is something)."""
 
-    def __init__(self, path):
+    def __init__(self, path, size=65536):
         self.fd = os.open(path, os.O_RDONLY)
+        self.size = size
         self.lines = []
         self.buf = b""
         self.lock = threading.Lock()
@@ -32,7 +33,7 @@ class Reader:
     def _run(self):
         while True:
             try:
-                data = os.read(self.fd, 65536)
+                data = os.read(self.fd, self.size)
             except OSError:
                 return
             if not data:
@@ -70,6 +71,19 @@ def test_a_sandbox_s_events_in_order(nsfs, web):
                 f"job {jid2} started", f"job {jid2} signaled 15", "state stopped stopped on request"]
         got = [l for l in lines if not l.startswith("changed exec") and l != "changed ctl"]
         assert got == want, lines
+    finally:
+        r.close()
+
+
+@pytest.mark.parametrize("size", [1, 5])
+def test_reads_smaller_than_a_line_lose_nothing(nsfs, web, size):
+    """A shell's `read` asks for one byte at a time: each read went on to
+    the next line, and all but the first byte of every line was lost."""
+    r = Reader(web / "events", size=size)
+    try:
+        jid = nsfs.exec(web, "true")
+        assert nsfs.wait(web, jid) == "exited 0"
+        assert r.until(f"job {jid} exited 0")[:3] == ["state running", f"job {jid} started", f"job {jid} exited 0"]
     finally:
         r.close()
 
