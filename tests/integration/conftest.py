@@ -47,6 +47,9 @@ TERM_TIMEOUT = 10.0
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "setup: runs the README's ./scripts/setup on this machine (a build, an "
+                                       "install under /usr/local and an nsfsd on /mnt/ns for a moment); once "
+                                       "per CI run, in its plain stage")
     config.addinivalue_line("markers", "soak: long create/run/remove cycles with leak checks "
                                        "(run by default; deselect with -m 'not soak')")
 
