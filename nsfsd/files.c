@@ -1117,7 +1117,7 @@ bool
 sandbox_node_is_config (const NodeSpec *spec)
 {
 	return spec >= sandbox_nodes && spec < sandbox_nodes + SB_NODE_COUNT && spec->store &&
-	       spec->read == READ_SNAPSHOT && spec != &sandbox_nodes[SB_NODE_CTL];
+	       spec->read == READ_SNAPSHOT;
 }
 
 const NodeSpec top_events_node = { .name = ".events", .parent = -1, .mode = S_IFREG | 0444, .read = READ_EVENTS };

@@ -103,8 +103,8 @@ extern const NodeSpec job_nodes[JOB_NODE_COUNT];
 /* Whether a sandbox row exists right now (links and ns/ rows come and
  * go with the sandbox's state); sb->lock held. */
 bool sandbox_node_visible (Sandbox *sb, unsigned node);
-/* SPEC is a row of sandbox_nodes that holds configuration (a file with a
- * value one writes and reads back; not ctl, exec or a job's file): its
+/* SPEC is a row of sandbox_nodes that holds configuration (a file one
+ * writes and reads back, ctl included; not exec, nor a job's file): its
  * times are its own, moved only by a write it took. */
 bool sandbox_node_is_config (const NodeSpec *spec);
 /* Where the link row SPEC points (sb->lock held). */
