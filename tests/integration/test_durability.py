@@ -375,7 +375,7 @@ def test_without_f_nsfsd_detaches_once_mounted(nsfs, tmp_path):
         timed(os.mkdir, nsfs.mnt / "det")
         assert nsfs.status(nsfs.mnt / "det")["state"] == "created"
         timed(os.rmdir, nsfs.mnt / "det")
-        wait_until(lambda: b"MKDIR" in log.read_bytes(), what="the detached nsfsd's debug log")
+        wait_until(lambda: b"mkdir /det: ok" in log.read_bytes(), what="the detached nsfsd's debug log")
         subprocess.run(["fusermount3", "-u", str(nsfs.mnt)], check=True, timeout=TIMEOUT,
                        stdin=subprocess.DEVNULL)
         wait_until(lambda: not pid_alive(daemon), what="the detached nsfsd to end after fusermount3 -u")
