@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -84,8 +85,8 @@ class Bench:
         finally:
             os.close(fd)
 
-    def cold_nsfs(self, rootfs=None, mounts=None, net=None, limits=None):
-        sb = self.mnt / self.name("c")
+    def cold_nsfs(self, rootfs=None, mounts=None, net=None, limits=None, mnt=None):
+        sb = (mnt or self.mnt) / self.name("c")
         os.mkdir(sb)
         for f, v in (limits or {}).items():
             write(sb / f, v)
@@ -121,6 +122,40 @@ class Bench:
 
     def case_cold(self):
         self.side_by_side("cold sandbox", self.cold_nsfs, lambda: spawn_wait(UNSHARE))
+
+    def case_cold_disk(self):
+        """The cold sandbox on a second nsfsd whose state dir is on a disk
+        file system (/var/tmp), side by side with this run's (tmpfs)."""
+        disk = Path(tempfile.mkdtemp(prefix="nsfs-bench-disk.", dir="/var/tmp"))
+        mnt = disk / "mnt"
+        mnt.mkdir()
+        log = open(disk / "nsfsd.log", "w")
+        proc = subprocess.Popen([self.args.nsfsd, "-f", "--state-dir", str(disk / "state"), str(mnt)],
+                                stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        try:
+            for _ in range(200):
+                if os.path.ismount(mnt):
+                    break
+                time.sleep(0.05)
+            else:
+                raise RuntimeError("the disk nsfsd did not mount")
+            self.side_by_side("cold sandbox, state dir on disk", lambda: self.cold_nsfs(mnt=mnt), self.cold_nsfs)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if os.path.ismount(mnt):
+                subprocess.run(["fusermount3", "-u", "-z", str(mnt)])
+            for pidfile in (disk / "state" / "sandboxes").glob("*/supervisor.pid"):
+                try:
+                    os.kill(int(pidfile.read_text()), signal.SIGKILL)
+                except (OSError, ValueError):
+                    pass
+            log.close()
+            shutil.rmtree(disk, ignore_errors=True)
 
     def case_cold_shell(self):
         m = self.mnt
@@ -398,6 +433,7 @@ class Bench:
             first.append(now() - t)
             os.rmdir(sb)
         self.results["output"]["first_read"] = first
+        self.results["output, first read"] = {"nsfs": first, "anchor": b, "bytes": size}
 
     def pss_kb(self, pids):
         total = 0
@@ -436,15 +472,38 @@ class Bench:
                 todo += children.get(p, [])
         return out
 
-    def case_rest(self):
-        n = self.args.rest_count
-        ls = lambda: spawn_wait(["ls", "-l", str(self.mnt)])
-        empty = []
-        for i in range(self.args.warmup + max(3, self.args.runs // 4)):
+    def timed_runs(self, fn, runs=None):
+        out = []
+        for i in range(self.args.warmup + (runs or max(3, self.args.runs // 4))):
             t = now()
-            ls()
+            fn()
             if i >= self.args.warmup:
-                empty.append(now() - t)
+                out.append(now() - t)
+        return out
+
+    def cold_and_job(self):
+        """Cold sandboxes and jobs in a running one, alternating."""
+        sb, _ = self.warm_sandbox()
+        cold, job = [], []
+        for i in range(self.args.warmup + max(3, self.args.runs // 2)):
+            for fn, sink in random.sample([(self.cold_nsfs, cold), (lambda: self.job_nsfs(sb), job)], 2):
+                t = now()
+                fn()
+                if i >= self.args.warmup:
+                    sink.append(now() - t)
+        os.rmdir(sb)
+        return cold, job
+
+    def case_rest(self):
+        """N started idle sandboxes: `ls -l` of them against `ls -l` of N
+        directories on a tmpfs, their memory, and what they cost a cold
+        sandbox and a job started beside them."""
+        n = self.args.rest_count
+        dirs = Path(self.args.tmpfs) / "ls-anchor"
+        dirs.mkdir()
+        for i in range(n):
+            (dirs / f"rest{i:04d}").mkdir()
+        cold_alone, job_alone = self.cold_and_job()
         nsfsd_before = self.pss_kb([self.args.nsfsd_pid])
         names = []
         for i in range(n):
@@ -454,16 +513,42 @@ class Bench:
             names.append(sb)
         pids = self.sandbox_pids()
         pss = self.pss_kb(pids) + self.pss_kb([self.args.nsfsd_pid]) - nsfsd_before
-        full = []
+        full, anchor = [], []
         for i in range(self.args.warmup + max(3, self.args.runs // 4)):
-            t = now()
-            ls()
-            if i >= self.args.warmup:
-                full.append(now() - t)
+            for argv, sink in random.sample([(["ls", "-l", str(self.mnt)], full), (["ls", "-l", str(dirs)], anchor)], 2):
+                t = now()
+                spawn_wait(argv)
+                if i >= self.args.warmup:
+                    sink.append(now() - t)
+        cold_busy, job_busy = self.cold_and_job()
         for sb in names:
             os.rmdir(sb)
-        self.results["at rest"] = {"nsfs": full, "anchor": empty, "sandboxes": n, "processes": len(pids),
+        shutil.rmtree(dirs)
+        self.results["at rest"] = {"nsfs": full, "anchor": anchor, "sandboxes": n, "processes": len(pids),
                                    "pss_kb_total": pss, "pss_kb_per_sandbox": pss / n}
+        self.results[f"cold sandbox beside {n} running"] = {"nsfs": cold_busy, "anchor": cold_alone}
+        self.results[f"job beside {n} running"] = {"nsfs": job_busy, "anchor": job_alone}
+
+    def case_idle(self):
+        """--idle-count started idle sandboxes (10,000 by default): they all
+        start, and what each costs in memory (PSS of its processes and of
+        nsfsd's growth)."""
+        n = self.args.idle_count
+        nsfsd_before = self.pss_kb([self.args.nsfsd_pid])
+        names = []
+        try:
+            for i in range(n):
+                sb = self.mnt / f"idle{i:05d}"
+                os.mkdir(sb)
+                names.append(sb)
+                write(sb / "ctl", "start")
+            pids = self.sandbox_pids()
+            pss = self.pss_kb(pids) + self.pss_kb([self.args.nsfsd_pid]) - nsfsd_before
+        finally:
+            for sb in names:
+                os.rmdir(sb)
+        self.results["idle sandboxes"] = {"nsfs": [pss / n], "anchor": [128.0], "sandboxes": n,
+                                          "processes": len(pids), "pss_kb_per_sandbox": pss / n}
 
     def case_load(self):
         seconds = self.args.load_seconds
@@ -578,7 +663,7 @@ def load_client(bench, stop, results):
 TARGETS = {
     "cold sandbox": ("<=", 1.0, "median time vs unshare"),
     "cold sandbox, shell": ("<=", 1.2, "median time vs the unshare line under sh -c"),
-    "job in a running sandbox": ("<=", 0.6, "median time vs nsenter -a"),
+    "job in a running sandbox": ("<=", 0.5, "median time vs nsenter -a"),
     "job start floor": ("<=", 1.2, "median time vs a C fork/setns/fork/exec loop"),
     "rootfs sandbox": ("<=", 0.6, "median time vs bwrap"),
     "overlay sandbox": ("<=", 0.8, "median time vs bwrap --ro-bind (0.8 has no --overlay)"),
@@ -592,8 +677,13 @@ TARGETS = {
     "veth vs by hand": ("<=", 0.5, "median time vs ip netns add/link/addr/route/exec as a script"),
     "veth starts, last vs first": ("<=", 1.2, "median of the last 10 of 50 cold veth starts vs the first 10"),
     "veth throughput": (">=", 0.9, "TCP sandbox to sandbox over the bridge vs two netns on a plain veth pair"),
-    "output": (">=", 0.5, "throughput vs cat of a tmpfs file"),
-    "at rest": ("<=", 20.0, "ls -l with N sandboxes vs an empty mount; PSS per sandbox <= 512 KiB"),
+    "output": (">=", 0.5, "throughput of an ended job's output read again (page cache) vs cat of a tmpfs file"),
+    "output, first read": (">=", 0.5, "throughput of the first read of a fresh job's output vs cat of a tmpfs file"),
+    "idle sandboxes": ("<=", 1.0, "PSS per started idle sandbox vs 128 KiB"),
+    "at rest": ("<=", 1.0, "ls -l of N started sandboxes vs of N directories on a tmpfs; PSS per sandbox <= 128 KiB"),
+    "cold sandbox beside N running": ("<=", 1.1, "median cold sandbox with N sandboxes running vs none"),
+    "job beside N running": ("<=", 1.1, "median job start with N sandboxes running vs none"),
+    "cold sandbox, state dir on disk": ("<=", 1.2, "median cold sandbox with the state dir on a disk vs on a tmpfs"),
     "under load": ("<=", 5.0, "status p99 under load vs unloaded; no failed operation"),
     "status beside wedged": ("<=", 2.0, "status p99 with 80 writes wedged on 20 sandboxes vs none"),
     "job beside wedged": ("<=", 2.0, "job start median with 80 writes wedged on 20 sandboxes vs none"),
@@ -604,8 +694,8 @@ def summarize(results):
     rows = []
     for key, r in results.items():
         a, b = stats(r["nsfs"]), stats(r["anchor"])
-        op, target, what = TARGETS[key]
-        if key in ("output", "veth throughput", "stdin throughput", "tty output"):
+        op, target, what = TARGETS[re.sub(r"beside \d+ running", "beside N running", key)]
+        if key in ("output", "output, first read", "veth throughput", "stdin throughput", "tty output"):
             ratio = b["median"] / a["median"]  # throughput ratio = inverse time ratio
         elif key in ("under load", "status beside wedged"):
             ratio = a["p99"] / b["p99"]
@@ -613,8 +703,10 @@ def summarize(results):
             ratio = a["median"] / b["median"]
         met = ratio <= target if op == "<=" else ratio >= target
         extra = ""
+        if key == "idle sandboxes":
+            extra = f"{r['sandboxes']} sandboxes, {r['processes']} processes, PSS {r['pss_kb_per_sandbox']:.0f} KiB each"
         if key == "at rest":
-            met = met and r["pss_kb_per_sandbox"] <= 512
+            met = met and r["pss_kb_per_sandbox"] <= 128
             extra = f"PSS {r['pss_kb_per_sandbox']:.0f} KiB/sandbox"
         if key == "under load":
             met = met and r["failed_operations"] == 0
@@ -626,7 +718,7 @@ def summarize(results):
         if key == "veth throughput":
             mb = r["bytes"] / 1e6
             extra = f"{mb / (a['median'] / 1e9):.0f} vs {mb / (b['median'] / 1e9):.0f} MB/s (with python's start)"
-        if key == "output":
+        if key in ("output", "output, first read"):
             mb = r["bytes"] / 1e6
             extra = f"{mb / (a['median'] / 1e9):.0f} vs {mb / (b['median'] / 1e9):.0f} MB/s"
             if r.get("first_read"):
@@ -637,9 +729,9 @@ def summarize(results):
 
 
 def print_table(rows, file=sys.stdout):
-    print(f"{'case':26} {'nsfs median':>12} {'anchor median':>14} {'ratio':>7} {'target':>8}  met  notes", file=file)
+    print(f"{'case':34} {'nsfs median':>12} {'anchor median':>14} {'ratio':>7} {'target':>8}  met  notes", file=file)
     for r in rows:
-        print(f"{r['case']:26} {r['nsfs']['median'] / 1e6:10.2f}ms {r['anchor']['median'] / 1e6:12.2f}ms "
+        print(f"{r['case']:34} {r['nsfs']['median'] / 1e6:10.2f}ms {r['anchor']['median'] / 1e6:12.2f}ms "
               f"{r['ratio']:7.2f} {r['target']:>8}  {'yes' if r['met'] else 'NO ':3}  {r['extra']}", file=file)
 
 
@@ -670,15 +762,17 @@ def main():
     p.add_argument("--tmpfs", required=True)
     p.add_argument("--nsfsd-pid", type=int, required=True)
     p.add_argument("--floor", required=True)
+    p.add_argument("--nsfsd", required=True)
     p.add_argument("--rootfs", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--runs", type=int, default=200)
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--output-bytes", type=int, default=1 << 30)
     p.add_argument("--rest-count", type=int, default=1000)
+    p.add_argument("--idle-count", type=int, default=10000)
     p.add_argument("--load-seconds", type=float, default=60)
-    p.add_argument("--cases", default="cold,cold_shell,job,floor,rootfs,overlay,binds,veth,veth_by_hand,veth_growth,veth_throughput,limits,stats,stdin,tty,event_latency,"
-                   "output,rest,load,wedged")
+    p.add_argument("--cases", default="cold,cold_disk,cold_shell,job,floor,rootfs,overlay,binds,veth,veth_by_hand,veth_growth,veth_throughput,limits,stats,stdin,tty,event_latency,"
+                   "output,rest,idle,load,wedged")
     args = p.parse_args()
     cases = args.cases.split(",")
     unknown = [c for c in cases if not hasattr(Bench, "case_" + c)]
