@@ -15,16 +15,21 @@
 
 #define LINK_ENTRY_TIMEOUT 0.0  /* ns/<type>, root, last change target */
 #define ENTRY_TIMEOUT 1.0
-/* Sizes and mtimes move (tail -f polls them); and a positive timeout on
- * the root would let a stat of a dead mount (nsfsd killed) succeed from
- * the cache, so the mount would look alive when it is not. */
+/* Sizes and mtimes move (tail -f polls them). */
 #define ATTR_TIMEOUT 0.0
 /* A sandbox's directory changes only in its mtime, and nsfsd drops the
  * kernel's copy whenever that moves (attrs_sandbox_touched), so it may be
  * cached: `ls -l` of the mount then needs no getattr per entry, and every
- * path through the sandbox one fewer.  The root stays uncached (above),
- * so a path walk still finds a dead mount dead. */
+ * path through the sandbox one fewer. */
 #define SANDBOX_DIR_ATTR_TIMEOUT 1.0
+/* With default_permissions the kernel checks the root's mode on every
+ * path walked through it, asking nsfsd whenever its attributes are not
+ * cached: uncached, `ls -l` of 1,000 sandboxes made 1,000 round trips for
+ * the root (5.9x a tmpfs; 1.4x cached, docs/performance.md).  Cached this
+ * long, a dead mount may still answer a stat from the cache for as long;
+ * statfs(2) always asks, and is how nsfsd and the tests tell a stale
+ * mount (main.c). */
+#define ROOT_ATTR_TIMEOUT 0.2
 #define OUTPUT_BLKSIZE (1024 * 1024)
 
 static struct fuse_session *session;
@@ -60,6 +65,8 @@ attr_timeout_of (const Node *n)
 {
 	bool sandbox_dir = n->sb && !n->job_id && n->node == SB_NODE_DIR;
 
+	if (!n->sb && !n->spec)
+		return ROOT_ATTR_TIMEOUT;
 	return sandbox_dir ? SANDBOX_DIR_ATTR_TIMEOUT : ATTR_TIMEOUT;
 }
 

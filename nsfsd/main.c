@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -312,13 +313,15 @@ record_pid (int lock_fd, pid_t pid)
 }
 
 /* A killed nsfsd leaves its mount behind, answering ENOTCONN; detach it
- * (lazily, as fusermount3 -u -z does) before mounting again. */
+ * (lazily, as fusermount3 -u -z does) before mounting again.  statfs(2),
+ * not stat(2): the kernel answers a stat of the root from its cache for a
+ * moment (attrs.c), but always asks the daemon for statfs. */
 static void
 clean_stale_mount (const char *mountpoint)
 {
-	struct stat st;
+	struct statfs fs;
 
-	if (stat (mountpoint, &st) == 0 || errno != ENOTCONN)
+	if (statfs (mountpoint, &fs) == 0 || errno != ENOTCONN)
 		return;
 	if (umount2 (mountpoint, MNT_DETACH) == 0) {
 		g_message ("detached a stale mount on %s", mountpoint);

@@ -17,6 +17,7 @@
 #include <glib-unix.h>
 
 #include "cleanup.h"
+#include "fd_watch.h"
 #include "proto.h"
 #include "proto_verbs.h"
 #include "supervisor_spawn.h"
@@ -39,7 +40,7 @@ struct SupConn {
 	pid_t pid;            /* the supervisor */
 	int pidfd;            /* to signal it without racing pid reuse (-1: none) */
 	gint refcount;
-	GSource *watch;       /* only ever touched by the event thread */
+	FdWatch *watch;       /* only ever touched by the event thread */
 	GSource *hello_timer; /* likewise */
 
 	GMutex lock;          /* guards what follows */
@@ -267,17 +268,18 @@ watch_exit (pid_t pid, bool our_child)
 	g_hash_table_insert (live_supervisors, GINT_TO_POINTER (pid), NULL);
 	g_mutex_unlock (&live_lock);
 	if (pidfd >= 0) {
+		int own;
 		fcntl (pidfd, F_SETFD, FD_CLOEXEC);
-		src = g_unix_fd_source_new (pidfd, G_IO_IN);
-		g_source_set_callback (src, (GSourceFunc) (void (*) (void)) on_supervisor_exit, w,
-		                       (GDestroyNotify) exit_watch_free);
-	} else {
-		src = g_timeout_source_new (10);
-		g_source_set_callback (src, poll_supervisor_exit, w, (GDestroyNotify) exit_watch_free);
+		/* Before the watch: it may end, and close PIDFD, at once. */
+		own = fcntl (pidfd, F_DUPFD_CLOEXEC, 3);
+		fd_watch_unref (fd_watch_add (pidfd, G_IO_IN, on_supervisor_exit, w, (GDestroyNotify) exit_watch_free));
+		return own;
 	}
+	src = g_timeout_source_new (10);
+	g_source_set_callback (src, poll_supervisor_exit, w, (GDestroyNotify) exit_watch_free);
 	g_source_attach (src, event_ctx);
 	g_source_unref (src);
-	return pidfd >= 0 ? fcntl (pidfd, F_DUPFD_CLOEXEC, 3) : -1;
+	return -1;
 }
 
 static gboolean
@@ -350,6 +352,7 @@ supclient_init (unsigned request_timeout_seconds)
 	live_supervisors = g_hash_table_new (g_direct_hash, g_direct_equal);
 	event_ctx = g_main_context_new ();
 	event_loop = g_main_loop_new (event_ctx, FALSE);
+	fd_watch_init (event_ctx);
 	event_thread = nsfs_thread_new ("nsfs-events", event_thread_main, NULL);
 }
 
@@ -392,6 +395,7 @@ supclient_shutdown (void)
 	/* Finish the closes that were queued for the event thread, and what
 	 * still waits for a supervisor to go. */
 	finish_exit_waits ();
+	fd_watch_shutdown ();
 	g_main_loop_unref (event_loop);
 	g_main_context_unref (event_ctx);
 	g_clear_pointer (&live_supervisors, g_hash_table_destroy);
@@ -699,11 +703,9 @@ conn_watch (gpointer data)
 	g_mutex_unlock (&c->lock);
 	if (closed)
 		return G_SOURCE_REMOVE;
-	c->watch = g_unix_fd_source_new (c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
-	/* The watch borrows the connection: it is destroyed, in this same
+	/* The watch borrows the connection: it is ended, in this same
 	 * thread, before the connection's last reference goes (close_watch). */
-	g_source_set_callback (c->watch, (GSourceFunc) (void (*) (void)) on_readable, c, NULL);
-	g_source_attach (c->watch, event_ctx);
+	c->watch = fd_watch_add (c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_readable, c, NULL);
 	/* Only a supervisor found running may be stuck before it ever spoke
 	 * with us; one we started answers, or its requests time out.  Never
 	 * less than 5 s, so that a slow machine is not taken for a stuck
@@ -823,7 +825,8 @@ close_watch (gpointer data)
 {
 	SupConn *c = data;
 
-	drop_source (&c->watch);
+	fd_watch_remove (c->watch);
+	g_clear_pointer (&c->watch, fd_watch_unref);
 	drop_source (&c->hello_timer);
 	g_mutex_lock (&c->lock);
 	c->watch_closed = true;

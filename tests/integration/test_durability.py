@@ -21,7 +21,7 @@ import pytest
 
 import resources
 from resources import fuse_mounted, start_time
-from nsfs_util import TIMEOUT, Background, expect_errno, needs_root, pid_alive, supervisor_pid, timed, wait_until
+from nsfs_util import TIMEOUT, Background, errno_of, expect_errno, needs_root, pid_alive, supervisor_pid, timed, wait_until
 
 # The configurations below (maps of host root, namespace sets without
 # `user`, nsenter on pinned namespaces) are root's.
@@ -209,18 +209,22 @@ def check_adopted_world_works(nsfs, world, before, next_ids):
 
 
 def test_dead_mount_reads_as_dead_at_once(nsfs):
-    """Once nsfsd is gone, its mount answers ENOTCONN right away, also for
-    what was just looked at: nothing is served from the kernel's cache, so
-    `stat` tells a live mount from a stale one."""
+    """Once nsfsd is gone, its mount answers ENOTCONN: statfs and a listing
+    at once, a stat of the root (cached 0.2 s, attrs.c) and every path
+    through it within that, so `df` tells a live mount from a stale one
+    right away and `stat` a moment later."""
     web = nsfs.sandbox("web")
     for _ in range(3):
         os.stat(nsfs.mnt)
         os.listdir(nsfs.mnt)
         os.stat(web)
     nsfs.stop_daemon("kill")
+    expect_errno(errno.ENOTCONN, os.statvfs, nsfs.mnt)
+    expect_errno(errno.ENOTCONN, os.listdir, nsfs.mnt)
+    wait_until(lambda: errno_of(os.stat, nsfs.mnt) == errno.ENOTCONN, timeout=2, what="stat of the dead root")
+    wait_until(lambda: errno_of(os.stat, web) == errno.ENOTCONN, timeout=2, what="stat through the dead root")
     expect_errno(errno.ENOTCONN, os.stat, nsfs.mnt)
     expect_errno(errno.ENOTCONN, os.stat, web)
-    expect_errno(errno.ENOTCONN, os.listdir, nsfs.mnt)
     nsfs.launch()
     assert os.path.isdir(web)
 
@@ -450,7 +454,7 @@ def test_crash_restart_keeps_sandboxes_jobs_and_exits(nsfs, world):
     def while_down():
         # The mount is stale: still there, every access fails.
         assert fuse_mounted(nsfs.mnt), "no stale mount after SIGKILL of nsfsd"
-        expect_errno(errno.ENOTCONN, os.stat, nsfs.mnt)
+        expect_errno(errno.ENOTCONN, os.statvfs, nsfs.mnt)
         assert_same_processes(procs, "after SIGKILL of nsfsd")
         trigger.touch()
         os.kill(pid_signaled, signal.SIGUSR1)
