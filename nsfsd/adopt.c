@@ -7,9 +7,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include "names.h"
+#include "nstypes.h"
 #include "statedir.h"
 #include "supervisor_client.h"
 
@@ -29,6 +32,20 @@ read_state_record (Sandbox *sb)
 		sb->init_pid = (pid_t) atoi (text + strlen ("running "));
 	} else if (g_str_has_prefix (text, "stopped")) {
 		sb->state = SB_STOPPED;
+	}
+}
+
+/* The namespaces the supervisor has pinned: its bind mounts in pinned/.
+ * Its hello says so too, but `status` is read before that answer comes,
+ * and pins are records like the others. */
+static void
+read_pins (Sandbox *sb)
+{
+	for (size_t i = 0; i < NS_TYPE_COUNT; i++) {
+		g_autofree char *path = g_build_filename (sb->dir, "pinned", ns_types[i].name, NULL);
+		struct statfs fs;
+		if (statfs (path, &fs) == 0 && fs.f_type == NSFS_MAGIC)
+			sb->pinned |= ns_types[i].flag;
 	}
 }
 
@@ -57,6 +74,7 @@ adopt_one (const char *name)
 	sandbox_load_jobs (sb);
 	if (supclient_connect (sb, &sb->conn, &err) == 0) {
 		read_state_record (sb);
+		read_pins (sb);
 		sb->adopting = true;
 	} else {
 		sb->state = sb->jobs->len ? SB_STOPPED : SB_CREATED;

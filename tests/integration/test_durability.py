@@ -1030,6 +1030,30 @@ def test_pin_outlives_stop_and_restart(nsfs):
         list(state_file(nsfs, "web", "pinned").iterdir()) == []
 
 
+def test_pins_show_after_a_restart_before_the_supervisor_answers(nsfs):
+    """A restarted nsfsd showed `pinned` only once the adopted supervisor
+    answered its hello: a status read first (under valgrind, often) had
+    none.  Pins are records: they show from the start."""
+    sb = nsfs.sandbox("web")
+    nsfs.start(sb)
+    nsfs.ctl(sb, "pin")
+    pinned = nsfs.status(sb)["pinned"]
+    nsfs.ctl(sb, "stop")
+    sup = supervisor_pid(nsfs, "web")
+    nsfs.stop_daemon("term")
+    os.kill(sup, signal.SIGSTOP)
+    try:
+        nsfs.launch()
+        st = nsfs.status(sb)
+        assert st.get("pinned") == pinned, st
+    finally:
+        os.kill(sup, signal.SIGCONT)
+    wait_until(lambda: "hello" not in nsfs.error(sb) and nsfs.status(sb).get("pinned") == pinned,
+               what="the supervisor's answer")
+    nsfs.ctl(sb, "unpin")
+    assert "pinned" not in nsfs.status(sb)
+
+
 @pytest.mark.parametrize("when", ["running", "stopped", "supervisor-lost"])
 def test_rmdir_of_pinned_sandbox_leaves_nothing(nsfs, when):
     """INTERFACE §2: rmdir of a sandbox in any state releases everything it
