@@ -116,7 +116,7 @@ main (int argc, char **argv)
 		case 'D': g_free (dir); dir = g_strdup (optarg); break;
 		case 'F': first_client = atoi (optarg); break;
 		case 'Z': zygote = true; break;
-		case 'T': break; /* room for sup_zygote_serve's retitle */
+		case 'T': break; /* room for the copies' titles (title.c) */
 		case 'V': printf ("nsfs-supervisor %s (protocol %d)\n", NSFS_VERSION, NSFS_PROTO_VERSION); return 0;
 		default: return 2;
 		}

@@ -70,11 +70,12 @@ leave_delegated_root (const char *own, const char *const *controllers, const boo
 	g_autofree char *control = g_build_filename (own, "cgroup.subtree_control", NULL);
 	g_autofree char *pid = g_strdup_printf ("%d", (int) getpid ());
 	g_autoptr (GError) gerr = NULL;
-	bool needed = false;
+	bool available[NS_LIMIT_CPU + 1], needed = false;
 
-	for (int k = NS_LIMIT_MEMORY; k <= NS_LIMIT_CPU; k++)
-		needed |= wanted[k] && has_word (own, "cgroup.controllers", controllers[k]) &&
-		          !has_word (own, "cgroup.subtree_control", controllers[k]);
+	for (int k = NS_LIMIT_MEMORY; k <= NS_LIMIT_CPU; k++) {
+		available[k] = wanted[k] && has_word (own, "cgroup.controllers", controllers[k]);
+		needed |= available[k] && !has_word (own, "cgroup.subtree_control", controllers[k]);
+	}
 	if (!needed)
 		return;
 	if ((mkdir (leaf, 0755) < 0 && errno != EEXIST) || !g_file_set_contents (procs, pid, -1, &gerr)) {
@@ -85,8 +86,7 @@ leave_delegated_root (const char *own, const char *const *controllers, const boo
 	for (int k = NS_LIMIT_MEMORY; k <= NS_LIMIT_CPU; k++) {
 		g_autofree char *plus = g_strdup_printf ("+%s", controllers[k]);
 		g_autoptr (GError) e = NULL;
-		if (wanted[k] && has_word (own, "cgroup.controllers", controllers[k]) &&
-		    !g_file_set_contents (control, plus, -1, &e))
+		if (available[k] && !g_file_set_contents (control, plus, -1, &e))
 			g_message ("cannot pass %s on in %s: %s", controllers[k], own, e->message);
 	}
 }

@@ -21,8 +21,8 @@
 #include "config.h"
 #include "proto.h"
 
-/* Room for a copy of the zygote to write `--dir DIR` in (its argument
- * area is all the title it has). */
+/* Room for each copy of the zygote to write its title, `nsfs-supervisor
+ * NAME`, in (its argument area is all the title it has: backend/title.c). */
 #define TITLE_ROOM 4096
 #define ZYGOTE_TIMEOUT_SECONDS 10
 
