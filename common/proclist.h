@@ -16,3 +16,8 @@ int ns_children_parse (const char *text, size_t len, GArray *pids);
  * second field, the command in parentheses, may hold any byte: 0, or
  * -EINVAL with *PPID untouched. */
 int ns_stat_ppid (const char *text, size_t len, pid_t *ppid);
+
+/* The start time (the 22nd field, in clock ticks since boot) of a
+ * /proc/PID/stat line: what tells a process from a later one that got its
+ * pid.  0, or -EINVAL with *TICKS untouched. */
+int ns_stat_start_time (const char *text, size_t len, guint64 *ticks);

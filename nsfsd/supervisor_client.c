@@ -4,20 +4,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
 
 #include "cleanup.h"
 #include "fd_watch.h"
+#include "supervisor_exits.h"
 #include "proto.h"
 #include "proto_verbs.h"
 #include "supervisor_spawn.h"
@@ -38,7 +36,6 @@ struct SupConn {
 	int fd;
 	Sandbox *sb;          /* a reference, dropped when the connection goes */
 	pid_t pid;            /* the supervisor */
-	int pidfd;            /* to signal it without racing pid reuse (-1: none) */
 	gint refcount;
 	FdWatch *watch;       /* only ever touched by the event thread */
 	GSource *hello_timer; /* likewise */
@@ -78,8 +75,6 @@ conn_free (SupConn *c)
 {
 	if (c->fd >= 0)
 		close (c->fd);
-	if (c->pidfd >= 0)
-		close (c->pidfd);
 	sandbox_unref (c->sb);
 	g_hash_table_destroy (c->pending);
 	g_mutex_clear (&c->lock);
@@ -102,13 +97,7 @@ supclient_pid (SupConn *c)
 void
 supclient_kill (SupConn *c)
 {
-	if (c->pidfd >= 0 && syscall (SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0) == 0)
-		return;
-	/* No pidfd (valgrind does not know pidfd_open): the pid is still
-	 * the supervisor's, since it is our child until we reap it or was
-	 * connected to a moment ago. */
-	if (c->pidfd < 0 && c->pid > 0)
-		kill (c->pid, SIGKILL);
+	supexits_kill (c->pid);
 }
 
 GSource *
@@ -141,196 +130,10 @@ drop_source (GSource **src)
 	}
 }
 
-/* --- supervisors' exits --------------------------------------------------- */
-
-/* Supervisors still alive, watched through pidfds: we reap those that are
- * our children, and rmdir waits here until its supervisor is gone. */
-typedef struct {
-	pid_t pid;
-	int pidfd;
-	bool our_child;
-} ExitWatch;
-
-/* Someone waiting for a supervisor's exit (supclient_when_exited). */
-typedef struct {
-	pid_t pid;
-	SupExitFn fn;
-	gpointer data;
-	unsigned timeout_ms;
-	GSource *timer;
-} ExitWaiter;
-
-/* Both only ever touched by the event thread (GHashTable of pid ->
- * GSList of ExitWaiter*; a pid set), but sized by other threads too. */
-static GMutex live_lock;
-static GHashTable *live_supervisors; /* pid -> GSList<ExitWaiter*> (may be NULL) */
-
-static void
-exit_watch_free (ExitWatch *w)
-{
-	if (w->pidfd >= 0)
-		close (w->pidfd);
-	g_free (w);
-}
-
-static void
-exit_waiter_done (ExitWaiter *ew, bool exited)
-{
-	drop_source (&ew->timer);
-	ew->fn (ew->data, exited);
-	g_free (ew);
-}
-
-static void
-supervisor_gone (pid_t pid)
-{
-	GSList *waiters = NULL;
-	gpointer value;
-
-	g_mutex_lock (&live_lock);
-	if (g_hash_table_lookup_extended (live_supervisors, GINT_TO_POINTER (pid), NULL, &value)) {
-		waiters = value;
-		g_hash_table_remove (live_supervisors, GINT_TO_POINTER (pid));
-	}
-	g_mutex_unlock (&live_lock);
-	for (GSList *l = waiters; l; l = l->next)
-		exit_waiter_done (l->data, true);
-	g_slist_free (waiters);
-}
-
-/* A supervisor ends with status 0 after `destroy` and only then: say
- * how any other end came, or a lost sandbox leaves nothing to go on. */
-static void
-report_supervisor_end (pid_t pid, int wstatus)
-{
-	g_autofree char *how = NULL;
-
-	if (WIFEXITED (wstatus) && WEXITSTATUS (wstatus) == 0)
-		return;
-	how = ns_wait_status_format (wstatus);
-	g_warning ("supervisor %d ended: %s (see its sandbox's supervisor.log)", (int) pid, how);
-}
-
-/* Reap PID if it has ended, and report how: waitpid's answer (0 while
- * it runs). */
-static pid_t
-reap_supervisor (pid_t pid)
-{
-	int wstatus;
-	pid_t r;
-
-	do
-		r = waitpid (pid, &wstatus, WNOHANG);
-	while (r < 0 && errno == EINTR);
-	if (r == pid)
-		report_supervisor_end (pid, wstatus);
-	return r;
-}
-
-static gboolean
-on_supervisor_exit (gint fd, GIOCondition cond, gpointer data)
-{
-	ExitWatch *w = data;
-
-	if (w->our_child)
-		reap_supervisor (w->pid);
-	supervisor_gone (w->pid);
-	return G_SOURCE_REMOVE;
-}
-
-/* Without pidfds (old kernels, valgrind), poll: a child until it can be
- * reaped, anyone else until it no longer exists. */
-static gboolean
-poll_supervisor_exit (gpointer data)
-{
-	ExitWatch *w = data;
-
-	if (w->our_child) {
-		if (reap_supervisor (w->pid) == 0)
-			return G_SOURCE_CONTINUE;
-	} else if (kill (w->pid, 0) == 0 || errno != ESRCH) {
-		return G_SOURCE_CONTINUE;
-	}
-	supervisor_gone (w->pid);
-	return G_SOURCE_REMOVE;
-}
-
-/* Watch PID's exit; returns a pidfd of the caller's own for it (or -1). */
-static int
-watch_exit (pid_t pid, bool our_child)
-{
-	int pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
-	ExitWatch *w = g_new0 (ExitWatch, 1);
-	GSource *src;
-
-	*w = (ExitWatch) { pid, pidfd, our_child };
-	g_mutex_lock (&live_lock);
-	g_hash_table_insert (live_supervisors, GINT_TO_POINTER (pid), NULL);
-	g_mutex_unlock (&live_lock);
-	if (pidfd >= 0) {
-		int own;
-		fcntl (pidfd, F_SETFD, FD_CLOEXEC);
-		/* Before the watch: it may end, and close PIDFD, at once. */
-		own = fcntl (pidfd, F_DUPFD_CLOEXEC, 3);
-		fd_watch_unref (fd_watch_add (pidfd, G_IO_IN, on_supervisor_exit, w, (GDestroyNotify) exit_watch_free));
-		return own;
-	}
-	src = g_timeout_source_new (10);
-	g_source_set_callback (src, poll_supervisor_exit, w, (GDestroyNotify) exit_watch_free);
-	g_source_attach (src, event_ctx);
-	g_source_unref (src);
-	return -1;
-}
-
-static gboolean
-exit_wait_timed_out (gpointer data)
-{
-	ExitWaiter *ew = data;
-	GSList *list;
-
-	g_mutex_lock (&live_lock);
-	list = g_hash_table_lookup (live_supervisors, GINT_TO_POINTER (ew->pid));
-	list = g_slist_remove (list, ew);
-	g_hash_table_insert (live_supervisors, GINT_TO_POINTER (ew->pid), list);
-	g_mutex_unlock (&live_lock);
-	g_source_unref (ew->timer); /* destroyed by returning REMOVE */
-	ew->timer = NULL;
-	ew->fn (ew->data, false);
-	g_free (ew);
-	return G_SOURCE_REMOVE;
-}
-
-static gboolean
-exit_wait_start (gpointer data)
-{
-	ExitWaiter *ew = data;
-	gpointer value;
-	bool alive;
-
-	g_mutex_lock (&live_lock);
-	alive = g_hash_table_lookup_extended (live_supervisors, GINT_TO_POINTER (ew->pid), NULL, &value);
-	if (alive) {
-		g_hash_table_insert (live_supervisors, GINT_TO_POINTER (ew->pid), g_slist_prepend (value, ew));
-		ew->timer = attach_timeout (ew->timeout_ms, exit_wait_timed_out, ew, NULL);
-	}
-	g_mutex_unlock (&live_lock);
-	if (!alive)
-		exit_waiter_done (ew, true);
-	return G_SOURCE_REMOVE;
-}
-
 void
 supclient_when_exited (SupConn *c, unsigned timeout_ms, SupExitFn fn, gpointer data)
 {
-	ExitWaiter *ew = g_new0 (ExitWaiter, 1);
-	GSource *src = g_idle_source_new ();
-
-	*ew = (ExitWaiter) { c->pid, fn, data, timeout_ms, NULL };
-	/* In the event thread, where the exit itself is seen: never called
-	 * back from inside the caller. */
-	g_source_set_callback (src, exit_wait_start, ew, NULL);
-	g_source_attach (src, event_ctx);
-	g_source_unref (src);
+	supexits_when_exited (c->pid, timeout_ms, fn, data);
 }
 
 /* --- the event thread ----------------------------------------------------- */
@@ -349,40 +152,11 @@ supclient_init (unsigned request_timeout_seconds)
 {
 	request_timeout_ms = request_timeout_seconds * 1000;
 	supspawn_init ();
-	live_supervisors = g_hash_table_new (g_direct_hash, g_direct_equal);
 	event_ctx = g_main_context_new ();
 	event_loop = g_main_loop_new (event_ctx, FALSE);
 	fd_watch_init (event_ctx);
+	supexits_init (event_ctx);
 	event_thread = nsfs_thread_new ("nsfs-events", event_thread_main, NULL);
-}
-
-/* Answer every wait for a supervisor's exit (an rmdir, a stop of an
- * unreachable one) as timed out: what waits on it is done with, and
- * nothing is left allocated.  Their callbacks may queue more work for
- * the context: it runs too, until nothing is left. */
-static void
-finish_exit_waits (void)
-{
-	for (;;) {
-		GSList *waiters = NULL;
-		GHashTableIter it;
-		gpointer value;
-
-		while (g_main_context_iteration (event_ctx, FALSE))
-			;
-		g_mutex_lock (&live_lock);
-		g_hash_table_iter_init (&it, live_supervisors);
-		while (g_hash_table_iter_next (&it, NULL, &value)) {
-			waiters = g_slist_concat (waiters, value);
-			g_hash_table_iter_replace (&it, NULL);
-		}
-		g_mutex_unlock (&live_lock);
-		if (!waiters)
-			return;
-		for (GSList *l = waiters; l; l = l->next)
-			exit_waiter_done (l->data, false);
-		g_slist_free (waiters);
-	}
 }
 
 void
@@ -393,12 +167,13 @@ supclient_shutdown (void)
 	g_main_loop_quit (event_loop);
 	g_thread_join (event_thread);
 	/* Finish the closes that were queued for the event thread, and what
-	 * still waits for a supervisor to go. */
-	finish_exit_waits ();
+	 * still waits for a supervisor to go (an rmdir, a stop of an
+	 * unreachable one): answered as timed out, nothing left allocated. */
+	supexits_finish_waits ();
 	fd_watch_shutdown ();
+	supexits_shutdown ();
 	g_main_loop_unref (event_loop);
 	g_main_context_unref (event_ctx);
-	g_clear_pointer (&live_supervisors, g_hash_table_destroy);
 	supspawn_shutdown ();
 	event_loop = NULL;
 }
@@ -675,6 +450,8 @@ on_readable (gint fd, GIOCondition cond, gpointer data)
 		g_mutex_lock (&c->lock);
 		c->hello_pending = false;
 		g_mutex_unlock (&c->lock);
+		/* Its end is watched from now on, so that it is reaped. */
+		supexits_watch (c->pid);
 		if (was_alive)
 			sandbox_on_supervisor_lost (c->sb);
 		return G_SOURCE_REMOVE;
@@ -715,17 +492,16 @@ conn_watch (gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-/* A connection on FD to the supervisor PID (PIDFD its own pidfd), whose
- * hello is on its way; watched once its owner has stored it. */
+/* A connection on FD to the supervisor PID, whose hello is on its way;
+ * watched once its owner has stored it. */
 static SupConn *
-conn_new (Sandbox *sb, int fd, pid_t pid, int pidfd, bool adopted)
+conn_new (Sandbox *sb, int fd, pid_t pid, bool adopted)
 {
 	SupConn *c = g_new0 (SupConn, 1);
 
 	c->adopted = adopted;
 	c->fd = fd;
 	c->pid = pid;
-	c->pidfd = pidfd;
 	c->sb = sandbox_ref (sb);
 	c->refcount = 1;
 	c->hello_pending = true;
@@ -752,7 +528,7 @@ int
 supclient_spawn (Sandbox *sb, SupConn **out, NsError *err)
 {
 	pid_t pid;
-	int sv[2], r, pidfd;
+	int sv[2], r;
 
 	if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return ns_error (err, errno, "socketpair: %s", strerror (errno));
@@ -764,17 +540,17 @@ supclient_spawn (Sandbox *sb, SupConn **out, NsError *err)
 	}
 	/* The supervisor stays our child while we run (we reap it); after a
 	 * restart it is an orphan and the system's init reaps it. */
-	pidfd = watch_exit (pid, true);
+	supexits_track (pid, true);
 	/* hello goes out now and its answer comes to the event thread:
 	 * mkdir need not wait for the supervisor to finish starting, and
 	 * requests queue behind hello on the socket. */
 	if ((r = send_hello (sv[0], err)) < 0) {
 		close (sv[0]);
-		if (pidfd >= 0)
-			close (pidfd);
+		/* It reads EOF and ends: reaped once its end is seen. */
+		supexits_watch (pid);
 		return r;
 	}
-	*out = conn_new (sb, sv[0], pid, pidfd, false);
+	*out = conn_new (sb, sv[0], pid, false);
 	return 0;
 }
 
@@ -803,7 +579,8 @@ supclient_connect (Sandbox *sb, SupConn **out, NsError *err)
 		return ns_error (err, errno, "SO_PEERCRED: %s", strerror (errno));
 	if ((r = send_hello (fd, err)) < 0)
 		return r;
-	*out = conn_new (sb, ns_steal_fd (&fd), cred.pid, watch_exit (cred.pid, false), true);
+	supexits_track (cred.pid, false);
+	*out = conn_new (sb, ns_steal_fd (&fd), cred.pid, true);
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "sandbox.h"
+#include "supervisor_exits.h"
 
 #include <glib-unix.h>
 
@@ -50,10 +51,9 @@ void supclient_cancel_calls (SupConn *c, int code, const char *why);
 /* FN once the supervisor behind C has exited (and, if it is our child,
  * been reaped), with EXITED true; or after TIMEOUT_MS with EXITED false.
  * Called from the event thread. */
-typedef void (*SupExitFn) (gpointer data, bool exited);
 void supclient_when_exited (SupConn *c, unsigned timeout_ms, SupExitFn fn, gpointer data);
 
-/* SIGKILL the supervisor behind C (through its pidfd where there is one). */
+/* SIGKILL the supervisor behind C (never a later process with its pid). */
 void supclient_kill (SupConn *c);
 pid_t supclient_pid (SupConn *c);
 

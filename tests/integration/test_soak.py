@@ -14,6 +14,7 @@ NSFS_SOAK_CYCLES overrides the number of cycles (default 1000).
 """
 
 import os
+import signal
 import threading
 import time
 
@@ -121,3 +122,50 @@ def test_soak_concurrent(nsfs):
     t0 = time.monotonic()
     done = run_threads("par", CYCLES)
     check(nsfs, "concurrent", done, time.monotonic() - t0, before)
+
+
+IDLE = 40
+
+
+def test_one_descriptor_per_started_sandbox(nsfs):
+    """nsfsd holds one descriptor per sandbox, its supervisor's socket, so
+    that its descriptor limit is not what bounds the number of sandboxes
+    (issue 22: with three each, the 6,664th mkdir failed).  A supervisor's
+    end is still seen: one killed from outside is reaped, and rmdir waits
+    for each."""
+    before = resources.snapshot(nsfs.pid, nsfs.state, paths=[nsfs.mnt])
+    names = [f"idle{i}" for i in range(IDLE)]
+    for name in names:
+        os.mkdir(nsfs.mnt / name)
+        nsfs.ctl(nsfs.mnt / name, "start")
+    for name in names:
+        assert nsfs.read(nsfs.mnt / name / "status").splitlines()[0] == "state running"
+    held = resources.snapshot(nsfs.pid, nsfs.state, paths=[nsfs.mnt])
+    assert held.nsfsd_fds - before.nsfsd_fds == IDLE, (before, held)
+
+    # Killed behind nsfsd's back: seen through its socket, and reaped.
+    sups = resources.supervisor_pids(nsfs.state)
+    assert len(sups) == IDLE, sups
+    victim = min(sups)
+    born = resources.start_time(victim)
+    os.kill(victim, signal.SIGKILL)
+
+    def reaped():
+        # Gone from /proc, not a zombie; or its pid is another process's.
+        try:
+            with open(f"/proc/{victim}/stat") as f:
+                stat = f.read()
+        except FileNotFoundError:
+            return True
+        return int(stat[stat.rfind(")") + 2:].split()[19]) != born
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not reaped():
+        time.sleep(0.05)
+    assert reaped(), f"supervisor {victim} was not reaped"
+
+    for name in names:
+        os.rmdir(nsfs.mnt / name)
+    check_clean = resources.settled_leaks(before, nsfs.pid, nsfs.state, paths=[nsfs.mnt], timeout=10,
+                                          rss_slack_kb=resources.rss_slack_kb(nsfs, RSS_SLACK_KB))
+    assert check_clean == {}, check_clean

@@ -92,6 +92,53 @@ test_stat_ppid_malformed (void)
 	}
 }
 
+/* A real line of this machine's, and its start time: 4,176,234 ticks. */
+static const char real_stat[] =
+	"2386 (nsfs-supervisor) S 2380 2379 2379 0 -1 4194624 1070 0 0 0 3 1 0 0 20 0 1 0 4176234 "
+	"20480000 1105 18446744073709551615 1 1 0 0 0 0 0 4096 16386 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+
+static void
+test_stat_start_time (void)
+{
+	guint64 ticks = 0;
+	g_autofree char *odd = NULL;
+
+	g_assert_cmpint (ns_stat_start_time (real_stat, strlen (real_stat), &ticks), ==, 0);
+	g_assert_cmpuint (ticks, ==, 4176234);
+	/* A command with ") " and spaces in it, the line ending at the field. */
+	odd = g_strdup ("7 (a) b ) c) R -1 -2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 -18 18446744073709551615");
+	g_assert_cmpint (ns_stat_start_time (odd, strlen (odd), &ticks), ==, 0);
+	g_assert_cmpuint (ticks, ==, G_MAXUINT64);
+	g_free (odd);
+	odd = g_strdup ("7 (a) R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20");
+	g_assert_cmpint (ns_stat_start_time (odd, strlen (odd), &ticks), ==, 0);
+	g_assert_cmpuint (ticks, ==, 20);
+}
+
+static void
+test_stat_start_time_malformed (void)
+{
+	static const char *const bad[] = {
+		"",
+		"7 a R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20",
+		/* a field short */
+		"7 (a) R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 20",
+		/* an empty field */
+		"7 (a) R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16  18 20",
+		"7 (a) R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 -20",
+		"7 (a) R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 2x0",
+		"7 (a) R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 18446744073709551616",
+		"7 (a) R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 ",
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS (bad); i++) {
+		guint64 ticks = 12345;
+		g_test_message ("stat: '%s'", bad[i]);
+		g_assert_cmpint (ns_stat_start_time (bad[i], strlen (bad[i]), &ticks), ==, -EINVAL);
+		g_assert_cmpuint (ticks, ==, 12345);
+	}
+}
+
 int
 main (int argc, char **argv)
 {
@@ -100,5 +147,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/proclist/children-malformed", test_children_malformed);
 	g_test_add_func ("/proclist/stat-ppid", test_stat_ppid);
 	g_test_add_func ("/proclist/stat-ppid-malformed", test_stat_ppid_malformed);
+	g_test_add_func ("/proclist/stat-start-time", test_stat_start_time);
+	g_test_add_func ("/proclist/stat-start-time-malformed", test_stat_start_time_malformed);
 	return g_test_run ();
 }
