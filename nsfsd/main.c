@@ -22,6 +22,7 @@
 #include "config.h"
 #include "handles.h"
 #include "ops.h"
+#include "output.h"
 #include "preflight.h"
 #include "proto.h"
 #include "quota.h"
@@ -404,6 +405,10 @@ main (int argc, char **argv)
 	fuse_opt_add_arg (&args, "-o");
 	fuse_opt_add_arg (&args, geteuid () == 0 ? "fsname=nsfs,subtype=nsfsd,default_permissions,allow_other"
 	                                         : "fsname=nsfs,subtype=nsfsd,default_permissions");
+	/* Every read, readahead's included, small enough to be spliced
+	 * (output.h): a 1 MiB read is copied through nsfsd instead. */
+	fuse_opt_add_arg (&args, "-o");
+	fuse_opt_add_arg (&args, "max_read=" OUTPUT_SPLICE_MAX_TEXT);
 	/* libfuse's own -d shows opcodes and inode numbers; ours names the
 	 * path and the outcome of each request (trace.c). */
 	if (o.debug)

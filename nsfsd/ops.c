@@ -321,6 +321,8 @@ nsfs_init (void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->max_write = 1024 * 1024;
+	/* Also given as the mount option (main.c), as libfuse asks. */
+	conn->max_read = OUTPUT_SPLICE_MAX;
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE) {
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
 		output_use_splice (true);

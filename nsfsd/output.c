@@ -11,9 +11,7 @@
 
 #include <glib.h>
 
-/* libfuse splices a reply only if it fits its pipe with a few pages to
- * spare, and pipes stop at 1 MiB without CAP_SYS_RESOURCE. */
-#define SPLICE_MAX (1024 * 1024 - 16 * 4096)
+G_STATIC_ASSERT (OUTPUT_SPLICE_MAX == 983040);
 
 static bool splice_output;
 
@@ -77,7 +75,7 @@ read_output (fuse_req_t req, FileHandle *fh, size_t size, off_t off)
 		return;
 	}
 	size = MIN (size, (size_t) (st.st_size - off));
-	if (size > SPLICE_MAX) {
+	if (size > OUTPUT_SPLICE_MAX) {
 		copy_output (req, fh->output_fd, size, off);
 		return;
 	}

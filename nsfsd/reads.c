@@ -69,7 +69,7 @@ read_job_id (fuse_req_t req, FileHandle *fh, size_t size)
 	fuse_reply_buf (req, text + start, size);
 }
 
-/* Output goes to the kernel by splice where it fits (SPLICE_MAX): file
+/* Output goes to the kernel by splice where it fits (OUTPUT_SPLICE_MAX): file
  * to pipe to /dev/fuse moves page references, so the only copy is the
  * kernel's into the reader's buffer or page cache.  libfuse keeps the
  * pipe (one per worker thread, freed with the thread).  Bigger direct

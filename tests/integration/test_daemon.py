@@ -11,6 +11,7 @@ import signal
 import socket
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -292,3 +293,33 @@ def test_a_non_root_nsfsd_says_what_it_can_do(nsfs, user_dir, test_users, fuse_o
             subprocess.run(["fusermount3", "-u", "-z", str(mnt)], timeout=TIMEOUT)
         for p in supervisor_pids(state):
             os.kill(p, signal.SIGKILL)
+
+
+def test_reads_are_no_larger_than_a_splice_carries(nsfs):
+    """The mount's max_read is what libfuse can splice (1 MiB less 16
+    pages, nsfsd/output.h): a 1 MiB read would be copied through nsfsd.
+    Big reads of a running job's output (direct I/O) come back whole and
+    in order across the request boundaries."""
+    opts = [line.split()[3] for line in open("/proc/mounts") if line.split()[1] == str(nsfs.mnt)]
+    assert opts and "max_read=983040" in opts[0].split(","), opts
+    sb = nsfs.mnt / "bigread"
+    os.mkdir(sb)
+    # 3 MiB of numbered lines, then the job keeps running.
+    jid = nsfs.exec(sb, "sh -c 'seq 1 400000; sleep 30'")
+    out = nsfs.job(sb, jid) / "stdout"
+    want = "".join(f"{i}\n" for i in range(1, 400001)).encode()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and out.stat().st_size < len(want):
+        time.sleep(0.05)
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        got = b""
+        while len(got) < len(want):
+            chunk = os.read(fd, 4 << 20)
+            assert chunk, f"EOF after {len(got)} bytes"
+            got += chunk
+    finally:
+        os.close(fd)
+    assert got == want
+    nsfs.ctl(sb, "stop")
+    os.rmdir(sb)
