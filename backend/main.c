@@ -67,6 +67,7 @@ setup_process (void)
 		fprintf (stderr, "nsfs-supervisor: setgroups: %s\n", strerror (errno));
 		return -1;
 	}
+	sup.init_program_fd = sup_init_program_open ();
 	sup.self_pidns_fd = open ("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 	sup.self_timens_fd = open ("/proc/self/ns/time", O_RDONLY | O_CLOEXEC);
 	/* A mount namespace of our own, a slave of the host's (mounts made
@@ -176,6 +177,7 @@ main (int argc, char **argv)
 	ns_close_fdp (&sup.host_mntns_fd);
 	ns_close_fdp (&sup.self_mntns_fd);
 	ns_close_fdp (&sup.dirfd);
+	ns_close_fdp (&sup.init_program_fd);
 	sup_lifecycle_shutdown ();
 	return 0;
 }

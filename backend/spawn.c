@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "init_loop.h"
 #include "loop.h"
 #include "nstypes.h"
 #include "report.h"
@@ -133,45 +135,31 @@ report_and_exit (int fd, int code, const char *msg)
 	_exit (code ? 1 : 0);
 }
 
-static volatile sig_atomic_t init_stop_requested;
-
-static void
-init_on_sigterm (int sig)
+int
+sup_init_program_open (void)
 {
-	init_stop_requested = 1;
+	g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+	g_autofree char *dir = self ? g_path_get_dirname (self) : NULL;
+	g_autofree char *path = dir ? g_build_filename (dir, "nsfs-init", NULL) : NULL;
+
+	return path ? open (path, O_PATH | O_CLOEXEC) : -1;
 }
 
+/* Become nsfs-init (init_program.c): the init's copy of the supervisor's
+ * memory (about 100 KiB of its own pages) goes, and with it all the owner
+ * could read of the supervisor's by ptracing its init.  Returns only if
+ * it cannot; the caller then runs the same loop in place. */
 static void
-init_on_sigchld (int sig)
+exec_init_program (int program_fd)
 {
-}
+	char title[sizeof "nsfs-init " + NAME_MAX];
+	char *argv[] = { title, NULL };
+	char *envp[] = { NULL };
 
-/* The sandbox init: holds the namespaces, reaps orphans as PID 1, and on
- * SIGTERM passes it to everything in its pid namespace.  It never execs,
- * so it costs only the pages it dirties. */
-static void __attribute__ ((noreturn))
-init_main (bool owns_pidns)
-{
-	struct sigaction term = { .sa_handler = init_on_sigterm };
-	struct sigaction chld = { .sa_handler = init_on_sigchld };
-	sigset_t blocked, waiting;
-
-	sigfillset (&blocked);
-	sigprocmask (SIG_SETMASK, &blocked, NULL);
-	sigaction (SIGTERM, &term, NULL);
-	sigaction (SIGCHLD, &chld, NULL);
-	sigfillset (&waiting);
-	sigdelset (&waiting, SIGTERM);
-	sigdelset (&waiting, SIGCHLD);
-	for (;;) {
-		while (waitpid (-1, NULL, WNOHANG) > 0)
-			;
-		if (init_stop_requested && owns_pidns) {
-			init_stop_requested = 0;
-			kill (-1, SIGTERM);
-		}
-		sigsuspend (&waiting);
-	}
+	if (program_fd < 0)
+		return;
+	sup_title_format ("nsfs-init", title, sizeof title);
+	syscall (SYS_execveat, program_fd, "", argv, envp, AT_EMPTY_PATH);
 }
 
 /* A start in progress: its overlay is made by a helper (if it has one),
@@ -214,10 +202,10 @@ close_inherited_fds (int *keep, size_t n)
 }
 
 static void __attribute__ ((noreturn))
-init_child (const SupStart *st, int null_fd, int go_fd, int report_fd)
+init_child (const SupStart *st, int null_fd, int go_fd, int report_fd, int program_fd)
 {
 	const NsSandboxConfig *cfg = st->cfg;
-	int keep[] = { go_fd, report_fd, st->overlay_fd };
+	int keep[] = { go_fd, report_fd, st->overlay_fd, program_fd };
 	NsError err = { 0 };
 	g_autofree char *hostname = NULL;
 	char go;
@@ -263,7 +251,8 @@ init_child (const SupStart *st, int null_fd, int go_fd, int report_fd)
 		(void) !write (report_fd, &ok, sizeof ok);
 		close (report_fd);
 	}
-	init_main (cfg->ns & CLONE_NEWPID);
+	exec_init_program (program_fd);
+	sup_init_loop (cfg->ns & CLONE_NEWPID);
 }
 
 static int
@@ -393,7 +382,7 @@ start_init (Supervisor *s, SupStart *st, NsError *err)
 	if (pid == 0) {
 		close (go[1]);
 		close (rep[0]);
-		init_child (st, null_fd, go[0], rep[1]);
+		init_child (st, null_fd, go[0], rep[1], s->init_program_fd);
 	}
 	ns_close_fdp (&go[0]);
 	ns_close_fdp (&rep[1]);

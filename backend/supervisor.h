@@ -59,6 +59,7 @@ typedef struct Supervisor {
 	int host_mntns_fd;      /* the mount namespace we were started in */
 	int self_mntns_fd;      /* our own, a slave of the host's */
 	int host_mounts_fd;     /* the host's mountinfo, polled for changes */
+	int init_program_fd;    /* nsfs-init, opened O_PATH beside us (-1: none) */
 	GHashTable *jobs;       /* pid -> SupJob*: running jobs, and those whose exec is under way */
 	char *stop_reason;
 	bool stopping;          /* a `stop` is pending */
@@ -234,3 +235,8 @@ int sup_zygote_serve (Supervisor *s, int sock, char **dir, int *first_client);
 int sup_reply_err (int fd, const NsError *err);
 /* Tell every client that said hello. */
 void sup_broadcast (const char *verb, ...) __attribute__ ((sentinel));
+
+/* nsfs-init, beside our own executable, opened O_PATH for every init to
+ * execute once it is set up; -1 where it is missing (a sanitizer build
+ * makes none: the init then runs the same loop in place). */
+int sup_init_program_open (void);

@@ -34,12 +34,18 @@ sup_title_name_sandbox (const char *dir)
 }
 
 void
+sup_title_format (const char *role, char *buf, size_t size)
+{
+	snprintf (buf, size, "%s%s%s", role, sandbox_name[0] ? " " : "", sandbox_name);
+}
+
+void
 sup_title_set (const char *role)
 {
 	char title[sizeof "nsfs-supervisor " + NAME_MAX];
 	size_t n;
 
-	snprintf (title, sizeof title, "%s%s%s", role, sandbox_name[0] ? " " : "", sandbox_name);
+	sup_title_format (role, title, sizeof title);
 	prctl (PR_SET_NAME, title, 0, 0, 0);
 	/* Room for the title, its NUL and the last byte that marks the area
 	 * as a title; an area too small keeps the arguments as they are. */

@@ -57,6 +57,49 @@ def test_ps_shows_the_supervisor_and_the_init_by_their_sandbox_without_padding(n
     nsfs.ctl(web, "kill")
 
 
+def smaps_rollup_kb(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/smaps_rollup")
+
+
+def test_the_init_becomes_nsfs_init_and_reaps_orphans(nsfs, web):
+    """Once set up, the init executes nsfs-init (beside the supervisor; a
+    sanitizer build has none and keeps its copy of the supervisor): its
+    anonymous memory is a few pages of its own, not the supervisor's
+    copied pages (96 KiB of them before, docs/performance.md), and it
+    still reaps what is orphaned in its pid namespace."""
+    nsfs.exec(web, "sleep 60")
+    sup, init = supervisor_pid(nsfs, "web"), init_pid(nsfs, web)
+    program = os.path.join(os.path.dirname(os.readlink(f"/proc/{sup}/exe")), "nsfs-init")
+    if os.path.exists(program):
+        assert os.readlink(f"/proc/{init}/exe") == program
+        assert smaps_rollup_kb(init, "Pss_Anon") <= 64, open(f"/proc/{init}/smaps_rollup").read()
+    else:
+        assert os.readlink(f"/proc/{init}/exe") == os.readlink(f"/proc/{sup}/exe")
+    # An orphan: its parent exits at once, it ends a moment later.
+    jid = nsfs.exec(web, "sh -c 'sleep 0.3 & exit 0'")
+    assert nsfs.wait(web, jid) == "exited 0"
+
+    def zombies_under_init():
+        with open(f"/proc/{init}/task/{init}/children") as f:
+            kids = [int(p) for p in f.read().split()]
+        states = []
+        for k in kids:
+            try:
+                with open(f"/proc/{k}/stat") as f:
+                    stat = f.read()
+                states.append(stat[stat.rfind(")") + 2])
+            except FileNotFoundError:
+                pass
+        return [s for s in states if s == "Z"], len(kids)
+
+    wait_until(lambda: zombies_under_init() == ([], 0), timeout=5, what="the orphan reaped by the init")
+    nsfs.ctl(web, "kill")
+
+
 def test_lsns_names_the_sandbox(nsfs, web):
     nsfs.exec(web, "sleep 60")
     init = init_pid(nsfs, web)
