@@ -368,6 +368,7 @@ main (int argc, char **argv)
 	struct fuse_loop_config *loop_cfg;
 	struct fuse_session *se;
 	g_autofree char *mountpoint = NULL;
+	g_autofree char *max_read_opt = g_strdup_printf ("max_read=%d", OUTPUT_SPLICE_MAX);
 	NsError err = { 0 };
 	Options o;
 	int lock_fd, log_fd = -1, r = 1;
@@ -408,7 +409,7 @@ main (int argc, char **argv)
 	/* Every read, readahead's included, small enough to be spliced
 	 * (output.h): a 1 MiB read is copied through nsfsd instead. */
 	fuse_opt_add_arg (&args, "-o");
-	fuse_opt_add_arg (&args, "max_read=" OUTPUT_SPLICE_MAX_TEXT);
+	fuse_opt_add_arg (&args, max_read_opt);
 	/* libfuse's own -d shows opcodes and inode numbers; ours names the
 	 * path and the outcome of each request (trace.c). */
 	if (o.debug)

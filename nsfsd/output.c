@@ -11,8 +11,6 @@
 
 #include <glib.h>
 
-G_STATIC_ASSERT (OUTPUT_SPLICE_MAX == 983040);
-
 static bool splice_output;
 
 void

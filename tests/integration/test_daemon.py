@@ -11,7 +11,6 @@ import signal
 import socket
 import stat
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -308,9 +307,7 @@ def test_reads_are_no_larger_than_a_splice_carries(nsfs):
     jid = nsfs.exec(sb, "sh -c 'seq 1 400000; sleep 30'")
     out = nsfs.job(sb, jid) / "stdout"
     want = "".join(f"{i}\n" for i in range(1, 400001)).encode()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and out.stat().st_size < len(want):
-        time.sleep(0.05)
+    wait_until(lambda: out.stat().st_size >= len(want), timeout=10, what="the job's 3 MiB of output")
     fd = os.open(out, os.O_RDONLY)
     try:
         got = b""

@@ -21,7 +21,7 @@ import time
 import pytest
 
 import resources
-from nsfs_util import timed
+from nsfs_util import timed, wait_until
 
 pytestmark = pytest.mark.soak
 
@@ -159,10 +159,7 @@ def test_one_descriptor_per_started_sandbox(nsfs):
             return True
         return int(stat[stat.rfind(")") + 2:].split()[19]) != born
 
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not reaped():
-        time.sleep(0.05)
-    assert reaped(), f"supervisor {victim} was not reaped"
+    wait_until(reaped, timeout=10, what=f"supervisor {victim} reaped")
 
     for name in names:
         os.rmdir(nsfs.mnt / name)
