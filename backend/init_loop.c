@@ -1,45 +1,45 @@
+/* Written against init_syscall.h alone, so that nsfs-init needs no C
+ * library: every signal stays blocked, and the two the init answers are
+ * taken with rt_sigtimedwait, which needs no handler (and so no
+ * sigreturn trampoline a C library would provide). */
 #include "init_loop.h"
 
-#include <signal.h>
-#include <stddef.h>
-#include <sys/wait.h>
+#include "init_syscall.h"
 
-static volatile sig_atomic_t stop_requested;
+/* The kernel's numbers, the same on every architecture init_syscall.h
+ * writes out; without a C library there is no <signal.h> to take them
+ * from, and the kernel's own header clashes with glibc's where there is. */
+enum {
+	INIT_SIGTERM = 15,
+	INIT_SIGCHLD = 17,
+	INIT_SIG_SETMASK = 2,
+	INIT_WNOHANG = 1,
+	INIT_KERNEL_SIGSET_BYTES = 8,
+};
 
-static void
-on_sigterm (int sig)
+static unsigned long
+signal_bit (int signo)
 {
-	stop_requested = 1;
-}
-
-static void
-on_sigchld (int sig)
-{
+	return 1UL << (signo - 1);
 }
 
 void
 sup_init_loop (bool owns_pidns)
 {
-	struct sigaction term = { .sa_handler = on_sigterm };
-	struct sigaction chld = { .sa_handler = on_sigchld };
-	sigset_t blocked, waiting;
+	unsigned long every_signal = ~0UL;
+	unsigned long answered = signal_bit (INIT_SIGTERM) | signal_bit (INIT_SIGCHLD);
 
-	sigfillset (&blocked);
-	sigprocmask (SIG_SETMASK, &blocked, NULL);
-	sigaction (SIGTERM, &term, NULL);
-	sigaction (SIGCHLD, &chld, NULL);
-	sigfillset (&waiting);
-	sigdelset (&waiting, SIGTERM);
-	sigdelset (&waiting, SIGCHLD);
+	init_syscall (__NR_rt_sigprocmask, INIT_SIG_SETMASK, (long) &every_signal, 0, INIT_KERNEL_SIGSET_BYTES);
 	for (;;) {
-		while (waitpid (-1, NULL, WNOHANG) > 0)
+		/* A SIGCHLD that arrives while this reaps stays pending, so
+		 * no exit is missed between the two. */
+		while (init_syscall (__NR_wait4, -1, 0, INIT_WNOHANG, 0) > 0)
 			;
+		long signo = init_syscall (__NR_rt_sigtimedwait, (long) &answered, 0, 0, INIT_KERNEL_SIGSET_BYTES);
 		/* Without a pid namespace of its own, -1 would be everything
 		 * the owner may signal. */
-		if (stop_requested && owns_pidns) {
-			stop_requested = 0;
-			kill (-1, SIGTERM);
-		}
-		sigsuspend (&waiting);
+		if (signo == INIT_SIGTERM && owns_pidns)
+			init_syscall (__NR_kill, -1, INIT_SIGTERM, 0, 0);
 	}
 }
+

@@ -13,6 +13,7 @@
 
 #include "atomic_file.h"
 #include "cleanup.h"
+#include "idle_memory.h"
 #include "loop.h"
 #include "spawner.h"
 #include "nstypes.h"
@@ -176,6 +177,7 @@ sup_start_settled (const NsError *err)
 			sup.unannounced = true;
 		else
 			sup_announce_running ();
+		sup_idle_memory_release_soon ();
 	}
 	if (done)
 		done (err, data);

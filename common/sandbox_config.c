@@ -37,6 +37,8 @@ ns_config_free (NsSandboxConfig *c)
 	if (!c)
 		return;
 	g_free (c->name);
+	g_free (c->uid_map);
+	g_free (c->gid_map);
 	g_free (c->hostname);
 	g_free (c->rootfs);
 	g_free (c->mounts);
@@ -52,6 +54,8 @@ ns_config_copy (const NsSandboxConfig *c)
 {
 	NsSandboxConfig *d = g_memdup2 (c, sizeof *c);
 	d->name = g_strdup (c->name);
+	d->uid_map = c->uid_map ? g_memdup2 (c->uid_map, sizeof *c->uid_map) : NULL;
+	d->gid_map = c->gid_map ? g_memdup2 (c->gid_map, sizeof *c->gid_map) : NULL;
 	d->hostname = g_strdup (c->hostname);
 	d->rootfs = g_strdup (c->rootfs);
 	d->mounts = g_strdup (c->mounts);
@@ -65,8 +69,8 @@ ns_config_copy (const NsSandboxConfig *c)
 const NsIdMap *
 ns_config_uid_map (const NsSandboxConfig *c, NsIdMap *scratch)
 {
-	if (c->uid_map_set)
-		return &c->uid_map;
+	if (c->uid_map)
+		return c->uid_map;
 	ns_idmap_single (scratch, 0, c->owner_uid);
 	return scratch;
 }
@@ -74,8 +78,8 @@ ns_config_uid_map (const NsSandboxConfig *c, NsIdMap *scratch)
 const NsIdMap *
 ns_config_gid_map (const NsSandboxConfig *c, NsIdMap *scratch)
 {
-	if (c->gid_map_set)
-		return &c->gid_map;
+	if (c->gid_map)
+		return c->gid_map;
 	ns_idmap_single (scratch, 0, c->owner_gid);
 	return scratch;
 }
@@ -149,12 +153,12 @@ ns_config_save (const NsSandboxConfig *c, const char *path, NsError *err)
 	g_key_file_set_uint64 (kf, GROUP, "owner_uid", c->owner_uid);
 	g_key_file_set_uint64 (kf, GROUP, "owner_gid", c->owner_gid);
 	g_key_file_set_string (kf, GROUP, "ns", ns);
-	if (c->uid_map_set) {
-		g_autofree char *m = ns_idmap_format (&c->uid_map);
+	if (c->uid_map) {
+		g_autofree char *m = ns_idmap_format (c->uid_map);
 		g_key_file_set_string (kf, GROUP, "uid_map", m);
 	}
-	if (c->gid_map_set) {
-		g_autofree char *m = ns_idmap_format (&c->gid_map);
+	if (c->gid_map) {
+		g_autofree char *m = ns_idmap_format (c->gid_map);
 		g_key_file_set_string (kf, GROUP, "gid_map", m);
 	}
 	if (c->hostname)
@@ -178,14 +182,19 @@ ns_config_save (const NsSandboxConfig *c, const char *path, NsError *err)
 }
 
 static int
-load_map (GKeyFile *kf, const char *key, bool *set, NsIdMap *map, NsError *err)
+load_map (GKeyFile *kf, const char *key, NsIdMap **out, NsError *err)
 {
 	g_autofree char *text = g_key_file_get_string (kf, GROUP, key, NULL);
+	g_autofree NsIdMap *map = NULL;
+	int r;
 
-	*set = text != NULL;
 	if (!text)
 		return 0;
-	return ns_idmap_parse (text, strlen (text), key, map, err);
+	map = g_new0 (NsIdMap, 1);
+	if ((r = ns_idmap_parse (text, strlen (text), key, map, err)) < 0)
+		return r;
+	*out = g_steal_pointer (&map);
+	return 0;
 }
 
 /* A missing key is NULL; a key that is there but unreadable (not UTF-8)
@@ -367,9 +376,9 @@ ns_config_load (const char *path, NsSandboxConfig **out, NsError *err)
 	words = g_strsplit (ns ? ns : "", " ", -1);
 	if ((r = ns_set_parse (words, g_strv_length (words), &c->ns, err)) < 0)
 		return r;
-	if ((r = load_map (kf, "uid_map", &c->uid_map_set, &c->uid_map, err)) < 0)
+	if ((r = load_map (kf, "uid_map", &c->uid_map, err)) < 0)
 		return r;
-	if ((r = load_map (kf, "gid_map", &c->gid_map_set, &c->gid_map, err)) < 0)
+	if ((r = load_map (kf, "gid_map", &c->gid_map, err)) < 0)
 		return r;
 	if ((r = load_text (kf, "hostname", &c->hostname, path, err)) < 0)
 		return r;

@@ -265,11 +265,11 @@ store_map (WriteOp *op, bool is_uid)
 		}
 	}
 	if (is_uid) {
-		c->uid_map = *map;
-		c->uid_map_set = true;
+		g_free (c->uid_map);
+		c->uid_map = g_steal_pointer (&map);
 	} else {
-		c->gid_map = *map;
-		c->gid_map_set = true;
+		g_free (c->gid_map);
+		c->gid_map = g_steal_pointer (&map);
 	}
 	return sandbox_commit_config (sb, c, err);
 }

@@ -69,8 +69,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 	FUZZ_CHECK (c != sentinel && c != NULL);
 	FUZZ_CHECK (ns_name_valid (c->name, strlen (c->name)));
 	FUZZ_CHECK (c->ns != 0 && (c->ns & ~ns_all_flags ()) == 0);
-	FUZZ_CHECK (!c->uid_map_set || (c->uid_map.n >= 1 && c->uid_map.n <= NS_IDMAP_MAX_LINES));
-	FUZZ_CHECK (!c->gid_map_set || (c->gid_map.n >= 1 && c->gid_map.n <= NS_IDMAP_MAX_LINES));
+	FUZZ_CHECK (!c->uid_map || (c->uid_map->n >= 1 && c->uid_map->n <= NS_IDMAP_MAX_LINES));
+	FUZZ_CHECK (!c->gid_map || (c->gid_map->n >= 1 && c->gid_map->n <= NS_IDMAP_MAX_LINES));
 	FUZZ_CHECK (c->rootfs != NULL);
 
 	FUZZ_CHECK (ns_config_save (c, out_path, NULL) == 0);
@@ -78,9 +78,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 	FUZZ_CHECK (strcmp (c->name, back->name) == 0);
 	FUZZ_CHECK (c->owner_uid == back->owner_uid && c->owner_gid == back->owner_gid);
 	FUZZ_CHECK (c->ns == back->ns);
-	FUZZ_CHECK (c->uid_map_set == back->uid_map_set && c->gid_map_set == back->gid_map_set);
-	FUZZ_CHECK (!c->uid_map_set || maps_equal (&c->uid_map, &back->uid_map));
-	FUZZ_CHECK (!c->gid_map_set || maps_equal (&c->gid_map, &back->gid_map));
+	FUZZ_CHECK (!c->uid_map == !back->uid_map && !c->gid_map == !back->gid_map);
+	FUZZ_CHECK (!c->uid_map || maps_equal (c->uid_map, back->uid_map));
+	FUZZ_CHECK (!c->gid_map || maps_equal (c->gid_map, back->gid_map));
 	FUZZ_CHECK (g_strcmp0 (c->hostname, back->hostname) == 0);
 	FUZZ_CHECK (strcmp (c->rootfs, back->rootfs) == 0);
 	ns_config_free (c);

@@ -74,12 +74,12 @@ assert_configs_equal (const NsSandboxConfig *a, const NsSandboxConfig *b)
 	g_assert_cmpuint (a->owner_uid, ==, b->owner_uid);
 	g_assert_cmpuint (a->owner_gid, ==, b->owner_gid);
 	g_assert_cmpuint (a->ns, ==, b->ns);
-	g_assert_cmpint (a->uid_map_set, ==, b->uid_map_set);
-	g_assert_cmpint (a->gid_map_set, ==, b->gid_map_set);
-	if (a->uid_map_set)
-		assert_maps_equal (&a->uid_map, &b->uid_map);
-	if (a->gid_map_set)
-		assert_maps_equal (&a->gid_map, &b->gid_map);
+	g_assert_cmpint (!a->uid_map, ==, !b->uid_map);
+	g_assert_cmpint (!a->gid_map, ==, !b->gid_map);
+	if (a->uid_map)
+		assert_maps_equal (a->uid_map, b->uid_map);
+	if (a->gid_map)
+		assert_maps_equal (a->gid_map, b->gid_map);
 	g_assert_cmpstr (a->hostname, ==, b->hostname);
 	g_assert_cmpstr (a->rootfs, ==, b->rootfs);
 	g_assert_cmpstr (a->mounts, ==, b->mounts);
@@ -110,8 +110,8 @@ test_new_defaults (void)
 	g_assert_cmpuint (c->owner_uid, ==, 1000);
 	g_assert_cmpuint (c->owner_gid, ==, 100);
 	g_assert_cmpuint (c->ns, ==, ns_all_flags ());
-	g_assert_false (c->uid_map_set);
-	g_assert_false (c->gid_map_set);
+	g_assert_null (c->uid_map);
+	g_assert_null (c->gid_map);
 	g_assert_null (c->hostname);
 	g_assert_cmpstr (c->rootfs, ==, "");
 	g_assert_cmpstr (c->mounts, ==, "");
@@ -136,15 +136,15 @@ test_effective_maps (void)
 	g_autoptr (NsSandboxConfig) c = ns_config_new ("box", 1000, 100);
 	g_autofree NsIdMap *scratch = g_new0 (NsIdMap, 1);
 
-	parse_map ("0 1000 1\n1 100000 65536", &c->uid_map);
-	c->uid_map_set = true;
-	g_assert_true (ns_config_uid_map (c, scratch) == &c->uid_map);
+	c->uid_map = g_new0 (NsIdMap, 1);
+	parse_map ("0 1000 1\n1 100000 65536", c->uid_map);
+	g_assert_true (ns_config_uid_map (c, scratch) == c->uid_map);
 	g_assert_true (ns_config_gid_map (c, scratch) == scratch);
 	g_assert_cmpuint (scratch->extent[0].outside, ==, 100);
 
-	parse_map ("0 100 1", &c->gid_map);
-	c->gid_map_set = true;
-	g_assert_true (ns_config_gid_map (c, scratch) == &c->gid_map);
+	c->gid_map = g_new0 (NsIdMap, 1);
+	parse_map ("0 100 1", c->gid_map);
+	g_assert_true (ns_config_gid_map (c, scratch) == c->gid_map);
 }
 
 static void
@@ -194,6 +194,27 @@ test_roundtrip_defaults (Fixture *f, gconstpointer data)
 	assert_configs_equal (c, back);
 }
 
+/* The maps are held apart from the configuration: a copy owns its own,
+ * so freeing either leaves the other whole (ASan sees a shared one). */
+static void
+test_copy_owns_its_maps (void)
+{
+	NsSandboxConfig *c = ns_config_new ("box", 1000, 100);
+	g_autoptr (NsSandboxConfig) d = NULL;
+	g_autoptr (NsSandboxConfig) unset = NULL;
+
+	c->uid_map = g_new0 (NsIdMap, 1);
+	parse_map ("0 1000 1\n1 100000 65536", c->uid_map);
+	unset = ns_config_copy (c);
+	g_clear_pointer (&unset->uid_map, g_free);
+	d = ns_config_copy (c);
+	g_assert_true (d->uid_map != c->uid_map);
+	g_assert_null (d->gid_map);
+	ns_config_free (c);
+	g_assert_cmpuint (d->uid_map->n, ==, 2);
+	g_assert_cmpuint (d->uid_map->extent[1].outside, ==, 100000);
+}
+
 static void
 test_roundtrip_full (Fixture *f, gconstpointer data)
 {
@@ -204,10 +225,10 @@ test_roundtrip_full (Fixture *f, gconstpointer data)
 	for (int i = 0; i < NS_IDMAP_MAX_LINES; i++)
 		g_string_append_printf (big, "%d %d 1\n", i, 2000 + i);
 	c->ns = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS;
-	parse_map (big->str, &c->uid_map);
-	c->uid_map_set = true;
-	parse_map ("0 0 4294967295", &c->gid_map);
-	c->gid_map_set = true;
+	c->uid_map = g_new0 (NsIdMap, 1);
+	parse_map (big->str, c->uid_map);
+	c->gid_map = g_new0 (NsIdMap, 1);
+	parse_map ("0 0 4294967295", c->gid_map);
 	c->hostname = g_strdup ("host.example-1");
 	g_free (c->rootfs);
 	c->rootfs = g_strdup ("/srv/roots/ a = b ;#[x]\\n\xc3\xa9 ");
@@ -377,8 +398,8 @@ test_load_minimal (Fixture *f, gconstpointer data)
 	g_assert_cmpuint (c->owner_uid, ==, 1000);
 	g_assert_cmpuint (c->owner_gid, ==, 100);
 	g_assert_cmpuint (c->ns, ==, CLONE_NEWUSER | CLONE_NEWUTS);
-	g_assert_false (c->uid_map_set);
-	g_assert_false (c->gid_map_set);
+	g_assert_null (c->uid_map);
+	g_assert_null (c->gid_map);
 	g_assert_null (c->hostname);
 	g_assert_cmpstr (c->rootfs, ==, "");
 }
@@ -477,6 +498,7 @@ main (int argc, char **argv)
 	g_test_init (&argc, &argv, NULL);
 	g_test_add_func ("/sandbox-config/new-defaults", test_new_defaults);
 	g_test_add_func ("/sandbox-config/effective-maps", test_effective_maps);
+	g_test_add_func ("/sandbox-config/copy-owns-its-maps", test_copy_owns_its_maps);
 	g_test_add_func ("/sandbox-config/hostname", test_hostname);
 	g_test_add_func ("/sandbox-config/free-null", test_free_null);
 	add_fixture ("/sandbox-config/file/roundtrip-defaults", test_roundtrip_defaults);
