@@ -36,8 +36,9 @@ stack_low_end (uintptr_t top, uintptr_t page)
 
 /* Nothing lives below the stack pointer (x86-64's red zone is the 128
  * bytes under it): keeping this frame's page and the one under it keeps
- * the red zone and the calls made from here. */
-static void
+ * the red zone and the calls made from here.  Not inlined, so that "here"
+ * is a frame below every caller's. */
+static void __attribute__ ((noinline))
 release_stack_below_here (void)
 {
 	uintptr_t page = (uintptr_t) sysconf (_SC_PAGESIZE);
@@ -49,12 +50,18 @@ release_stack_below_here (void)
 		g_debug ("releasing the stack's unused pages: %s", g_strerror (errno));
 }
 
-static gboolean
-release_now (gpointer data)
+void
+sup_idle_memory_release (void)
 {
-	pending_release = 0;
 	malloc_trim (0);
 	release_stack_below_here ();
+}
+
+static gboolean
+release_when_idle (gpointer data)
+{
+	pending_release = 0;
+	sup_idle_memory_release ();
 	return G_SOURCE_REMOVE;
 }
 
@@ -62,5 +69,5 @@ void
 sup_idle_memory_release_soon (void)
 {
 	if (!pending_release)
-		pending_release = g_idle_add_full (G_PRIORITY_LOW, release_now, NULL, NULL);
+		pending_release = g_idle_add_full (G_PRIORITY_LOW, release_when_idle, NULL, NULL);
 }
