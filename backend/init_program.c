@@ -9,9 +9,7 @@
  * Its one argument is its title, `nsfs-init NAME`; it is PID 1 of the
  * sandbox's pid namespace exactly when it owns one. */
 #include "init_loop.h"
-#include "init_syscall.h"
-
-enum { INIT_PR_SET_NAME = 15 };
+#include "init_sys.h"
 
 static void __attribute__ ((noreturn))
 init_main (int argc, char **argv)
@@ -19,8 +17,8 @@ init_main (int argc, char **argv)
 	/* execveat by descriptor names the process after the descriptor's
 	 * number; ps shows the title as the supervisor's copy did. */
 	if (argc > 0 && argv[0])
-		init_syscall (__NR_prctl, INIT_PR_SET_NAME, (long) argv[0], 0, 0);
-	sup_init_loop (init_syscall (__NR_getpid, 0, 0, 0, 0) == 1);
+		init_set_name (argv[0]);
+	sup_init_loop (init_is_pid1 ());
 }
 
 #ifdef NSFS_INIT_FREESTANDING

@@ -139,3 +139,17 @@ def supervisor_pid(nsfs, name):
         return int(text) if text.strip().isdigit() else None
 
     return wait_until(read, what=f"{path}")
+
+
+def settled_init(nsfs, sb) -> int:
+    """The running sandbox SB's init, once it has executed nsfs-init where
+    the build has one beside the supervisor (a sanitizer build keeps the
+    supervisor's copy): it does so after saying it is ready, beside the
+    first job, so right after a start it may still be the copy, closing
+    its descriptors in execve."""
+    init = int(nsfs.status(sb)["pid"])
+    sup = supervisor_pid(nsfs, sb.name)
+    program = os.path.join(os.path.dirname(os.readlink(f"/proc/{sup}/exe")), "nsfs-init")
+    if os.path.exists(program):
+        wait_until(lambda: os.readlink(f"/proc/{init}/exe") == program, what="the init to execute nsfs-init")
+    return init

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from nsfs_util import expect_errno, needs_root, pid_alive, supervisor_pid, timed, wait_until
+from nsfs_util import expect_errno, needs_root, pid_alive, settled_init, supervisor_pid, timed, wait_until
 from users import as_user, errno_as, exec_job, read_file, read_once, spawn_as, user_mkdir, write_file
 from users import test_users  # noqa: F401 - the fixture
 
@@ -226,7 +226,8 @@ def test_a_client_that_does_not_read_is_cut_off(nsfs, relaunch):
 def test_the_init_does_not_hold_the_supervisor_log(nsfs, web):
     """The owner may ptrace its init; the init holds nothing of the
     supervisor's, its log (a root file) least of all."""
-    init = nsfs.start(web)
+    nsfs.start(web)
+    init = settled_init(nsfs, web)
     log = nsfs.state / "sandboxes" / "web" / "supervisor.log"
     for fd in os.listdir(f"/proc/{init}/fd"):
         target = os.readlink(f"/proc/{init}/fd/{fd}")
