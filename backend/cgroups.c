@@ -80,8 +80,9 @@ write_file_at (const char *dir, const char *file, const char *value)
 	return 0;
 }
 
-int
-sup_cgroups_apply_limits (SupCgroups *cg, const NsLimits *l, NsError *err)
+/* L as the kernel is to have it. */
+static int
+write_limits (SupCgroups *cg, const NsLimits *l, NsError *err)
 {
 	static const struct {
 		NsLimitKind kind;
@@ -137,7 +138,25 @@ sup_cgroups_apply_limits (SupCgroups *cg, const NsLimits *l, NsError *err)
 	return 0;
 }
 
-/* The record nsfsd reads `stats` from: "HIER 1|2 DIR" lines. */
+int
+sup_cgroups_apply_limits (SupCgroups *cg, const NsLimits *l, NsError *err)
+{
+	NsLimits kernel = *l;
+	int r;
+
+	/* The resident takes a pid of the group that the owner's are not to
+	 * lose. */
+	if (cg->resident > 0 && kernel.pids_max != NS_LIMIT_MAX)
+		kernel.pids_max++;
+	if ((r = write_limits (cg, &kernel, err)) < 0)
+		return r;
+	cg->limits = *l;
+	cg->limits_applied = true;
+	return 0;
+}
+
+/* The record nsfsd reads `stats` from: "HIER 1|2 DIR" lines, and while
+ * the spawner lives in the groups, "resident 0 PID". */
 static void
 write_record (Supervisor *s)
 {
@@ -147,8 +166,24 @@ write_record (Supervisor *s)
 		if (s->cg.dir[h])
 			g_string_append_printf (t, "%s %d %s\n", ns_cgroup_hier_name ((NsCgroupHier) h), s->cg.v1[h] ? 1 : 2,
 			                        s->cg.dir[h]);
+	if (s->cg.resident > 0)
+		g_string_append_printf (t, "resident 0 %d\n", (int) s->cg.resident);
 	ns_write_atomic (s->dirfd, "cgroups", t->str, false);
 	g_string_free (t, TRUE);
+}
+
+void
+sup_cgroups_set_resident (Supervisor *s, pid_t pid)
+{
+	SupCgroups *cg = &s->cg;
+	NsError err = { 0 };
+
+	if (!sup_cgroups_active (cg) || cg->resident == pid)
+		return;
+	cg->resident = pid;
+	if (cg->limits_applied && cg->limits.pids_max != NS_LIMIT_MAX && sup_cgroups_apply_limits (cg, &cg->limits, &err) < 0)
+		g_warning ("pids.max with the spawner %s the groups: %s", pid ? "in" : "out of", err.msg);
+	write_record (s);
 }
 
 int
@@ -256,7 +291,8 @@ sup_cgroups_signal (SupCgroups *cg, int signo, pid_t spare)
 		pids = g_strsplit (text, "\n", -1);
 		for (char **p = pids; *p && **p; p++) {
 			pid_t pid = (pid_t) g_ascii_strtoll (*p, NULL, 10);
-			if (pid > 0 && pid != spare && kill (pid, signo) == 0)
+			bool spared = pid == spare || (spare && pid == cg->resident);
+			if (pid > 0 && !spared && kill (pid, signo) == 0)
 				n++;
 		}
 	}

@@ -17,6 +17,7 @@ typedef struct {
 	const char *cwd;        /* `cwd`, "" for / */
 	NsJobUser user;         /* `user` */
 	bool tty;               /* fds 0-2 are a terminal to make the controlling one */
+	bool in_groups;         /* made by the spawner, born in the sandbox's cgroups */
 } JobStart;
 
 /* The child's side: join the sandbox, take the owner's ids, execvp; on

@@ -84,8 +84,9 @@ sup_job_child (void *data)
 	NsError err = { 0 };
 
 	/* In the sandbox's cgroup before anything of the job runs (the
-	 * supervisor's own stays outside). */
-	if (sup_cgroups_enter_self (&s->cg) < 0)
+	 * supervisor's own stays outside); the spawner's children are born
+	 * there. */
+	if (!js->in_groups && sup_cgroups_enter_self (&s->cg) < 0)
 		job_fail (report_fd, errno, "exec: enter the sandbox's cgroup: %s", strerror (errno));
 	reset_signals ();
 	setsid ();

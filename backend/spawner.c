@@ -59,6 +59,7 @@ typedef struct {
 	pid_t pid;
 } SpawnNote;
 
+static Supervisor *spawner_sup;
 static pid_t spawner_pid;       /* 0: none */
 static pid_t spawner_init;      /* the init whose namespaces it is in */
 static int spawner_fd = -1;     /* the supervisor's end of its socket */
@@ -176,7 +177,8 @@ spawner_serve (Supervisor *s, int sock)
 		s->cfg->caps = req.caps;
 		sc.js = (JobStart) { .s = s, .argv = (char *const *) argv->pdata, .null_fd = fds[0], .out_fd = fds[1],
 		                     .err_fd = fds[2], .report_fd = fds[3], .n_groups = MIN (req.n_groups, SUP_MAX_GROUPS),
-		                     .envp = (char *const *) envp->pdata, .cwd = cwd, .user = req.user, .tty = req.tty };
+		                     .envp = (char *const *) envp->pdata, .cwd = cwd, .user = req.user, .tty = req.tty,
+		                     .in_groups = true };
 		memcpy (sc.js.groups, req.groups, sizeof req.groups);
 		/* The child shares our memory and we wait, until its execve:
 		 * the job is the supervisor's child (CLONE_PARENT). */
@@ -206,6 +208,8 @@ handle_note (const SpawnNote *note)
 static void
 forget_spawner (void)
 {
+	if (spawner_pid && spawner_sup)
+		sup_cgroups_set_resident (spawner_sup, 0);
 	sup_loop_remove (&spawner_watch);
 	ns_close_fdp (&spawner_fd);
 	spawner_pid = 0;
@@ -260,26 +264,30 @@ spawner_start (Supervisor *s)
 		/* 0-2 stay (the supervisor's /dev/null and log): received
 		 * descriptors must not take their numbers, or the child's dup2
 		 * onto them would be a no-op that leaves them close-on-exec. */
-		int keep[6 + NS_CG_COUNT] = { 0, 1, 2, sv[1], s->init_pidfd, s->host_mntns_fd };
-		size_t n_keep = 6;
-		/* Jobs enter the sandbox's cgroup through these. */
-		for (int h = 0; h < NS_CG_COUNT; h++)
-			if (s->cg.procs_fd[h] >= 0)
-				keep[n_keep++] = s->cg.procs_fd[h];
+		int keep[] = { 0, 1, 2, sv[1], s->init_pidfd, s->host_mntns_fd };
 		prctl (PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid () != self)
 			_exit (0);
+		/* In the sandbox's groups, so that the jobs we make are born
+		 * there: a process that moves into a cgroup waits, after the
+		 * machine rested, for an RCU grace period (milliseconds;
+		 * docs/performance.md), which we pay here once instead of at
+		 * every job.  All or none: a spawner out of them is none. */
+		if (sup_cgroups_enter_self (&s->cg) < 0)
+			_exit (1);
 		/* Alone in our memory, we may enter the time namespace; our
 		 * children are born in both. */
 		if (enter && setns (s->init_pidfd, (int) enter) < 0)
 			_exit (1);
-		qsort (keep, n_keep, sizeof keep[0], compare_fds);
-		close_all_but (keep, n_keep);
+		qsort (keep, G_N_ELEMENTS (keep), sizeof keep[0], compare_fds);
+		close_all_but (keep, G_N_ELEMENTS (keep));
 		spawner_serve (s, sv[1]);
 	}
 	close (sv[1]);
 	spawner_fd = sv[0];
 	spawner_pid = pid;
+	spawner_sup = s;
+	sup_cgroups_set_resident (s, pid);
 	spawner_init = s->init_pid;
 	spawner_busy = false;
 	sup_loop_watch_child (pid, on_spawner_reaped, NULL);
@@ -327,7 +335,8 @@ send_request (Supervisor *s, const JobStart *js)
 	return n == (ssize_t) body->len ? 0 : -1;
 }
 
-/* The 'P' note of the job just asked for: its pid, or -1. */
+/* The 'P' note of the job just asked for: its pid, -errno where the
+ * spawner could not make it, or 0 where none came. */
 static pid_t
 wait_for_pid (void)
 {
@@ -340,14 +349,14 @@ wait_for_pid (void)
 		ssize_t n;
 
 		if (left < 0 || poll (&pfd, 1, (int) left) == 0)
-			return -1;
+			return 0;
 		n = recv (spawner_fd, &note, sizeof note, MSG_DONTWAIT);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n != (ssize_t) sizeof note)
-			return -1;
+			return 0;
 		if (note.kind == 'P')
-			return note.pid > 0 ? note.pid : -1;
+			return note.pid;
 		handle_note (&note);
 	}
 }
@@ -378,6 +387,11 @@ sup_spawner_job (Supervisor *s, JobStart *js, pid_t *pid, NsError *err)
 	*pid = wait_for_pid ();
 	if (*pid > 0)
 		return 1;
+	/* Its clone failed: the sandbox is at its pids.max (the spawner's
+	 * children are born in the groups, and counted), or out of memory.
+	 * A job made by fork moves in, as jobs always could. */
+	if (*pid < 0)
+		return 0;
 	/* It took the request and said nothing: a job may exist that we do
 	 * not know of (reaped as a stray).  Not made twice: this exec fails. */
 	sup_spawner_stop (s);

@@ -40,6 +40,15 @@ typedef struct {
 	char *dir[NS_CG_COUNT];   /* NULL where it has none */
 	bool v1[NS_CG_COUNT];
 	int procs_fd[NS_CG_COUNT];/* its cgroup.procs, for jobs to enter; -1 */
+	NsLimits limits;          /* as the owner set them, last applied */
+	bool limits_applied;
+	/* nsfs's one process that lives in the groups beside the init and
+	 * the jobs (0: none): the spawner, so that the jobs it makes are born
+	 * there instead of moving in (spawner.h).  The owner does not see
+	 * it: pids.max is written one higher while it is there, kill spares
+	 * it, and the record's `resident` line tells nsfsd to leave it out of
+	 * `stats`. */
+	pid_t resident;
 } SupCgroups;
 
 typedef struct Supervisor {
@@ -140,8 +149,12 @@ int sup_cgroups_apply_limits (SupCgroups *cg, const NsLimits *l, NsError *err);
 int sup_cgroups_place (SupCgroups *cg, pid_t pid, NsError *err);
 int sup_cgroups_enter_self (const SupCgroups *cg);
 bool sup_cgroups_active (const SupCgroups *cg);
-/* SIGNO to every process in the groups but SPARE (0: none); how many. */
+/* SIGNO to every process in the groups but SPARE and the resident (SPARE
+ * 0: to every one, the resident too); how many. */
 guint sup_cgroups_signal (SupCgroups *cg, int signo, pid_t spare);
+/* PID now lives in the groups (0: none does any more): pids.max and the
+ * record follow. */
+void sup_cgroups_set_resident (Supervisor *s, pid_t pid);
 /* Now (destroy: every child reaped), or from the loop once the last
  * processes are reaped (the sandbox ended). */
 void sup_cgroups_remove (Supervisor *s);

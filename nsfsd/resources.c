@@ -254,9 +254,13 @@ read_number (const char *dir, const char *file, const char *key)
 	return 0;
 }
 
+/* The supervisor's record of a running sandbox's groups (backend/cgroups.c):
+ * a "HIER 1|2 DIR" line each, and "resident 0 PID" while its spawner
+ * lives in them, which `stats` leaves out. */
 typedef struct {
 	char *dir[NS_CG_COUNT];
 	bool v1[NS_CG_COUNT];
+	bool resident;
 } Groups;
 
 /* The supervisor's record of the groups of the sandbox whose state
@@ -276,6 +280,8 @@ read_record_in (const char *dir, Groups *g)
 		g_auto (GStrv) f = g_strsplit (*l, " ", 3);
 		if (g_strv_length (f) != 3)
 			continue;
+		if (strcmp (f[0], "resident") == 0)
+			g->resident = true;
 		for (int h = 0; h < NS_CG_COUNT; h++)
 			if (strcmp (f[0], ns_cgroup_hier_name ((NsCgroupHier) h)) == 0 && !g->dir[h]) {
 				g->dir[h] = g_strdup (f[2]);
@@ -356,6 +362,8 @@ resources_show_stats (Sandbox *sb, GString *out)
 		}
 		if ((p = g.dir[NS_CG_PIDS]))
 			pids = read_number (p, "pids.current", NULL);
+		if (g.resident && pids > 0)
+			pids--;
 		if ((c = g.dir[NS_CG_CPUACCT]) && g.v1[NS_CG_CPUACCT])
 			cpu = read_number (c, "cpuacct.usage", NULL) / 1000;
 		else if ((c = g.dir[NS_CG_CPU] ? g.dir[NS_CG_CPU] : g.dir[NS_CG_UNIFIED]))
