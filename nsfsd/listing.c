@@ -33,9 +33,12 @@ add_entry (GArray *a, const char *name, fuse_ino_t ino, mode_t mode, off_t cooki
 	g_array_append_val (a, e);
 }
 
-/* The directory's entries, in cookie order; "." and ".." are cookies 1, 2. */
+/* The directory's entries, in cookie order; "." and ".." are cookies 1, 2.
+ * Of the root, only those after OFF that a reply of SIZE bytes can hold:
+ * `ls -l` of 1,000 sandboxes reads it in six requests, and each listed
+ * them all. */
 static GArray *
-list_dir (const Node *dir, fuse_ino_t self)
+list_dir (const Node *dir, fuse_ino_t self, off_t off, size_t size, bool plus)
 {
 	GArray *a = g_array_new (FALSE, FALSE, sizeof (DirEntry));
 
@@ -43,7 +46,12 @@ list_dir (const Node *dir, fuse_ino_t self)
 	add_entry (a, ".", self, S_IFDIR, 1);
 	add_entry (a, "..", INO_ROOT, S_IFDIR, 2);
 	if (!dir->sb) {
-		g_autoptr (GPtrArray) list = sandbox_list ();
+		/* An entry takes at least its header (the kernel's struct
+		 * fuse_dirent, 24 bytes, or fuse_direntplus, 152) and 8 bytes
+		 * of name; fewer only lists more than the reply holds. */
+		size_t least = (plus ? 152 : 24) + 8;
+		uint32_t after = off > 2 ? (uint32_t) MIN (off - 2, (off_t) G_MAXUINT32) : 0;
+		g_autoptr (GPtrArray) list = sandbox_list_after (after, (guint) MIN (size / least + 1, G_MAXUINT));
 		for (guint i = 0; i < list->len; i++) {
 			Sandbox *sb = list->pdata[i];
 			add_entry (a, sb->name, ino_make (sb->serial, 0, SB_NODE_DIR), S_IFDIR, (off_t) sb->serial + 2);
@@ -113,7 +121,7 @@ listing_reply (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus
 		fuse_reply_err (req, -r);
 		return;
 	}
-	entries = list_dir (&dir, ino);
+	entries = list_dir (&dir, ino, off, size, plus);
 	node_clear (&dir);
 	buf = g_malloc (size);
 	for (guint i = 0; i < entries->len; i++) {

@@ -13,6 +13,9 @@
 static GMutex registry_lock;
 static GHashTable *by_name;    /* name -> Sandbox* (the registry's reference) */
 static GHashTable *by_serial;  /* serial -> Sandbox* (borrowed) */
+/* Sandbox* (borrowed) in serial order: serials only grow, so a new one
+ * goes at the end, and a listing from an offset starts by bisection. */
+static GPtrArray *in_order;
 static struct timespec changed_at; /* the root's mtime: last mkdir or rmdir */
 static GHashTable *reserved;   /* names being created -> owner uid */
 static uint32_t next_serial = 1;
@@ -52,6 +55,7 @@ sandbox_registry_init (void)
 {
 	by_name = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) sandbox_unref);
 	by_serial = g_hash_table_new (g_direct_hash, g_direct_equal);
+	in_order = g_ptr_array_new ();
 	reserved = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 	clock_gettime (CLOCK_REALTIME, &changed_at);
 }
@@ -70,10 +74,29 @@ sandbox_registry_shutdown (void)
 	}
 	g_mutex_lock (&registry_lock);
 	g_hash_table_destroy (by_serial);
+	g_ptr_array_unref (in_order);
+	in_order = NULL;
 	g_hash_table_destroy (by_name);
 	g_hash_table_destroy (reserved);
 	by_serial = by_name = reserved = NULL;
 	g_mutex_unlock (&registry_lock);
+}
+
+/* The index in in_order of the first sandbox whose serial is above
+ * SERIAL; registry_lock held. */
+static guint
+first_after_locked (uint32_t serial)
+{
+	guint lo = 0, hi = in_order->len;
+
+	while (lo < hi) {
+		guint mid = lo + (hi - lo) / 2;
+		if (((Sandbox *) in_order->pdata[mid])->serial <= serial)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 static void
@@ -82,6 +105,7 @@ register_locked (Sandbox *sb)
 	sb->serial = next_serial++;
 	g_hash_table_insert (by_name, sb->name, sb);
 	g_hash_table_insert (by_serial, GUINT_TO_POINTER (sb->serial), sb);
+	g_ptr_array_add (in_order, sb);
 	clock_gettime (CLOCK_REALTIME, &changed_at);
 }
 
@@ -98,6 +122,11 @@ sandbox_unregister (Sandbox *sb)
 {
 	g_mutex_lock (&registry_lock);
 	if (by_name && g_hash_table_lookup (by_name, sb->name) == sb) {
+		guint i = first_after_locked (sb->serial - 1);
+		if (i < in_order->len && in_order->pdata[i] == sb)
+			g_ptr_array_remove_index (in_order, i);
+		else
+			g_ptr_array_remove (in_order, sb);  /* never left behind, freed */
 		g_hash_table_remove (by_serial, GUINT_TO_POINTER (sb->serial));
 		g_hash_table_remove (by_name, sb->name);
 		clock_gettime (CLOCK_REALTIME, &changed_at);
@@ -149,27 +178,22 @@ sandbox_count (void)
 	return n;
 }
 
-static gint
-by_serial_order (gconstpointer a, gconstpointer b)
+GPtrArray *
+sandbox_list_after (uint32_t serial, guint max)
 {
-	const Sandbox *x = *(Sandbox *const *) a, *y = *(Sandbox *const *) b;
-	return x->serial < y->serial ? -1 : x->serial > y->serial;
+	GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify) sandbox_unref);
+
+	g_mutex_lock (&registry_lock);
+	for (guint i = first_after_locked (serial); i < in_order->len && list->len < max; i++)
+		g_ptr_array_add (list, sandbox_ref (in_order->pdata[i]));
+	g_mutex_unlock (&registry_lock);
+	return list;
 }
 
 GPtrArray *
 sandbox_list (void)
 {
-	GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify) sandbox_unref);
-	GHashTableIter it;
-	gpointer value;
-
-	g_mutex_lock (&registry_lock);
-	g_hash_table_iter_init (&it, by_name);
-	while (g_hash_table_iter_next (&it, NULL, &value))
-		g_ptr_array_add (list, sandbox_ref (value));
-	g_mutex_unlock (&registry_lock);
-	g_ptr_array_sort (list, by_serial_order);
-	return list;
+	return sandbox_list_after (0, G_MAXUINT);
 }
 
 /* A new sandbox with its own fresh supervisor, not yet registered. */

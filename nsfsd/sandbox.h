@@ -107,6 +107,8 @@ guint sandbox_count (void);
 void sandbox_registry_changed_at (struct timespec *when);
 /* Names of all sandboxes with their serials, for readdir. */
 GPtrArray *sandbox_list (void);                    /* Sandbox* refs; free with g_ptr_array_unref */
+/* At most MAX of them, the first whose serials are above SERIAL. */
+GPtrArray *sandbox_list_after (uint32_t serial, guint max);
 
 /* mkdir: create, persist and give the sandbox a supervisor. */
 int sandbox_create (const char *name, uid_t uid, gid_t gid, Sandbox **out, NsError *err);

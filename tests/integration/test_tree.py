@@ -52,6 +52,28 @@ def test_several_sandboxes_are_listed(nsfs):
     assert listdir(nsfs.mnt) == names - {"b.c"}
 
 
+def test_a_listing_in_many_requests_is_whole_in_order_and_stable(nsfs):
+    """The root is read in replies of 32 KiB (about 200 entries with their
+    attributes), each from its offset: every sandbox once, oldest first,
+    and one removed while the listing is halfway through is simply gone
+    from its rest."""
+    names = [f"s{i:03d}" for i in range(400)]
+    for name in names:
+        os.mkdir(nsfs.mnt / name)
+    with os.scandir(nsfs.mnt) as it:
+        listed = [e.name for e in it]
+    assert listed == names
+    with os.scandir(nsfs.mnt) as it:
+        first = [next(it).name for _ in range(10)]
+        timed(os.rmdir, nsfs.mnt / names[5])
+        timed(os.rmdir, nsfs.mnt / names[390])
+        rest = [e.name for e in it]
+    assert first == names[:10]
+    seen = first + rest
+    assert len(seen) == len(set(seen))
+    assert seen == [n for n in names if n != names[390]]
+
+
 def test_mkdir_rmdir_cycles_release_everything(nsfs):
     """rmdir releases everything the sandbox held, nsfsd's own fds and
     memory included (INTERFACE §2: nothing lingers)."""
