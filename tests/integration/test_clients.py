@@ -269,8 +269,10 @@ def test_pcmanfm_browses_a_running_sandbox(nsfs, busy, xvfb, tmp_path):
                             stdout=subprocess.DEVNULL, stderr=open(tmp_path / "pcmanfm.log", "w"),
                             stdin=subprocess.DEVNULL, start_new_session=True)
     try:
+        # A liveness bound: under valgrind, beside CI's other load, its
+        # first listing and type sniffing once took longer than 20 s.
         window = wait_until(lambda: run(["xdotool", "search", "--name", "web"], env=env).stdout.split() or None,
-                            timeout=TIMEOUT, what="pcmanfm's window on web")
+                            timeout=3 * TIMEOUT, what="pcmanfm's window on web")
         time.sleep(2)  # it reads the directory, sniffs types, draws
         assert proc.poll() is None, f"pcmanfm exited: {(tmp_path / 'pcmanfm.log').read_text()}"
         titles = [run(["xdotool", "getwindowname", w], env=env).stdout.strip()

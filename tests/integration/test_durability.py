@@ -958,7 +958,9 @@ def test_init_death_while_nsfsd_down_is_recorded(nsfs):
     nsfs.restart("kill", while_down=while_down)
     assert nsfs.status(sb)["state"] == "stopped"
     assert nsfs.read(nsfs.job(sb, jid) / "status") == "signaled 9\n"
-    err = nsfs.error(sb)
+    # The job's exit record, which while_down waits for, may be written
+    # before the init's: they are reaped in either order.
+    err = wait_until(lambda: nsfs.error(sb), fail=False, what="the sandbox's error")
     assert "init" in err and "signaled 9" in err, f"error does not say why the sandbox stopped: {err!r}"
     assert nsfs.run(sb, "true")[0] == "exited 0"
 
