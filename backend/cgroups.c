@@ -142,17 +142,12 @@ int
 sup_cgroups_apply_limits (SupCgroups *cg, const NsLimits *l, NsError *err)
 {
 	NsLimits kernel = *l;
-	int r;
 
 	/* The resident takes a pid of the group that the owner's are not to
 	 * lose. */
 	if (cg->resident > 0 && kernel.pids_max != NS_LIMIT_MAX)
 		kernel.pids_max++;
-	if ((r = write_limits (cg, &kernel, err)) < 0)
-		return r;
-	cg->limits = *l;
-	cg->limits_applied = true;
-	return 0;
+	return write_limits (cg, &kernel, err);
 }
 
 /* The record nsfsd reads `stats` from: "HIER 1|2 DIR" lines, and while
@@ -181,7 +176,9 @@ sup_cgroups_set_resident (Supervisor *s, pid_t pid)
 	if (!sup_cgroups_active (cg) || cg->resident == pid)
 		return;
 	cg->resident = pid;
-	if (cg->limits_applied && cg->limits.pids_max != NS_LIMIT_MAX && sup_cgroups_apply_limits (cg, &cg->limits, &err) < 0)
+	/* The running sandbox's limits: its configuration follows every
+	 * limit applied (requests.c, handle_limits). */
+	if (s->cfg && s->cfg->limits.pids_max != NS_LIMIT_MAX && sup_cgroups_apply_limits (cg, &s->cfg->limits, &err) < 0)
 		g_warning ("pids.max with the spawner %s the groups: %s", pid ? "in" : "out of", err.msg);
 	write_record (s);
 }

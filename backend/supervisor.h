@@ -40,8 +40,6 @@ typedef struct {
 	char *dir[NS_CG_COUNT];   /* NULL where it has none */
 	bool v1[NS_CG_COUNT];
 	int procs_fd[NS_CG_COUNT];/* its cgroup.procs, for jobs to enter; -1 */
-	NsLimits limits;          /* as the owner set them, last applied */
-	bool limits_applied;
 	/* nsfs's one process that lives in the groups beside the init and
 	 * the jobs (0: none): the spawner, so that the jobs it makes are born
 	 * there instead of moving in (spawner.h).  The owner does not see
