@@ -183,13 +183,28 @@ sup_cgroups_set_resident (Supervisor *s, pid_t pid)
 	write_record (s);
 }
 
+/* DIR and what it lacks of its parents: 1 where DIR itself was made, 0
+ * where it was there (a group a run before could not remove), or -errno. */
+static int
+make_group (const char *dir)
+{
+	g_autofree char *parent = g_path_get_dirname (dir);
+
+	if (g_mkdir_with_parents (parent, 0755) < 0)
+		return -errno;
+	if (mkdir (dir, 0755) == 0)
+		return 1;
+	return errno == EEXIST ? 0 : -errno;
+}
+
 int
 sup_cgroups_create (Supervisor *s, const NsSandboxConfig *cfg, NsError *err)
 {
 	g_autofree char *instance = sup_cgroup_instance (s->dir);
 	NsCgroupLayout layout;
 	SupCgroups *cg = &s->cg;
-	int r;
+	bool all_new = true;
+	int made, r;
 
 	/* The same groups as the run before: what is left in them is that
 	 * run's, and goes now. */
@@ -209,20 +224,24 @@ sup_cgroups_create (Supervisor *s, const NsSandboxConfig *cfg, NsError *err)
 		cg->v1[h] = layout.v1[h];
 		if (already_listed (cg, (NsCgroupHier) h))
 			continue;
-		if (g_mkdir_with_parents (cg->dir[h], 0755) < 0) {
+		if ((made = make_group (cg->dir[h])) < 0) {
 			/* No delegation here (a container's read-only cgroupfs):
 			 * this hierarchy is not the sandbox's. */
-			g_message ("cgroup %s: %s", cg->dir[h], g_strerror (errno));
+			g_message ("cgroup %s: %s", cg->dir[h], g_strerror (-made));
 			g_clear_pointer (&cg->dir[h], g_free);
 			continue;
 		}
+		all_new = all_new && made;
 		{
 			g_autofree char *procs = g_build_filename (cg->dir[h], "cgroup.procs", NULL);
 			cg->procs_fd[h] = open (procs, O_WRONLY | O_CLOEXEC);
 		}
 	}
 	ns_cgroup_layout_clear (&layout);
-	if ((r = sup_cgroups_apply_limits (cg, &cfg->limits, err)) < 0) {
+	/* A new group has the default limits already: six writes (18 system
+	 * calls on cgroupfs) off every start that sets none. */
+	if ((!all_new || !ns_limits_are_default (&cfg->limits)) &&
+	    (r = sup_cgroups_apply_limits (cg, &cfg->limits, err)) < 0) {
 		sup_cgroups_remove (s);
 		return r;
 	}

@@ -178,6 +178,16 @@ ns_limit_writes (const NsLimits *l, NsLimitKind kind, bool v1, NsCgroupWrite out
 }
 
 bool
+ns_limits_are_default (const NsLimits *l)
+{
+	NsLimits d;
+
+	ns_limits_default (&d);
+	return l->memory_max == d.memory_max && l->pids_max == d.pids_max && l->cpu_quota == d.cpu_quota &&
+	       l->cpu_period == d.cpu_period;
+}
+
+bool
 ns_limit_is_unlimited (const NsLimits *l, NsLimitKind kind)
 {
 	switch (kind) {

@@ -54,5 +54,8 @@ typedef enum { NS_LIMIT_MEMORY, NS_LIMIT_PIDS, NS_LIMIT_CPU } NsLimitKind;
 /* The writes that set KIND from L on a v2 (V1 false) or v1 hierarchy, in
  * the order they must be made; at most 2; free each value. */
 size_t ns_limit_writes (const NsLimits *l, NsLimitKind kind, bool v1, NsCgroupWrite out[2]);
+/* Whether L is what a new cgroup has without a write: no limit, and the
+ * default CPU period. */
+bool ns_limits_are_default (const NsLimits *l);
 /* Whether L sets no limit of KIND ("max"). */
 bool ns_limit_is_unlimited (const NsLimits *l, NsLimitKind kind);

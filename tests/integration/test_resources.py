@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -237,6 +238,29 @@ def test_groups_go_at_stop_and_rmdir(nsfs, web):
     assert cgroup_dirs_of(nsfs, "web")
     os.rmdir(web)
     assert not cgroup_dirs_of(nsfs, "web")
+
+
+def test_a_group_left_from_before_gets_the_sandboxs_limits(nsfs, web):
+    """A start skips the limit writes where its groups are new (they have
+    the defaults); a group it could not remove before (a process of the
+    run before still in it) keeps its old limits unless written."""
+    nsfs.start(web)
+    pids_dir = Path(groups_of(nsfs, web)["pids"])
+    nsfs.ctl(web, "stop")
+    wait_until(lambda: not pids_dir.exists(), what="the pids group to go at stop")
+    pids_dir.mkdir()
+    straggler = subprocess.Popen(["sleep", "600"])
+    try:
+        (pids_dir / "cgroup.procs").write_text(str(straggler.pid))
+        (pids_dir / "pids.max").write_text("3")
+        nsfs.start(web)
+        assert (pids_dir / "pids.max").read_text().strip() == "max"
+        assert run_ok(nsfs, web, "sh -c 'for i in 1 2 3 4 5; do sleep 0 & done; wait; echo ok'") == "ok\n"
+    finally:
+        straggler.kill()
+        straggler.wait()
+    os.rmdir(web)
+    wait_until(lambda: not pids_dir.exists(), what="the pids group to go at rmdir")
 
 
 def test_restart_keeps_limits(nsfs, web):

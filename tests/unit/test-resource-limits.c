@@ -163,6 +163,27 @@ test_unlimited (void)
 	g_assert_false (ns_limit_is_unlimited (&l, NS_LIMIT_PIDS));
 }
 
+/* What a new group has with no write: a period alone is not it. */
+static void
+test_default (void)
+{
+	NsLimits l;
+
+	ns_limits_default (&l);
+	g_assert_true (ns_limits_are_default (&l));
+	l.cpu_period = 20000;
+	g_assert_false (ns_limits_are_default (&l));
+	ns_limits_default (&l);
+	l.pids_max = 10;
+	g_assert_false (ns_limits_are_default (&l));
+	ns_limits_default (&l);
+	l.memory_max = 1 << 20;
+	g_assert_false (ns_limits_are_default (&l));
+	ns_limits_default (&l);
+	l.cpu_quota = 50000;
+	g_assert_false (ns_limits_are_default (&l));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -172,5 +193,6 @@ main (int argc, char **argv)
 	g_test_add_func ("/limits/cpu", test_cpu);
 	g_test_add_func ("/limits/translation", test_translation);
 	g_test_add_func ("/limits/unlimited", test_unlimited);
+	g_test_add_func ("/limits/default", test_default);
 	return g_test_run ();
 }
