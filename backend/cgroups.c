@@ -1,8 +1,17 @@
 /* The sandbox's cgroup (INTERFACE §8): one group per running sandbox in
  * each hierarchy the host has for memory, pids, cpu and cpuacct, plus the
  * unified one, under <the supervisor's own group>/nsfs/<instance>/<name>.
- * The init is placed there before it is let go, each job places itself
- * there before it does anything else, and the supervisor stays outside.
+ * The init and each job are born in the cgroup2 group and move into the
+ * v1 ones before they do anything else; the supervisor stays outside.
+ *
+ * Moving a process between cgroups (a write to cgroup.procs) takes the
+ * kernel's global cgroup_threadgroup_rwsem for writing, which waits for
+ * an RCU grace period when no migration came within the last one: 5-15
+ * ms on a rested machine, every time (docs/performance.md).  Two ways
+ * around it, both without that lock: a child born in a group
+ * (clone3(CLONE_INTO_CGROUP), cgroup2 only), and a single thread moving
+ * itself (pid 0 written to a v1 group's `tasks`).
+ *
  * The limits are written in each hierarchy's own terms (the v1
  * translation is common/resource_limits.c's table); stop, kill and
  * destroy reach every process listed in the groups; the groups go when
@@ -12,10 +21,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "atomic_file.h"
@@ -35,6 +47,16 @@ typedef struct {
 static Leftover *leftover;
 
 static void leftover_free (void);
+
+static void
+close_fds (SupCgroups *cg)
+{
+	for (int h = 0; h < NS_CG_COUNT; h++) {
+		ns_close_fdp (&cg->procs_fd[h]);
+		ns_close_fdp (&cg->tasks_fd[h]);
+	}
+	ns_close_fdp (&cg->v2_dir_fd);
+}
 
 static bool
 already_listed (const SupCgroups *cg, NsCgroupHier h)
@@ -216,7 +238,7 @@ sup_cgroups_create (Supervisor *s, const NsSandboxConfig *cfg, NsError *err)
 	for (int h = 0; h < NS_CG_COUNT; h++) {
 		g_autofree char *dir = NULL;
 
-		cg->procs_fd[h] = -1;
+		cg->procs_fd[h] = cg->tasks_fd[h] = -1;
 		if (!layout.dir[h])
 			continue;
 		dir = g_build_filename (layout.dir[h], "nsfs", instance, cfg->name, NULL);
@@ -234,7 +256,14 @@ sup_cgroups_create (Supervisor *s, const NsSandboxConfig *cfg, NsError *err)
 		all_new = all_new && made;
 		{
 			g_autofree char *procs = g_build_filename (cg->dir[h], "cgroup.procs", NULL);
+			g_autofree char *tasks = g_build_filename (cg->dir[h], "tasks", NULL);
 			cg->procs_fd[h] = open (procs, O_WRONLY | O_CLOEXEC);
+			if (cg->v1[h])
+				cg->tasks_fd[h] = open (tasks, O_WRONLY | O_CLOEXEC);
+			else if (cg->v2_dir_fd < 0 && made)
+				/* Not into a group left from before: cgroup.kill
+				 * may have been written to it (probe_births). */
+				cg->v2_dir_fd = open (cg->dir[h], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		}
 	}
 	ns_cgroup_layout_clear (&layout);
@@ -249,24 +278,81 @@ sup_cgroups_create (Supervisor *s, const NsSandboxConfig *cfg, NsError *err)
 	return 0;
 }
 
-int
-sup_cgroups_place (SupCgroups *cg, pid_t pid, NsError *err)
+static pid_t
+clone3_with (unsigned long flags, int *pidfd, int cgroup_fd)
 {
-	char text[16];
+	struct clone_args args = {
+		.flags = flags | (pidfd ? CLONE_PIDFD : 0) | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
+		.pidfd = (uint64_t) (uintptr_t) pidfd,
+		.exit_signal = SIGCHLD,
+		.cgroup = (uint64_t) (cgroup_fd >= 0 ? cgroup_fd : 0),
+	};
+	return (pid_t) syscall (SYS_clone3, &args, sizeof args);
+}
 
-	snprintf (text, sizeof text, "%d", (int) pid);
-	for (int h = 0; h < NS_CG_COUNT; h++)
-		if (cg->procs_fd[h] >= 0 && write (cg->procs_fd[h], text, strlen (text)) < 0)
-			return ns_error (err, errno, "place %s in %s: %s", text, cg->dir[h], strerror (errno));
-	return 0;
+/* Whether children born into a new cgroup2 group live (sup_cgroups_probe_births). */
+static bool births_live;
+
+bool
+sup_cgroups_probe_births (void)
+{
+	g_autofree char *probe = NULL;
+	NsCgroupLayout layout;
+	int status = 0, fd;
+	pid_t pid;
+
+	births_live = false;
+	read_layout (&layout);
+	for (int h = 0; h < NS_CG_COUNT && !probe; h++)
+		if (layout.dir[h] && !layout.v1[h])
+			probe = g_strdup_printf ("%s/.nsfs-probe-%d", layout.dir[h], (int) getpid ());
+	ns_cgroup_layout_clear (&layout);
+	if (!probe || mkdir (probe, 0755) < 0)
+		return false;
+	fd = open (probe, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	pid = fd >= 0 ? clone3_with (0, NULL, fd) : -1;
+	if (pid == 0)
+		_exit (0);
+	if (pid > 0 && waitpid (pid, &status, 0) == pid)
+		births_live = WIFEXITED (status) && WEXITSTATUS (status) == 0;
+	if (fd >= 0)
+		close (fd);
+	rmdir (probe);
+	return births_live;
+}
+
+pid_t
+sup_cgroups_clone (const SupCgroups *cg, unsigned long flags, int *pidfd, bool *born_in_v2)
+{
+	pid_t pid = -1;
+
+	*born_in_v2 = false;
+	if (births_live && cg && cg->v2_dir_fd >= 0) {
+		pid = clone3_with (flags, pidfd, cg->v2_dir_fd);
+		if (pid >= 0) {
+			*born_in_v2 = true;
+			return pid;
+		}
+		/* A kernel before 5.7, or a caller the group's owner does not
+		 * let in: born outside, it moves in (enter_self). */
+		if (errno != EINVAL && errno != E2BIG && errno != ENOSYS && errno != EACCES && errno != EPERM &&
+		    errno != EOPNOTSUPP)
+			return -1;
+	}
+	return clone3_with (flags, pidfd, -1);
 }
 
 int
-sup_cgroups_enter_self (const SupCgroups *cg)
+sup_cgroups_enter_self (const SupCgroups *cg, bool born_in_v2)
 {
-	for (int h = 0; h < NS_CG_COUNT; h++)
-		if (cg->procs_fd[h] >= 0 && write (cg->procs_fd[h], "0", 1) < 0)
+	for (int h = 0; h < NS_CG_COUNT; h++) {
+		int fd = cg->v1[h] && cg->tasks_fd[h] >= 0 ? cg->tasks_fd[h] : cg->procs_fd[h];
+
+		if (cg->procs_fd[h] < 0 || (!cg->v1[h] && born_in_v2))
+			continue;
+		if (write (fd, "0", 1) < 0)
 			return -errno;
+	}
 	return 0;
 }
 
@@ -275,7 +361,8 @@ sup_cgroups_init (SupCgroups *cg)
 {
 	memset (cg, 0, sizeof *cg);
 	for (int h = 0; h < NS_CG_COUNT; h++)
-		cg->procs_fd[h] = -1;
+		cg->procs_fd[h] = cg->tasks_fd[h] = -1;
+	cg->v2_dir_fd = -1;
 }
 
 bool
@@ -299,8 +386,11 @@ sup_cgroups_signal (SupCgroups *cg, int signo, pid_t spare)
 		if (cg->procs_fd[h] < 0 || !cg->dir[h])
 			continue;
 		/* The unified hierarchy ends a whole group at once (5.14). */
-		if (signo == SIGKILL && !spare && !cg->v1[h] && write_file_at (cg->dir[h], "cgroup.kill", "1") == 0)
+		if (signo == SIGKILL && !spare && !cg->v1[h] && write_file_at (cg->dir[h], "cgroup.kill", "1") == 0) {
+			/* Its kill count moved: no child may be born in it now. */
+			ns_close_fdp (&cg->v2_dir_fd);
 			continue;
+		}
 		procs = g_build_filename (cg->dir[h], "cgroup.procs", NULL);
 		if (!g_file_get_contents (procs, &text, NULL, NULL))
 			continue;
@@ -338,10 +428,9 @@ leftover_free (void)
 	if (!leftover)
 		return;
 	sup_loop_remove (&leftover->timer);
-	for (int h = 0; h < NS_CG_COUNT; h++) {
-		ns_close_fdp (&leftover->cg.procs_fd[h]);
+	close_fds (&leftover->cg);
+	for (int h = 0; h < NS_CG_COUNT; h++)
 		g_free (leftover->cg.dir[h]);
-	}
 	g_clear_pointer (&leftover, g_free);
 }
 
@@ -372,8 +461,7 @@ sup_cgroups_release (Supervisor *s)
 	sup_cgroups_signal (&s->cg, SIGKILL, 0);
 	unlinkat (s->dirfd, "cgroups", 0);
 	if (remove_dirs (&s->cg)) {
-		for (int h = 0; h < NS_CG_COUNT; h++)
-			ns_close_fdp (&s->cg.procs_fd[h]);
+		close_fds (&s->cg);
 		return;
 	}
 	leftover_free ();
@@ -394,8 +482,7 @@ sup_cgroups_remove (Supervisor *s)
 		sup_cgroups_signal (cg, SIGKILL, 0);
 		g_usleep (10 * 1000);
 	}
-	for (int h = 0; h < NS_CG_COUNT; h++)
-		ns_close_fdp (&cg->procs_fd[h]);
+	close_fds (cg);
 	for (int h = 0; h < NS_CG_COUNT; h++)
 		if (cg->dir[h]) {
 			g_warning ("cannot remove the cgroup %s: %s", cg->dir[h], g_strerror (EBUSY));

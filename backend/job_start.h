@@ -18,6 +18,7 @@ typedef struct {
 	NsJobUser user;         /* `user` */
 	bool tty;               /* fds 0-2 are a terminal to make the controlling one */
 	bool in_groups;         /* made by the spawner, born in the sandbox's cgroups */
+	bool born_in_v2;        /* made by the supervisor, born in the cgroup2 group */
 } JobStart;
 
 /* The child's side: join the sandbox, take the owner's ids, execvp; on

@@ -86,7 +86,7 @@ sup_job_child (void *data)
 	/* In the sandbox's cgroup before anything of the job runs (the
 	 * supervisor's own stays outside); the spawner's children are born
 	 * there. */
-	if (!js->in_groups && sup_cgroups_enter_self (&s->cg) < 0)
+	if (!js->in_groups && sup_cgroups_enter_self (&s->cg, js->born_in_v2) < 0)
 		job_fail (report_fd, errno, "exec: enter the sandbox's cgroup: %s", strerror (errno));
 	reset_signals ();
 	setsid ();
@@ -236,11 +236,11 @@ start_job_process (Supervisor *s, JobStart *js, NsError *err)
 	 * back. */
 	if (enter && setns (s->init_pidfd, (int) enter) < 0)
 		return ns_error (err, errno, "exec: enter the pid and time namespaces: %s", strerror (errno));
-	pid = fork ();
+	pid = sup_cgroups_clone (&s->cg, 0, NULL, &js->born_in_v2);
 	if (pid == 0)
 		_exit (sup_job_child (js));
 	if (pid < 0)
-		ns_error (err, errno, "exec: fork: %s", strerror (errno));
+		ns_error (err, errno, "exec: clone: %s", strerror (errno));
 	if ((enter & CLONE_NEWPID) && setns (s->self_pidns_fd, CLONE_NEWPID) < 0)
 		g_error ("cannot return to the supervisor's pid namespace: %s", strerror (errno));
 	if ((enter & CLONE_NEWTIME) && setns (s->self_timens_fd, CLONE_NEWTIME) < 0)
@@ -336,7 +336,7 @@ exec_settle (SupExec *ex, const SupReport *rep, bool gone)
 		remove_job_dir (s, name);
 	}
 	/* A revealed job stays one, and ends with its child (exited 127). */
-	done (0, &err, data);
+	done (!ex->revealed && !gone ? pid : 0, &err, data);
 	exec_free (ex);
 }
 

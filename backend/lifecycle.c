@@ -188,10 +188,10 @@ sup_start_settled (const NsError *err)
  * announced, so nobody saw it run.  The init is thrown away: killed, and
  * reaped by the loop like a helper, never taken for a stray. */
 void
-sup_undo_start (SupState before, char *stop_reason)
+sup_undo_start (SupState before, char *stop_reason, SupChildFunc reaped, gpointer data)
 {
 	kill (sup.init_pid, SIGKILL);
-	sup_loop_watch_child (sup.init_pid, NULL, NULL);
+	sup_loop_watch_child (sup.init_pid, reaped, data);
 	sup_spawner_stop (&sup);
 	sup_net_detach (&sup, sup.cfg);
 	sup_cgroups_release (&sup);

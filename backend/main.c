@@ -89,6 +89,8 @@ setup_process (void)
 		fprintf (stderr, "nsfs-supervisor: open /proc/self/ns/pid: %s\n", strerror (errno));
 		return -1;
 	}
+	if (geteuid () == 0)
+		sup_cgroups_probe_births ();
 	return 0;
 }
 

@@ -119,15 +119,43 @@ exec_call_free (ExecCall *call)
 	g_free (call);
 }
 
+/* An undone start's error, answered once its init and the child that
+ * could not execute are gone: the write leaves no process behind. */
+typedef struct {
+	ExecCall *call;
+	NsError err;
+	guint pending;
+} UndoneExec;
+
+static void
+undone_exec_reaped (pid_t pid, int wstatus, gpointer data)
+{
+	UndoneExec *u = data;
+
+	if (--u->pending)
+		return;
+	sup_request_err (u->call->req, &u->err);
+	exec_call_free (u->call);
+	g_free (u);
+}
+
 /* An exec that started the sandbox for a program that then could not be
  * executed leaves it as it found it, created or stopped (with the reason
  * it stopped for), as every failed write leaves what it would have
- * changed, unless someone else saw it run meanwhile. */
+ * changed, unless someone else saw it run meanwhile.  CHILD: the failed
+ * job's process, not reaped yet (0: none). */
 static void
-exec_failed (ExecCall *call, const NsError *err)
+exec_failed (ExecCall *call, pid_t child, const NsError *err)
 {
-	if (call->made_start && sup.unannounced)
-		sup_undo_start (call->before, g_steal_pointer (&call->stop_reason));
+	if (call->made_start && sup.unannounced) {
+		UndoneExec *u = g_new0 (UndoneExec, 1);
+
+		*u = (UndoneExec) { .call = call, .err = *err, .pending = child > 0 ? 2 : 1 };
+		if (child > 0)
+			sup_loop_watch_child (child, undone_exec_reaped, u);
+		sup_undo_start (call->before, g_steal_pointer (&call->stop_reason), undone_exec_reaped, u);
+		return;
+	}
 	sup_request_err (call->req, err);
 	exec_call_free (call);
 }
@@ -139,7 +167,7 @@ exec_done (pid_t pid, const NsError *err, gpointer data)
 	char pidtext[16];
 
 	if (err) {
-		exec_failed (call, err);
+		exec_failed (call, pid, err);
 		return;
 	}
 	if (call->made_start && sup.unannounced)
@@ -166,7 +194,7 @@ exec_started (const NsError *err, gpointer data)
 	 * as nsfsd does. */
 	shown = ns_cmdline_strip (g_strdup (call->req->msg[2]));
 	if (sup_exec_job (&sup, call->id, shown, call->argv, exec_done, call, &e) < 0)
-		exec_failed (call, &e);
+		exec_failed (call, 0, &e);
 }
 
 static void

@@ -31,24 +31,13 @@
 
 /* What the init sends back: 0 for ready, or an errno and a message. */
 
-static pid_t
-clone3_into (unsigned long flags, int *pidfd)
-{
-	struct clone_args args = {
-		.flags = flags | CLONE_PIDFD,
-		.pidfd = (uint64_t) (uintptr_t) pidfd,
-		.exit_signal = SIGCHLD,
-	};
-	return (pid_t) syscall (SYS_clone3, &args, sizeof args);
-}
-
 /* A user namespace belongs to the effective ids that created it.  The
  * sandbox's must belong to its owner, so the owner holds capabilities in
  * it from outside (as with its own `unshare -U`): that is what lets the
  * owner open the init's ns links and root.  Everything else about the
  * sandbox stays the supervisor's (root's). */
 static pid_t
-clone_as_owner (const NsSandboxConfig *cfg, unsigned long flags, int *pidfd)
+clone_as_owner (const NsSandboxConfig *cfg, const SupCgroups *cg, unsigned long flags, int *pidfd, bool *born_in_v2)
 {
 	bool switch_ids = cfg->owner_uid != 0 && (cfg->ns & CLONE_NEWUSER) && geteuid () == 0;
 	pid_t pid;
@@ -69,7 +58,10 @@ clone_as_owner (const NsSandboxConfig *cfg, unsigned long flags, int *pidfd)
 			return -1;
 		}
 	}
-	pid = clone3_into (flags, pidfd);
+	/* Born in the cgroup2 group needs the caller to have the right to move
+	 * a process there, which the owner's ids have not: a non-root
+	 * owner's init moves in (enter_self), waiting for the kernel's lock. */
+	pid = sup_cgroups_clone (switch_ids ? NULL : cg, flags, pidfd, born_in_v2);
 	if (pid != 0 && switch_ids) {
 		saved = errno;
 		if (setresuid (-1, 0, -1) < 0 || setresgid (-1, 0, -1) < 0 || setgroups (0, NULL) < 0)
@@ -173,6 +165,7 @@ struct SupStart {
 	/* The init makes its cgroup namespace itself, once it is in the
 	 * sandbox's cgroup, so the namespace is rooted there. */
 	bool late_cgroupns;
+	bool born_in_v2;        /* the init was born in the cgroup2 group */
 	int report_fd;          /* the init's report pipe, non-blocking */
 	guint watch;
 };
@@ -202,7 +195,7 @@ close_inherited_fds (int *keep, size_t n)
 }
 
 static void __attribute__ ((noreturn))
-init_child (const SupStart *st, int null_fd, int go_fd, int report_fd, int program_fd)
+init_child (const SupStart *st, const SupCgroups *cg, int null_fd, int go_fd, int report_fd, int program_fd)
 {
 	const NsSandboxConfig *cfg = st->cfg;
 	int keep[] = { go_fd, report_fd, st->overlay_fd, program_fd };
@@ -210,6 +203,10 @@ init_child (const SupStart *st, int null_fd, int go_fd, int report_fd, int progr
 	g_autofree char *hostname = NULL;
 	char go;
 
+	/* In the sandbox's cgroup before anything else (cgroups.c: a thread
+	 * moving itself into a v1 group takes no global lock). */
+	if (sup_cgroups_enter_self (cg, st->born_in_v2) < 0)
+		report_and_exit (report_fd, errno, "enter the sandbox's cgroup");
 	/* The owner may ptrace its init and use its descriptors: it gets none
 	 * of the supervisor's, supervisor.log (stderr) included. */
 	if (dup2 (null_fd, 0) < 0 || dup2 (null_fd, 1) < 0 || dup2 (null_fd, 2) < 0)
@@ -372,7 +369,8 @@ start_init (Supervisor *s, SupStart *st, NsError *err)
 	if ((r = sup_cgroups_create (s, cfg, err)) < 0)
 		goto fail;
 	st->late_cgroupns = (cfg->ns & CLONE_NEWCGROUP) && sup_cgroups_active (&s->cg);
-	pid = clone_as_owner (cfg, st->late_cgroupns ? cfg->ns & ~(unsigned long) CLONE_NEWCGROUP : cfg->ns, &pidfd);
+	pid = clone_as_owner (cfg, &s->cg, st->late_cgroupns ? cfg->ns & ~(unsigned long) CLONE_NEWCGROUP : cfg->ns, &pidfd,
+	                      &st->born_in_v2);
 	if (pid != 0 && !(cfg->ns & CLONE_NEWNS))
 		sup_leave_host_mounts (s);
 	if (pid < 0) {
@@ -382,16 +380,13 @@ start_init (Supervisor *s, SupStart *st, NsError *err)
 	if (pid == 0) {
 		close (go[1]);
 		close (rep[0]);
-		init_child (st, null_fd, go[0], rep[1], s->init_program_fd);
+		init_child (st, &s->cg, null_fd, go[0], rep[1], s->init_program_fd);
 	}
 	ns_close_fdp (&go[0]);
 	ns_close_fdp (&rep[1]);
 	/* The init has its copy; ours would keep the overlay alive. */
 	ns_close_fdp (&st->overlay_fd);
 
-	/* In its cgroup before it runs a single instruction of its own. */
-	if ((r = sup_cgroups_place (&s->cg, pid, err)) < 0)
-		goto kill_init;
 	if (cfg->ns & CLONE_NEWUSER) {
 		if ((r = write_id_maps (cfg, pid, err)) < 0)
 			goto kill_init;

@@ -250,11 +250,12 @@ spawner_start (Supervisor *s)
 {
 	unsigned long enter = s->cfg->ns & (CLONE_NEWPID | CLONE_NEWTIME);
 	pid_t self = getpid (), pid;
+	bool born_in_v2;
 	int sv[2];
 
 	if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
-	pid = fork ();
+	pid = sup_cgroups_clone (&s->cg, 0, NULL, &born_in_v2);
 	if (pid < 0) {
 		close (sv[0]);
 		close (sv[1]);
@@ -269,11 +270,11 @@ spawner_start (Supervisor *s)
 		if (getppid () != self)
 			_exit (0);
 		/* In the sandbox's groups, so that the jobs we make are born
-		 * there: a process that moves into a cgroup waits, after the
-		 * machine rested, for an RCU grace period (milliseconds;
-		 * docs/performance.md), which we pay here once instead of at
-		 * every job.  All or none: a spawner out of them is none. */
-		if (sup_cgroups_enter_self (&s->cg) < 0)
+		 * there and move nowhere: a move may wait for the kernel's
+		 * global migration lock (cgroups.c), paid here once at most
+		 * instead of at every job.  All or none: a spawner out of
+		 * them is none. */
+		if (sup_cgroups_enter_self (&s->cg, born_in_v2) < 0)
 			_exit (1);
 		/* Alone in our memory, we may enter the time namespace; our
 		 * children are born in both. */

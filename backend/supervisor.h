@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "cgroup_layout.h"
+#include "loop.h"
 #include "mounts.h"
 #include "sandbox_config.h"
 
@@ -39,7 +40,12 @@ typedef struct {
 typedef struct {
 	char *dir[NS_CG_COUNT];   /* NULL where it has none */
 	bool v1[NS_CG_COUNT];
-	int procs_fd[NS_CG_COUNT];/* its cgroup.procs, for jobs to enter; -1 */
+	int procs_fd[NS_CG_COUNT];/* its cgroup.procs; -1 */
+	/* v1 hierarchies: its `tasks`, where a single-threaded process moves
+	 * itself without the kernel's global migration lock; -1. */
+	int tasks_fd[NS_CG_COUNT];
+	/* The cgroup2 group's directory, to be born in (CLONE_INTO_CGROUP); -1. */
+	int v2_dir_fd;
 	/* nsfs's one process that lives in the groups beside the init and
 	 * the jobs (0: none): the spawner, so that the jobs it makes are born
 	 * there instead of moving in (spawner.h).  The owner does not see
@@ -116,7 +122,8 @@ bool sup_is_destroying (void);
 typedef void (*SupStartDone) (const NsError *err, gpointer data);
 void sup_ensure_running (bool quiet, SupStartDone done, gpointer data);
 void sup_announce_running (void);
-void sup_undo_start (SupState before, char *stop_reason);
+/* The init is reaped silently, unless REAPED: then REAPED (DATA) hears. */
+void sup_undo_start (SupState before, char *stop_reason, SupChildFunc reaped, gpointer data);
 /* The loop's reaper, for the init, jobs and strays, and what follows. */
 void sup_reap (pid_t pid, int wstatus);
 void sup_after_reaping (bool reaped);
@@ -139,13 +146,26 @@ void sup_tty_free (SupTty *t);
 SupJob *sup_job_by_id (Supervisor *s, unsigned id);
 
 /* cgroups.c: the sandbox's cgroup.  Made (with the limits of CFG) before
- * the init is let go, and the init placed in it; jobs enter it first
- * thing; signalled and removed when the sandbox ends. */
+ * the init is made; the init and the jobs are born in its cgroup2 group
+ * and move into its v1 ones first thing; signalled and removed when the
+ * sandbox ends. */
 void sup_cgroups_init (SupCgroups *cg);
 int sup_cgroups_create (Supervisor *s, const NsSandboxConfig *cfg, NsError *err);
 int sup_cgroups_apply_limits (SupCgroups *cg, const NsLimits *l, NsError *err);
-int sup_cgroups_place (SupCgroups *cg, pid_t pid, NsError *err);
-int sup_cgroups_enter_self (const SupCgroups *cg);
+/* Whether a child born into a new cgroup2 group (CLONE_INTO_CGROUP) lives
+ * here: since 6.14 (and in stable kernels that took the same fix) clone3
+ * compares the kill count of the target group at the end with the
+ * parent's own group's at the start, and kills the child where they
+ * differ.  One child born into a probe group tells, for this process and
+ * its copies; sup_cgroups_clone is born in a group only after a yes. */
+bool sup_cgroups_probe_births (void);
+/* A copy of the caller, as fork() (FLAGS: clone3's namespace flags; PIDFD
+ * NULL for none) born in the cgroup2 group where it may be: *BORN_IN_V2
+ * says whether it was.  Unless CG is NULL. */
+pid_t sup_cgroups_clone (const SupCgroups *cg, unsigned long flags, int *pidfd, bool *born_in_v2);
+/* Move the caller, a single-threaded process, into every group it is not
+ * in yet (BORN_IN_V2: the cgroup2 one it was born in). */
+int sup_cgroups_enter_self (const SupCgroups *cg, bool born_in_v2);
 bool sup_cgroups_active (const SupCgroups *cg);
 /* SIGNO to every process in the groups but SPARE and the resident (SPARE
  * 0: to every one, the resident too); how many. */
@@ -190,7 +210,8 @@ void sup_detach_nsfs_mounts (void);
 
 /* jobs.c: start job ID running ARGV, its command line shown as SHOWN.
  * 0 if the child is made (DONE is called once its execve's report is in,
- * with its pid or the error), or the error at once. */
+ * with its pid or the error; with the error, the pid of a child that is
+ * no job and not reaped yet, or 0), or the error at once. */
 typedef void (*SupExecDone) (pid_t pid, const NsError *err, gpointer data);
 int sup_exec_job (Supervisor *s, unsigned id, const char *shown, char *const *argv, SupExecDone done, gpointer data,
                   NsError *err);

@@ -263,6 +263,27 @@ def test_a_group_left_from_before_gets_the_sandboxs_limits(nsfs, web):
     wait_until(lambda: not pids_dir.exists(), what="the pids group to go at rmdir")
 
 
+def test_a_sandbox_starts_in_a_cgroup2_group_that_was_killed(nsfs, web):
+    """The init and the first job are born in the sandbox's cgroup2 group
+    (clone3 CLONE_INTO_CGROUP), but kernels since 6.14 kill a child born
+    into a group on which cgroup.kill was ever written (its kill count
+    differs from the parent's group's): a group left from before is not
+    one to be born in, and the start still works."""
+    nsfs.start(web)
+    unified = Path(groups_of(nsfs, web)["unified"])
+    nsfs.ctl(web, "stop")
+    wait_until(lambda: not unified.exists(), what="the cgroup2 group to go at stop")
+    unified.mkdir()
+    try:
+        (unified / "cgroup.kill").write_text("1")
+        assert run_ok(nsfs, web, "echo alive") == "alive\n"
+        init = int(nsfs.status(web)["pid"])
+        assert str(init) in (unified / "cgroup.procs").read_text().split()
+    finally:
+        os.rmdir(web)
+    wait_until(lambda: not unified.exists(), what="the cgroup2 group to go at rmdir")
+
+
 def test_restart_keeps_limits(nsfs, web):
     nsfs.write(web / "memory.max", "1g")
     nsfs.write(web / "cpu.max", "25000 50000")
