@@ -333,10 +333,13 @@ sup_cgroups_clone (const SupCgroups *cg, unsigned long flags, int *pidfd, bool *
 			*born_in_v2 = true;
 			return pid;
 		}
-		/* A kernel before 5.7, or a caller the group's owner does not
-		 * let in: born outside, it moves in (enter_self). */
+		/* A kernel before 5.7, a caller the group's owner does not let
+		 * in, or a cgroup2 group at its pids.max (which a birth counts
+		 * against and a move does not; INTERFACE §8 holds the limit for
+		 * the sandbox's own forks): born outside, it moves in
+		 * (enter_self). */
 		if (errno != EINVAL && errno != E2BIG && errno != ENOSYS && errno != EACCES && errno != EPERM &&
-		    errno != EOPNOTSUPP)
+		    errno != EOPNOTSUPP && errno != EAGAIN)
 			return -1;
 	}
 	return clone3_with (flags, pidfd, -1);
