@@ -219,6 +219,24 @@ make_group (const char *dir)
 	return errno == EEXIST ? 0 : -errno;
 }
 
+/* What processes enter H's group through (sup_cgroups_enter_self,
+ * sup_cgroups_clone); MADE: the group is new. */
+static void
+open_group (SupCgroups *cg, NsCgroupHier h, bool made)
+{
+	g_autofree char *procs = g_build_filename (cg->dir[h], "cgroup.procs", NULL);
+
+	cg->procs_fd[h] = open (procs, O_WRONLY | O_CLOEXEC);
+	if (cg->v1[h]) {
+		g_autofree char *tasks = g_build_filename (cg->dir[h], "tasks", NULL);
+		cg->tasks_fd[h] = open (tasks, O_WRONLY | O_CLOEXEC);
+	} else if (cg->v2_dir_fd < 0 && made) {
+		/* Not into a group left from before: cgroup.kill may have been
+		 * written to it (sup_cgroups_probe_births). */
+		cg->v2_dir_fd = open (cg->dir[h], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+}
+
 int
 sup_cgroups_create (Supervisor *s, const NsSandboxConfig *cfg, NsError *err)
 {
@@ -254,17 +272,7 @@ sup_cgroups_create (Supervisor *s, const NsSandboxConfig *cfg, NsError *err)
 			continue;
 		}
 		all_new = all_new && made;
-		{
-			g_autofree char *procs = g_build_filename (cg->dir[h], "cgroup.procs", NULL);
-			g_autofree char *tasks = g_build_filename (cg->dir[h], "tasks", NULL);
-			cg->procs_fd[h] = open (procs, O_WRONLY | O_CLOEXEC);
-			if (cg->v1[h])
-				cg->tasks_fd[h] = open (tasks, O_WRONLY | O_CLOEXEC);
-			else if (cg->v2_dir_fd < 0 && made)
-				/* Not into a group left from before: cgroup.kill
-				 * may have been written to it (probe_births). */
-				cg->v2_dir_fd = open (cg->dir[h], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		}
+		open_group (cg, (NsCgroupHier) h, made);
 	}
 	ns_cgroup_layout_clear (&layout);
 	/* A new group has the default limits already: six writes (18 system
